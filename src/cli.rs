@@ -1,0 +1,45 @@
+//! The command line: `gatehouse [--config PATH] <command>`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A standalone OAuth 2.1 authorization server for clients that register themselves",
+    long_about = "A standalone OAuth 2.1 authorization server for clients that register themselves \
+                  (RFC 7591 Dynamic Client Registration). Settings come from built-in defaults, then \
+                  the TOML file, then GATEHOUSE__SECTION__KEY environment variables."
+)]
+pub struct Cli {
+    /// The TOML configuration file [default: config/gatehouse.toml; a missing default file is fine]
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: migrate the database, then answer HTTP on server.bind
+    Serve,
+    /// Run pending database migrations and exit
+    Migrate,
+    /// Inspect the configuration
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// GET /healthz on server.bind; exit 0 when healthy, 1 otherwise (for container health checks)
+    Healthcheck,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration, print the effective settings (secrets masked) and the
+    /// registration rules in plain words
+    Check,
+}

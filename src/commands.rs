@@ -1,0 +1,95 @@
+//! What each subcommand does. Kept apart from `main.rs` so tests can call them.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::SystemClock;
+use crate::config::{ConfigSource, Settings, SettingsHandle};
+use crate::db::{mask_password, Db};
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::{http, paths, rules_summary};
+
+/// Connect to the database and run pending migrations (blocking: call off the async workers).
+pub fn open_database(settings: &Settings) -> Result<Db, String> {
+    let url = &settings.database.url;
+    let db = Db::connect(url, settings.database.pool_size, settings.database.connect_timeout_ms)
+        .map_err(|e| format!("cannot open the database {}: {e}", mask_password(url)))?;
+    let ran = db.migrate().map_err(|e| format!("database migration failed: {e}"))?;
+    if ran > 0 {
+        tracing::info!(migrations = ran, "database migrated");
+    }
+    Ok(db)
+}
+
+pub fn migrate(settings: &Settings) -> Result<(), String> {
+    open_database(settings).map(|_| ())
+}
+
+pub fn serve(_source: ConfigSource, settings: Settings) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let for_db = settings.clone();
+        let db = tokio::task::spawn_blocking(move || open_database(&for_db))
+            .await
+            .map_err(|e| format!("start-up failed: {e}"))??;
+        let listener = TcpListener::bind(&settings.server.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.server.bind))?;
+        tracing::info!(bind = %settings.server.bind, issuer = %settings.issuer, dcr = settings.dcr.enabled, "gatehouse listening");
+        let state = AppState {
+            settings: SettingsHandle::new(settings),
+            db,
+            clock: Arc::new(SystemClock),
+            metrics: Metrics::new(),
+        };
+        let server = http::start(state, listener, None).map_err(|e| format!("cannot start the server: {e}"))?;
+        server.await.map_err(|e| format!("server failed: {e}"))?;
+        tracing::info!("gatehouse stopped");
+        Ok(())
+    })
+}
+
+/// `config check`: the effective settings (secrets masked), the rules in plain words, warnings.
+pub fn config_check(source: &ConfigSource, settings: &Settings) -> Result<(), String> {
+    let origin = if source.path.exists() {
+        source.path.display().to_string()
+    } else {
+        format!("{} (not found; built-in defaults)", source.path.display())
+    };
+    println!("# configuration is valid — file: {origin}");
+    println!("# effective settings (defaults ← file ← GATEHOUSE__* environment; secrets masked):\n");
+    let rendered = toml::to_string_pretty(&settings.masked()).map_err(|e| e.to_string())?;
+    println!("{rendered}");
+    println!("# registration rules in effect:");
+    for line in rules_summary::describe(settings) {
+        println!("#   {line}");
+    }
+    let warnings = rules_summary::warnings(settings);
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
+/// GET /healthz on the configured bind address (0.0.0.0 / [::] meaning this machine).
+pub fn healthcheck(settings: &Settings) -> Result<(), String> {
+    let mut addr: SocketAddr = settings.server.bind.parse().map_err(|e| format!("server.bind: {e}"))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+    }
+    let timeout = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    write!(stream, "GET {} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n", paths::HEALTHZ)
+        .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    let status_line = response.lines().next().unwrap_or("");
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("unhealthy: {status_line}"))
+    }
+}

@@ -1,0 +1,729 @@
+//! Settings: typed structs with documented defaults, layered defaults → TOML file → environment,
+//! then value checks that report every problem at once. `config/gatehouse.toml` documents every
+//! key; a test keeps it in step with `Settings::default()`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::net::parse_cidr;
+use crate::registration::rules::check_private_use_scheme;
+
+/// Where the file is looked for when neither `--config` nor `GATEHOUSE_CONFIG` names one.
+pub const DEFAULT_CONFIG_PATH: &str = "config/gatehouse.toml";
+
+/// Keys whose values are lists; in the environment they are comma-separated.
+const LIST_KEYS: &[&str] = &[
+    "server.trusted_proxies",
+    "dcr.private_use_schemes",
+    "dcr.compatibility",
+    "dcr.policy.redirect_hosts_allow",
+    "dcr.policy.redirect_hosts_deny",
+    "dcr.policy.registrant_networks_allow",
+    "dcr.policy.software_ids_allow",
+    "dcr.policy.client_name_deny",
+    "cimd.trusted_hosts",
+    "cimd.denied_hosts",
+    "cimd.extra_root_certificates",
+    "resources.allowed",
+    "scopes.supported",
+];
+
+/// Known-client compatibility profile names (SPEC §4.5).
+pub const COMPATIBILITY_PROFILES: &[&str] = &["chatgpt", "claude", "vscode", "cursor", "mcp-inspector"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub issuer: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub dcr: DcrSettings,
+    pub cimd: CimdSettings,
+    pub tokens: TokenSettings,
+    pub resources: ResourceSettings,
+    pub scopes: ScopeSettings,
+    pub login: LoginSettings,
+    pub audit: AuditSettings,
+    pub admin: AdminSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub trusted_proxies: Vec<String>,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DcrSettings {
+    pub enabled: bool,
+    pub allow_https_redirect_uris: bool,
+    pub allow_loopback_redirect_uris: bool,
+    pub private_use_schemes: Vec<String>,
+    pub max_redirect_uris: usize,
+    pub rate_limit_window_secs: u64,
+    pub max_registrations_per_window: u32,
+    pub deduplicate: bool,
+    pub auth_method_mismatch: String,
+    pub registration_management: bool,
+    pub cleanup_enabled: bool,
+    pub stale_client_retention_days: u64,
+    pub cleanup_interval_secs: u64,
+    pub compatibility: Vec<String>,
+    pub policy: PolicySettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySettings {
+    pub redirect_hosts_allow: Vec<String>,
+    pub redirect_hosts_deny: Vec<String>,
+    pub registrant_networks_allow: Vec<String>,
+    pub require_software_id: bool,
+    pub software_ids_allow: Vec<String>,
+    pub client_name_deny: Vec<String>,
+    pub webhook_url: String,
+    pub webhook_timeout_ms: u64,
+    pub webhook_on_error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CimdSettings {
+    pub enabled: bool,
+    pub trusted_hosts: Vec<String>,
+    pub denied_hosts: Vec<String>,
+    pub http_timeout_ms: u64,
+    pub max_document_bytes: usize,
+    pub cache_default_secs: u64,
+    pub cache_min_secs: u64,
+    pub cache_max_secs: u64,
+    pub stale_if_error_secs: u64,
+    pub allow_private_addresses: bool,
+    pub extra_root_certificates: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    pub access_token_ttl_secs: u64,
+    pub authorization_code_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub refresh_reuse_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResourceSettings {
+    pub allowed: Vec<String>,
+    pub default_audience: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScopeSettings {
+    pub supported: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginSettings {
+    pub session_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    pub retention_days: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    pub token: String,
+    pub bind: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            issuer: "http://localhost:8080".into(),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            log: LogSettings::default(),
+            dcr: DcrSettings::default(),
+            cimd: CimdSettings::default(),
+            tokens: TokenSettings::default(),
+            resources: ResourceSettings::default(),
+            scopes: ScopeSettings::default(),
+            login: LoginSettings::default(),
+            audit: AuditSettings::default(),
+            admin: AdminSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings { bind: "127.0.0.1:8080".into(), trusted_proxies: vec![], max_body_bytes: 65536 }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: "sqlite://data/gatehouse.db".into(), pool_size: 8, connect_timeout_ms: 2000 }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { format: "text".into(), level: "info".into() }
+    }
+}
+
+impl Default for DcrSettings {
+    fn default() -> Self {
+        DcrSettings {
+            enabled: false,
+            allow_https_redirect_uris: true,
+            allow_loopback_redirect_uris: true,
+            private_use_schemes: vec![],
+            max_redirect_uris: 10,
+            rate_limit_window_secs: 60,
+            max_registrations_per_window: 25,
+            deduplicate: true,
+            auth_method_mismatch: "downgrade".into(),
+            registration_management: true,
+            cleanup_enabled: true,
+            stale_client_retention_days: 30,
+            cleanup_interval_secs: 3600,
+            compatibility: vec![],
+            policy: PolicySettings::default(),
+        }
+    }
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            redirect_hosts_allow: vec![],
+            redirect_hosts_deny: vec![],
+            registrant_networks_allow: vec![],
+            require_software_id: false,
+            software_ids_allow: vec![],
+            client_name_deny: vec![],
+            webhook_url: String::new(),
+            webhook_timeout_ms: 2000,
+            webhook_on_error: "deny".into(),
+        }
+    }
+}
+
+impl Default for CimdSettings {
+    fn default() -> Self {
+        CimdSettings {
+            enabled: true,
+            trusted_hosts: vec![],
+            denied_hosts: vec![],
+            http_timeout_ms: 5000,
+            max_document_bytes: 16384,
+            cache_default_secs: 3600,
+            cache_min_secs: 60,
+            cache_max_secs: 86400,
+            stale_if_error_secs: 3600,
+            allow_private_addresses: false,
+            extra_root_certificates: vec![],
+        }
+    }
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            access_token_ttl_secs: 600,
+            authorization_code_ttl_secs: 300,
+            refresh_token_ttl_secs: 2_592_000,
+            refresh_reuse_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for ResourceSettings {
+    fn default() -> Self {
+        ResourceSettings { allowed: vec![], default_audience: String::new() }
+    }
+}
+
+impl Default for ScopeSettings {
+    fn default() -> Self {
+        ScopeSettings { supported: vec!["offline_access".into()] }
+    }
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        LoginSettings { session_ttl_secs: 86400 }
+    }
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings { retention_days: 90 }
+    }
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings { token: String::new(), bind: String::new() }
+    }
+}
+
+/// Why settings could not be loaded. `Parse` stops at the first problem (the parser's own
+/// message, which names the key); `Invalid` lists every value problem, one line each.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Parse(String),
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
+impl ConfigError {
+    /// One line per problem, for printing.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            ConfigError::Invalid(problems) => problems.clone(),
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+/// Where the settings come from: the file (and whether it was named explicitly) plus the
+/// process environment. Kept so that a reload rebuilds exactly the same layers.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    pub path: PathBuf,
+    pub explicit: bool,
+}
+
+impl ConfigSource {
+    pub fn new(path: Option<PathBuf>) -> Self {
+        match path {
+            Some(path) => ConfigSource { path, explicit: true },
+            None => ConfigSource { path: PathBuf::from(DEFAULT_CONFIG_PATH), explicit: false },
+        }
+    }
+
+    /// Defaults → file → `GATEHOUSE__…` environment, then the value checks.
+    pub fn load(&self) -> Result<Settings, ConfigError> {
+        self.load_with_env(std::env::vars())
+    }
+
+    /// As `load`, with the environment given explicitly (tests use this).
+    pub fn load_with_env(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
+        let settings = self.parse(env)?;
+        let problems = settings.validate();
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    fn parse(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder();
+        if self.path.exists() {
+            builder = builder.add_source(
+                config::File::from(self.path.as_path()).format(config::FileFormat::Toml).required(true),
+            );
+        } else if self.explicit {
+            return Err(ConfigError::MissingFile(self.path.clone()));
+        }
+        let env_map: config::Map<String, String> =
+            env.into_iter().filter(|(key, _)| key.starts_with("GATEHOUSE__")).collect();
+        let mut environment = config::Environment::with_prefix("GATEHOUSE")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .try_parsing(true)
+            .source(Some(env_map));
+        for key in LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+        let built = builder
+            .add_source(environment)
+            .build()
+            .map_err(|e| ConfigError::Parse(describe_parse_error(&self.path, &e)))?;
+        built.try_deserialize::<Settings>().map_err(|e| ConfigError::Parse(describe_parse_error(&self.path, &e)))
+    }
+}
+
+/// The parser's message, reshaped so that an unknown key reads `dcr.foo: unknown key`.
+fn describe_parse_error(path: &Path, error: &config::ConfigError) -> String {
+    let message = error.to_string();
+    if let Some(field) = between(&message, "unknown field `", "`") {
+        let key = match between(&message, "for key `", "`") {
+            Some(section) => format!("{section}.{field}"),
+            None => field.to_string(),
+        };
+        return format!(
+            "{key}: unknown key (in {} or a GATEHOUSE__ environment variable; see config/gatehouse.toml for every key)",
+            path.display()
+        );
+    }
+    message
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let length = text[from..].find(end)?;
+    Some(&text[from..from + length])
+}
+
+impl Settings {
+    /// Every value problem, one line each, naming the key and why.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, why: String| problems.push(format!("{key}: {why}"));
+
+        if let Err(why) = check_issuer(&self.issuer) {
+            problem("issuer", why);
+        }
+        if let Err(why) = check_socket_addr(&self.server.bind) {
+            problem("server.bind", why);
+        }
+        for cidr in &self.server.trusted_proxies {
+            if parse_cidr(cidr).is_none() {
+                problem("server.trusted_proxies", format!("{cidr:?} is not an IP address or CIDR"));
+            }
+        }
+        if self.server.max_body_bytes == 0 {
+            problem("server.max_body_bytes", "must be at least 1".into());
+        }
+
+        if let Err(why) = crate::db::DatabaseUrl::parse(&self.database.url) {
+            problem("database.url", why);
+        }
+        if self.database.pool_size == 0 {
+            problem("database.pool_size", "must be at least 1".into());
+        }
+        if self.database.connect_timeout_ms == 0 {
+            problem("database.connect_timeout_ms", "must be at least 1".into());
+        }
+
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            problem("log.format", format!("{:?} is not one of \"text\", \"json\"", self.log.format));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() || self.log.level.trim().is_empty() {
+            problem("log.level", format!("{:?} is not a log level or filter (e.g. \"info\", \"debug\")", self.log.level));
+        }
+
+        let dcr = &self.dcr;
+        for scheme in &dcr.private_use_schemes {
+            if let Err(why) = check_private_use_scheme(scheme) {
+                problem("dcr.private_use_schemes", why);
+            }
+        }
+        for (key, value) in [
+            ("dcr.max_redirect_uris", dcr.max_redirect_uris as u64),
+            ("dcr.rate_limit_window_secs", dcr.rate_limit_window_secs),
+            ("dcr.max_registrations_per_window", dcr.max_registrations_per_window as u64),
+            ("dcr.stale_client_retention_days", dcr.stale_client_retention_days),
+            ("dcr.cleanup_interval_secs", dcr.cleanup_interval_secs),
+            ("dcr.policy.webhook_timeout_ms", dcr.policy.webhook_timeout_ms),
+            ("cimd.http_timeout_ms", self.cimd.http_timeout_ms),
+            ("cimd.max_document_bytes", self.cimd.max_document_bytes as u64),
+            ("cimd.cache_max_secs", self.cimd.cache_max_secs),
+            ("tokens.access_token_ttl_secs", self.tokens.access_token_ttl_secs),
+            ("tokens.authorization_code_ttl_secs", self.tokens.authorization_code_ttl_secs),
+            ("tokens.refresh_token_ttl_secs", self.tokens.refresh_token_ttl_secs),
+            ("login.session_ttl_secs", self.login.session_ttl_secs),
+            ("audit.retention_days", self.audit.retention_days),
+        ] {
+            if value == 0 {
+                problem(key, "must be at least 1".into());
+            }
+        }
+        if !matches!(dcr.auth_method_mismatch.as_str(), "downgrade" | "reject") {
+            problem(
+                "dcr.auth_method_mismatch",
+                format!("{:?} is not one of \"downgrade\", \"reject\"", dcr.auth_method_mismatch),
+            );
+        }
+        for profile in &dcr.compatibility {
+            if !COMPATIBILITY_PROFILES.contains(&profile.as_str()) {
+                problem(
+                    "dcr.compatibility",
+                    format!("{profile:?} is not a known profile ({})", COMPATIBILITY_PROFILES.join(", ")),
+                );
+            }
+        }
+        let policy = &dcr.policy;
+        for (key, patterns) in [
+            ("dcr.policy.redirect_hosts_allow", &policy.redirect_hosts_allow),
+            ("dcr.policy.redirect_hosts_deny", &policy.redirect_hosts_deny),
+            ("cimd.trusted_hosts", &self.cimd.trusted_hosts),
+            ("cimd.denied_hosts", &self.cimd.denied_hosts),
+        ] {
+            for pattern in patterns {
+                if let Err(why) = check_host_pattern(pattern) {
+                    problem(key, why);
+                }
+            }
+        }
+        for cidr in &policy.registrant_networks_allow {
+            if parse_cidr(cidr).is_none() {
+                problem("dcr.policy.registrant_networks_allow", format!("{cidr:?} is not an IP address or CIDR"));
+            }
+        }
+        if !policy.webhook_url.is_empty() {
+            if let Err(why) = check_absolute_http_uri(&policy.webhook_url) {
+                problem("dcr.policy.webhook_url", why);
+            }
+        }
+        if !matches!(policy.webhook_on_error.as_str(), "deny" | "allow") {
+            problem(
+                "dcr.policy.webhook_on_error",
+                format!("{:?} is not one of \"deny\", \"allow\"", policy.webhook_on_error),
+            );
+        }
+
+        let cimd = &self.cimd;
+        if cimd.cache_min_secs > cimd.cache_max_secs {
+            problem("cimd.cache_min_secs", "must not be greater than cimd.cache_max_secs".into());
+        }
+        for path in &cimd.extra_root_certificates {
+            if !Path::new(path).is_file() {
+                problem("cimd.extra_root_certificates", format!("{path:?} is not a readable file"));
+            }
+        }
+
+        for resource in &self.resources.allowed {
+            if let Err(why) = check_absolute_http_uri(resource) {
+                problem("resources.allowed", why);
+            }
+        }
+        if !self.resources.default_audience.is_empty() {
+            if let Err(why) = check_absolute_http_uri(&self.resources.default_audience) {
+                problem("resources.default_audience", why);
+            }
+        }
+        for scope in &self.scopes.supported {
+            if !is_scope_token(scope) {
+                problem("scopes.supported", format!("{scope:?} is not a valid scope value (RFC 6749 §3.3)"));
+            }
+        }
+
+        if !self.admin.token.is_empty() && self.admin.token.chars().count() < 32 {
+            problem("admin.token", "must be at least 32 characters (or empty to turn the admin API off)".into());
+        }
+        if !self.admin.bind.is_empty() {
+            if let Err(why) = check_socket_addr(&self.admin.bind) {
+                problem("admin.bind", why);
+            }
+        }
+        problems
+    }
+
+    /// The issuer's path ("" for `https://h`, "/auth" for `https://h/auth`): every route is
+    /// served below it.
+    pub fn issuer_path(&self) -> String {
+        issuer_path(&self.issuer)
+    }
+
+    /// A copy safe to print: secrets masked.
+    pub fn masked(&self) -> Settings {
+        let mut copy = self.clone();
+        if !copy.admin.token.is_empty() {
+            copy.admin.token = "********".into();
+        }
+        copy.database.url = crate::db::mask_password(&copy.database.url);
+        copy
+    }
+}
+
+/// The path component of a valid issuer, without a trailing slash.
+pub fn issuer_path(issuer: &str) -> String {
+    match url::Url::parse(issuer) {
+        Ok(url) => url.path().trim_end_matches('/').to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// SPEC §2: absolute, no query, no fragment, no trailing slash, https unless the host is loopback.
+/// The string is used verbatim, so it must also be exactly what a URL parser would produce.
+pub fn check_issuer(issuer: &str) -> Result<(), String> {
+    if issuer.is_empty() {
+        return Err("must be set to the server's public base URL".into());
+    }
+    if issuer.chars().any(|c| c.is_control() || c.is_whitespace() || !c.is_ascii()) {
+        return Err(format!("{issuer:?} contains spaces, control or non-ASCII characters"));
+    }
+    let url = url::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not an absolute URL ({e})"))?;
+    if issuer.contains('?') {
+        return Err(format!("{issuer:?} must not have a query"));
+    }
+    if issuer.contains('#') {
+        return Err(format!("{issuer:?} must not have a fragment"));
+    }
+    if issuer.ends_with('/') {
+        return Err(format!("{issuer:?} must not end with a slash (use {:?})", issuer.trim_end_matches('/')));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{issuer:?} must not contain user information"));
+    }
+    let host = url.host_str().unwrap_or("");
+    match url.scheme() {
+        "https" if !host.is_empty() => {}
+        "http" if is_loopback_host(host) => {}
+        "http" => return Err(format!("{issuer:?} must use https unless its host is loopback")),
+        _ => return Err(format!("{issuer:?} must be an https URL")),
+    }
+    // Verbatim use: the parser's serialisation must be the string itself (plus the `/` it adds
+    // to an empty path), or metadata and `iss` would disagree with what clients were given.
+    let serialised = url.as_str();
+    if serialised != issuer && serialised != format!("{issuer}/") {
+        return Err(format!("{issuer:?} is not in canonical form (did you mean {:?}?)", serialised.trim_end_matches('/')));
+    }
+    Ok(())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+fn check_socket_addr(value: &str) -> Result<(), String> {
+    value
+        .parse::<SocketAddr>()
+        .map(|_| ())
+        .map_err(|_| format!("{value:?} is not an address:port such as 127.0.0.1:8080"))
+}
+
+fn check_absolute_http_uri(value: &str) -> Result<(), String> {
+    let url = url::Url::parse(value).map_err(|_| format!("{value:?} is not an absolute URI"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{value:?} must be an http or https URI with a host"));
+    }
+    if value.contains('#') {
+        return Err(format!("{value:?} must not have a fragment"));
+    }
+    Ok(())
+}
+
+/// Host patterns: an exact host, or `*.` followed by a host (sub-domains only).
+fn check_host_pattern(pattern: &str) -> Result<(), String> {
+    let host = pattern.strip_prefix("*.").unwrap_or(pattern);
+    let valid = !host.is_empty()
+        && !host.contains('*')
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '[' | ']' | ':'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("{pattern:?} is not a host name or a `*.domain` pattern"))
+    }
+}
+
+/// RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ).
+pub fn is_scope_token(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// The one swappable handle every part of the server reads settings through; a reload swaps
+/// the whole value atomically.
+#[derive(Clone)]
+pub struct SettingsHandle(Arc<ArcSwap<Settings>>);
+
+impl SettingsHandle {
+    pub fn new(settings: Settings) -> Self {
+        SettingsHandle(Arc::new(ArcSwap::from_pointee(settings)))
+    }
+
+    /// The current settings; hold the returned `Arc` for the duration of one request.
+    pub fn current(&self) -> Arc<Settings> {
+        self.0.load_full()
+    }
+
+    pub fn replace(&self, settings: Settings) {
+        self.0.store(Arc::new(settings));
+    }
+}
+
+/// Parsed trusted proxy networks (validated at load, so unparsable entries never reach here).
+pub fn parsed_cidrs(values: &[String]) -> Vec<IpNet> {
+    values.iter().filter_map(|v| parse_cidr(v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_rules() {
+        assert!(check_issuer("http://localhost:8080").is_ok());
+        assert!(check_issuer("https://auth.example.com").is_ok());
+        assert!(check_issuer("https://auth.example.com/auth").is_ok());
+        assert!(check_issuer("http://127.0.0.1:9000").is_ok());
+        assert!(check_issuer("http://[::1]:9000").is_ok());
+        for bad in [
+            "",
+            "auth.example.com",
+            "https://auth.example.com/",
+            "https://auth.example.com/auth/",
+            "https://auth.example.com?x=1",
+            "https://auth.example.com#f",
+            "http://auth.example.com",
+            "ftp://auth.example.com",
+            "https://user@auth.example.com",
+            "HTTPS://auth.example.com",
+            "https://auth.example.com:443",
+        ] {
+            assert!(check_issuer(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn issuer_path_is_the_path_without_slash() {
+        assert_eq!(issuer_path("https://h"), "");
+        assert_eq!(issuer_path("https://h/auth"), "/auth");
+        assert_eq!(issuer_path("https://h/a/b"), "/a/b");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Settings::default().validate(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn scope_tokens() {
+        assert!(is_scope_token("offline_access"));
+        assert!(is_scope_token("mcp:tools"));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token(""));
+    }
+}

@@ -1,0 +1,290 @@
+//! Storage plumbing: the backend chosen from `database.url`, an r2d2 pool that keeps the real
+//! connection error, SQLite pragmas on every connection, embedded migrations (under a Postgres
+//! advisory lock), and the one helper that runs database work on the blocking pool.
+
+pub mod conn;
+pub mod schema;
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use conn::DbConnection;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Arbitrary constant naming the Postgres advisory lock that serialises migrations.
+const MIGRATION_LOCK_ID: i64 = 0x6761_7465_686f_7573; // "gatehous"
+
+/// How long SQLite waits for a competing writer before "database is locked".
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// `database.url`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_string()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://data/gatehouse.db".into());
+            }
+            Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(format!(
+                "{:?} must start with postgres://, postgresql:// or sqlite://",
+                mask_password(url)
+            ))
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`, for logs and output.
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => match authority[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:********{}", &rest[at..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Database failures as the HTTP layer needs to tell them apart: the database could not be
+/// reached (503, the process recovers by itself) or a query failed (500, detail in the log).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl DbError {
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Unavailable(_) => true,
+            // A connection that died mid-query is an outage too, not a bug.
+            DbError::Query(diesel::result::Error::DatabaseError(kind, info)) => {
+                matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection)
+                    || info.message().contains("server closed the connection")
+                    || info.message().contains("database is locked")
+            }
+            DbError::Query(diesel::result::Error::BrokenTransactionManager) => true,
+            _ => false,
+        }
+    }
+}
+
+/// r2d2 manager building the variant named by the URL, so the operator sees the real error
+/// ("connection refused", "unable to open database file").
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                ))
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), diesel::ConnectionError> {
+        conn.batch_execute("SELECT 1").map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// The database: a pool plus the backend it talks to.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl Db {
+    /// Open the pool. Fails (with the real error) when the database cannot be reached within
+    /// `connect_timeout_ms`.
+    pub fn connect(url: &str, pool_size: u32, connect_timeout_ms: u64) -> Result<Db, String> {
+        let url = DatabaseUrl::parse(url)?;
+        if let DatabaseUrl::Sqlite(path) = &url {
+            prepare_sqlite_file(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        }
+        let manager = ConnectionManager { url };
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_millis(connect_timeout_ms))
+            .error_handler(Box::new(LogPoolErrors))
+            .build(manager)
+            .map_err(|e| e.to_string())?;
+        Ok(Db { pool })
+    }
+
+    /// Run pending migrations; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        run_migrations(&mut conn)
+    }
+
+    /// Run `work` with a pooled connection on the blocking thread pool (checkout included), so
+    /// no actix worker ever waits on the database.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Synchronous access for the CLI.
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+        self.pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+}
+
+#[derive(Debug)]
+struct LogPoolErrors;
+
+impl r2d2::HandleError<diesel::ConnectionError> for LogPoolErrors {
+    fn handle_error(&self, error: diesel::ConnectionError) {
+        tracing::warn!(%error, "database connection failed");
+    }
+}
+
+/// Create the SQLite file 0600 in a 0700 directory when they do not exist yet.
+fn prepare_sqlite_file(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
+    }
+    if !path.exists() {
+        OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn run_migrations(conn: &mut DbConnection) -> Result<usize, String> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            // Replicas starting together wait for each other instead of racing.
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})")).map_err(|e| e.to_string())?;
+            let result = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string());
+            let unlock = pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"));
+            let ran = result?;
+            unlock.map_err(|e| e.to_string())?;
+            Ok(ran)
+        }
+        DbConnection::Sqlite(sqlite) => {
+            sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Revert every migration (tests check that migrations round-trip).
+pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<(), String> {
+    match conn {
+        DbConnection::Postgresql(pg) => pg.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        DbConnection::Sqlite(sqlite) => sqlite.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// A read-then-write transaction that cannot lose a race: `BEGIN IMMEDIATE` on SQLite (a
+/// deferred BEGIN fails with "database is locked" under contention), a normal transaction on
+/// Postgres (callers lock rows or update conditionally). `work` must not open a transaction.
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Postgresql(_) => conn.transaction::<T, E, _>(work),
+        DbConnection::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            match work(conn) {
+                Ok(value) => match conn.batch_execute("COMMIT") {
+                    Ok(()) => Ok(value),
+                    Err(e) => {
+                        let _ = conn.batch_execute("ROLLBACK");
+                        Err(e.into())
+                    }
+                },
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// `SELECT 1` — the readiness probe.
+pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        assert_eq!(DatabaseUrl::parse("sqlite://data/x.db"), Ok(DatabaseUrl::Sqlite("data/x.db".into())));
+        assert_eq!(DatabaseUrl::parse("sqlite:///var/x.db"), Ok(DatabaseUrl::Sqlite("/var/x.db".into())));
+        assert!(matches!(DatabaseUrl::parse("postgresql://u@h/d"), Ok(DatabaseUrl::Postgres(_))));
+        assert!(DatabaseUrl::parse("mysql://h/d").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn masks_passwords() {
+        assert_eq!(mask_password("postgres://u:secret@h:5432/d"), "postgres://u:********@h:5432/d");
+        assert_eq!(mask_password("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(mask_password("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

@@ -1,0 +1,72 @@
+//! The application error and how it maps to HTTP: OAuth errors in their RFC shape, a database
+//! outage as a quick 503, everything else a 500 with a generic body and the detail in the log.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::db::DbError;
+use crate::oauth::error::{ErrorCode, OAuthError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{1}")]
+    OAuth(StatusCode, OAuthError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// RFC 6750 §3.1: a bearer token that is missing, unknown or retired.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn oauth(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Self {
+        AppError::OAuth(status, OAuthError::new(code, description))
+    }
+
+    pub fn bad_request(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self::oauth(StatusCode::BAD_REQUEST, code, description)
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::Db(DbError::Query(e))
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::OAuth(status, _) => *status,
+            AppError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AppError::Db(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = match self {
+            AppError::OAuth(_, error) => error.clone(),
+            AppError::InvalidToken(description) => OAuthError::new(ErrorCode::InvalidToken, description.clone()),
+            AppError::Db(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+                OAuthError::new(ErrorCode::TemporarilyUnavailable, "the server is temporarily unavailable; try again shortly")
+            }
+            other => {
+                tracing::error!(error = %other, "internal error");
+                OAuthError::new(ErrorCode::ServerError, "internal server error")
+            }
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let AppError::InvalidToken(_) = self {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+        }
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        response.json(body)
+    }
+}

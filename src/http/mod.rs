@@ -1,0 +1,116 @@
+//! The HTTP surface: routing, CORS, request logging and the server itself. Handlers are thin:
+//! they extract what the request says and call one service function.
+
+mod health;
+mod metadata;
+mod register;
+mod request;
+
+use std::net::TcpListener;
+use std::time::Instant;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, DefaultHeaders, Next};
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use crate::error::AppError;
+use crate::oauth::error::ErrorCode;
+use crate::paths;
+use crate::state::AppState;
+
+/// CORS for browser-hosted clients (SPEC §3): any origin, no credentials, a fixed header list.
+/// Applied only to the resources the SPEC names.
+fn cors() -> Cors {
+    Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods(["GET", "POST", "DELETE", "OPTIONS"])
+        .allowed_headers(["content-type", "authorization", "mcp-protocol-version"])
+        .max_age(86400)
+}
+
+/// Every route, under the issuer's path; health and path-insertion metadata also at the root.
+pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
+    let scoped = web::scope(issuer_path)
+        .service(web::resource(paths::METADATA).wrap(cors()).route(web::get().to(metadata::metadata)))
+        .service(
+            web::resource(paths::REGISTER)
+                .wrap(cors())
+                .route(web::post().to(register::register))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(paths::REGISTER_CLIENT)
+                .wrap(cors())
+                .route(web::get().to(register::read))
+                .route(web::delete().to(register::delete))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
+        .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))
+        .service(web::resource(paths::METRICS).route(web::get().to(health::metrics)));
+    if !issuer_path.is_empty() {
+        cfg.service(
+            web::resource(paths::metadata_path_insertion(issuer_path))
+                .wrap(cors())
+                .route(web::get().to(metadata::metadata)),
+        )
+        .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
+        .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)));
+    }
+    cfg.service(scoped);
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, AppError> {
+    Err(AppError::oauth(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        "this method is not supported on this endpoint",
+    ))
+}
+
+/// One log line per request: method, path (never the query string: it may carry codes),
+/// status and duration.
+async fn log_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.path().to_string();
+    let response = next.call(request).await?;
+    tracing::info!(
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    Ok(response)
+}
+
+/// Start serving on an already bound listener (the caller chooses the address; tests bind
+/// port 0). Graceful shutdown on SIGTERM/SIGINT is actix's default.
+pub fn start(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
+    let issuer_path = state.settings.current().issuer_path();
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY")),
+            )
+            .wrap(from_fn(log_request))
+            .configure(|cfg| routes(cfg, &issuer_path))
+    })
+    .shutdown_timeout(10)
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

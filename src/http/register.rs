@@ -1,0 +1,95 @@
+//! `POST /register` (RFC 7591) and `GET`/`DELETE /register/{client_id}` (RFC 7592).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::request::{bearer_token, is_json_content_type, read_body, registrant, BodyError};
+use crate::error::AppError;
+use crate::oauth::error::ErrorCode;
+use crate::registration::service::{self, Registered};
+use crate::state::AppState;
+
+fn not_found(what: &str) -> AppError {
+    AppError::oauth(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("{what} is not enabled on this server"))
+}
+
+/// SPEC §4.2, in order: enabled?, content type, size, then the service (parse, rules, store).
+pub async fn register(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    if !settings.dcr.enabled {
+        return Err(not_found("dynamic client registration"));
+    }
+    let registrant = registrant(&request, &settings);
+    if !is_json_content_type(&request) {
+        let description = "the request body must be JSON (Content-Type: application/json)";
+        return Err(service::refuse(
+            &state,
+            &registrant,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::InvalidClientMetadata,
+            description,
+            None,
+        )
+        .await);
+    }
+    let body = match read_body(&request, payload, settings.server.max_body_bytes).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            let description = format!("the request body is larger than {} bytes", settings.server.max_body_bytes);
+            return Err(service::refuse(
+                &state,
+                &registrant,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::InvalidClientMetadata,
+                &description,
+                None,
+            )
+            .await);
+        }
+        Err(BodyError::Broken) => {
+            return Err(AppError::bad_request(ErrorCode::InvalidClientMetadata, "the request body could not be read"))
+        }
+    };
+    let registered = service::register(&state, &settings, &registrant, &body).await?;
+    if let Registered::Reused(_) = registered {
+        // Reuse is not counted against the rate limit (claude.ai registers twice per connect).
+    }
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(registered.response()))
+}
+
+pub async fn read(
+    request: HttpRequest,
+    client_id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    if !settings.dcr.registration_management {
+        return Err(not_found("registration management"));
+    }
+    let response = service::read_registration(&state, &settings, client_id.into_inner(), bearer_token(&request)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(response))
+}
+
+pub async fn delete(
+    request: HttpRequest,
+    client_id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    if !settings.dcr.registration_management {
+        return Err(not_found("registration management"));
+    }
+    let registrant = registrant(&request, &settings);
+    service::delete_registration(&state, &registrant, client_id.into_inner(), bearer_token(&request)).await?;
+    Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish())
+}

@@ -1,0 +1,66 @@
+//! What handlers read off a request: the registrant's address (behind trusted proxies), the
+//! user agent, a bearer token, a size-limited body.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+
+use crate::config::{parsed_cidrs, Settings};
+use crate::net;
+use crate::registration::service::Registrant;
+
+pub fn registrant(request: &HttpRequest, settings: &Settings) -> Registrant {
+    let address = request.peer_addr().map(|peer| {
+        let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        net::client_ip(peer.ip(), forwarded, &parsed_cidrs(&settings.server.trusted_proxies)).to_string()
+    });
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| crate::store::audit::truncate(ua, 300));
+    Registrant { address, user_agent }
+}
+
+/// The token of an `Authorization: Bearer …` header; `None` when absent or malformed.
+pub fn bearer_token(request: &HttpRequest) -> Option<String> {
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then(|| token.to_string())
+}
+
+pub enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+/// Read the body, refusing (early, from Content-Length when given) more than `limit` bytes.
+pub async fn read_body(request: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Broken)?;
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `application/json` (parameters allowed) or any `…+json` media type.
+pub fn is_json_content_type(request: &HttpRequest) -> bool {
+    let Some(value) = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}

@@ -1,0 +1,20 @@
+//! Gatehouse: a standalone OAuth 2.1 authorization server for self-registering clients.
+//! The binary (`main.rs`) is a thin shell over this library, which tests build in-process.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod net;
+pub mod oauth;
+pub mod paths;
+pub mod registration;
+pub mod rules_summary;
+pub mod secrets;
+pub mod state;
+pub mod store;

@@ -1,0 +1,62 @@
+//! RFC 8414 authorization server metadata, built from the current settings.
+
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::paths;
+
+#[derive(Debug, Serialize)]
+pub struct ServerMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub revocation_endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    pub scopes_supported: Vec<String>,
+    pub response_types_supported: [&'static str; 1],
+    pub response_modes_supported: [&'static str; 1],
+    pub grant_types_supported: [&'static str; 2],
+    pub token_endpoint_auth_methods_supported: [&'static str; 1],
+    pub revocation_endpoint_auth_methods_supported: [&'static str; 1],
+    pub code_challenge_methods_supported: [&'static str; 1],
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+pub fn server_metadata(settings: &Settings) -> ServerMetadata {
+    let issuer = settings.issuer.as_str();
+    ServerMetadata {
+        issuer: issuer.to_string(),
+        authorization_endpoint: paths::endpoint(issuer, paths::AUTHORIZE),
+        token_endpoint: paths::endpoint(issuer, paths::TOKEN),
+        jwks_uri: paths::endpoint(issuer, paths::JWKS),
+        revocation_endpoint: paths::endpoint(issuer, paths::REVOKE),
+        registration_endpoint: settings.dcr.enabled.then(|| paths::endpoint(issuer, paths::REGISTER)),
+        scopes_supported: settings.scopes.supported.clone(),
+        response_types_supported: ["code"],
+        response_modes_supported: ["query"],
+        grant_types_supported: ["authorization_code", "refresh_token"],
+        token_endpoint_auth_methods_supported: ["none"],
+        revocation_endpoint_auth_methods_supported: ["none"],
+        code_challenge_methods_supported: ["S256"],
+        authorization_response_iss_parameter_supported: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_issuer_plus_path() {
+        let mut settings = Settings { issuer: "https://h.example/auth".into(), ..Settings::default() };
+        let doc = server_metadata(&settings);
+        assert_eq!(doc.issuer, "https://h.example/auth");
+        assert_eq!(doc.token_endpoint, "https://h.example/auth/token");
+        assert_eq!(doc.jwks_uri, "https://h.example/auth/.well-known/jwks.json");
+        assert!(doc.registration_endpoint.is_none());
+        settings.dcr.enabled = true;
+        assert_eq!(server_metadata(&settings).registration_endpoint.as_deref(), Some("https://h.example/auth/register"));
+    }
+}

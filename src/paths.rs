@@ -1,0 +1,36 @@
+//! Every route path, used by the router, the metadata document and the tests. All are appended
+//! to the issuer (SPEC §3); the health checks and the path-insertion metadata URL are also
+//! served at the root.
+
+pub const METADATA: &str = "/.well-known/oauth-authorization-server";
+pub const JWKS: &str = "/.well-known/jwks.json";
+pub const REGISTER: &str = "/register";
+/// RFC 7592 client configuration endpoint: `REGISTER` + `/` + client id.
+pub const REGISTER_CLIENT: &str = "/register/{client_id}";
+pub const AUTHORIZE: &str = "/authorize";
+pub const TOKEN: &str = "/token";
+pub const REVOKE: &str = "/revoke";
+pub const LOGIN: &str = "/login";
+pub const CONSENT: &str = "/consent";
+pub const LOGOUT: &str = "/logout";
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
+pub const ADMIN_API: &str = "/admin/api";
+
+/// The RFC 8414 §3.1 path-insertion form for an issuer with a path: the well-known segment
+/// goes between host and path (`https://h/auth` → `/.well-known/oauth-authorization-server/auth`).
+pub fn metadata_path_insertion(issuer_path: &str) -> String {
+    format!("{METADATA}{issuer_path}")
+}
+
+/// `issuer + path`, by string concatenation (a URL library would add a `/` or drop the
+/// issuer's path).
+pub fn endpoint(issuer: &str, path: &str) -> String {
+    format!("{issuer}{path}")
+}
+
+/// The RFC 7592 `registration_client_uri` of a client.
+pub fn registration_client_uri(issuer: &str, client_id: &str) -> String {
+    format!("{issuer}{REGISTER}/{client_id}")
+}

@@ -1,0 +1,6 @@
+//! Dynamic Client Registration: the rules (pure), the fingerprint (pure) and the service that
+//! stores registrations and answers RFC 7592 requests.
+
+pub mod fingerprint;
+pub mod rules;
+pub mod service;

@@ -1,0 +1,389 @@
+//! Storing registrations (SPEC §4.2 steps 4–7) and the RFC 7592 read/delete endpoints. Knows
+//! nothing of actix: handlers hand it bytes, the registrant and a bearer token.
+
+use actix_web::http::StatusCode;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::fingerprint::fingerprint;
+use super::rules::{self, AuthMethodMismatch, ClientMetadata, RegistrationRules};
+use crate::config::Settings;
+use crate::db::{write_tx, DbConnection, DbError};
+use crate::error::AppError;
+use crate::oauth::error::ErrorCode;
+use crate::paths;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::audit::{self, event, Actor, AuditRecord};
+use crate::store::{clients, registration_tokens};
+
+/// Random bytes in a client id after the `dcr_` prefix (≥ 128 bits).
+const CLIENT_ID_BYTES: usize = 16;
+/// Random bytes in a registration access token (≥ 256 bits).
+const REGISTRATION_TOKEN_BYTES: usize = 32;
+/// How often a registration is retried after losing an insert race to an identical one.
+const DEDUPE_RETRIES: usize = 3;
+
+pub const DISABLED_CLIENT_MESSAGE: &str = "this client has been disabled by the operator";
+
+/// Who is registering, as far as the server can tell.
+#[derive(Debug, Clone, Default)]
+pub struct Registrant {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The RFC 7591 response: every registered value as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistrationResponse {
+    pub client_id: String,
+    pub client_id_issued_at: i64,
+    #[serde(flatten)]
+    pub metadata: ClientMetadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_client_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_access_token: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Registered {
+    New(RegistrationResponse),
+    /// An identical registration already existed (deduplication); its client is returned.
+    Reused(RegistrationResponse),
+}
+
+impl Registered {
+    pub fn response(&self) -> &RegistrationResponse {
+        match self {
+            Registered::New(r) | Registered::Reused(r) => r,
+        }
+    }
+}
+
+/// The registration rules in force, from the current settings.
+pub fn rules_from(settings: &Settings) -> RegistrationRules {
+    RegistrationRules {
+        allow_https_redirect_uris: settings.dcr.allow_https_redirect_uris,
+        allow_loopback_redirect_uris: settings.dcr.allow_loopback_redirect_uris,
+        private_use_schemes: settings.dcr.private_use_schemes.clone(),
+        max_redirect_uris: settings.dcr.max_redirect_uris,
+        auth_method_mismatch: if settings.dcr.auth_method_mismatch == "reject" {
+            AuthMethodMismatch::Reject
+        } else {
+            AuthMethodMismatch::Downgrade
+        },
+        supported_scopes: settings.scopes.supported.clone(),
+    }
+}
+
+/// Steps 4–7: parse, apply the rules, store. Every refusal is audited before it is returned.
+pub async fn register(
+    state: &AppState,
+    settings: &Settings,
+    registrant: &Registrant,
+    body: &[u8],
+) -> Result<Registered, AppError> {
+    let request = match rules::parse_request(body) {
+        Ok(request) => request,
+        Err(e) => return Err(refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, None).await),
+    };
+    let metadata = match rules::validate(&request, &rules_from(settings)) {
+        Ok(metadata) => metadata,
+        Err(e) => {
+            return Err(refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, Some(&request))
+                .await)
+        }
+    };
+
+    let now = state.clock.now();
+    let fingerprint = settings.dcr.deduplicate.then(|| fingerprint(&metadata));
+    let token = settings.dcr.registration_management.then(|| secrets::random_token(REGISTRATION_TOKEN_BYTES));
+    let token_hash = token.as_deref().map(secrets::digest);
+    let registrant_owned = registrant.clone();
+    let submitted = submitted_values(&request);
+    let stored = state
+        .db
+        .run(move |conn| {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let result = store_registration(
+                    conn,
+                    now,
+                    &metadata,
+                    fingerprint.as_deref(),
+                    token_hash.as_deref(),
+                    &registrant_owned,
+                    &submitted,
+                );
+                match result {
+                    // Lost a race with an identical registration: the retry finds its row.
+                    Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+                        if attempt < DEDUPE_RETRIES =>
+                    {
+                        continue
+                    }
+                    other => return other.map_err(DbError::from),
+                }
+            }
+        })
+        .await?;
+
+    let issuer = &settings.issuer;
+    match stored {
+        Stored::Disabled => {
+            state.metrics.registration("rejected", ErrorCode::InvalidClientMetadata.as_str());
+            Err(AppError::bad_request(ErrorCode::InvalidClientMetadata, DISABLED_CLIENT_MESSAGE))
+        }
+        Stored::New(row) => {
+            state.metrics.registration("registered", "");
+            tracing::info!(client_id = %row.client_id, "client registered");
+            Ok(Registered::New(response_for(&row, issuer, token)?))
+        }
+        Stored::Reused(row) => {
+            state.metrics.registration("reused", "");
+            tracing::info!(client_id = %row.client_id, "identical registration reused");
+            Ok(Registered::Reused(response_for(&row, issuer, token)?))
+        }
+    }
+}
+
+enum Stored {
+    New(clients::ClientRow),
+    Reused(clients::ClientRow),
+    Disabled,
+}
+
+/// Step 7, one transaction: dedupe lookup or insert, registration token, audit row.
+fn store_registration(
+    conn: &mut DbConnection,
+    now: i64,
+    metadata: &ClientMetadata,
+    fingerprint: Option<&str>,
+    token_hash: Option<&str>,
+    registrant: &Registrant,
+    submitted: &Value,
+) -> Result<Stored, diesel::result::Error> {
+    write_tx(conn, |conn| {
+        let audit_row = |event: &'static str, client_id: &str, detail: Value| AuditRecord {
+            event,
+            actor: Actor::Anonymous,
+            client_id: Some(client_id.to_string()),
+            address: registrant.address.clone(),
+            user_agent: registrant.user_agent.clone(),
+            detail,
+        };
+        if let Some(fingerprint) = fingerprint {
+            if let Some(existing) = clients::find_by_fingerprint(conn, fingerprint)? {
+                if !existing.is_active() {
+                    let detail = serde_json::json!({
+                        "error": ErrorCode::InvalidClientMetadata.as_str(),
+                        "reason": DISABLED_CLIENT_MESSAGE,
+                        "operator_reason": existing.disabled_reason,
+                        "submitted": submitted,
+                    });
+                    audit::record(conn, now, &audit_row(event::DCR_REJECTED, &existing.client_id, detail))?;
+                    return Ok(Stored::Disabled);
+                }
+                if let Some(hash) = token_hash {
+                    registration_tokens::insert(conn, hash, &existing.client_id, now)?;
+                }
+                audit::record(conn, now, &audit_row(event::DCR_REUSED, &existing.client_id, serde_json::json!({})))?;
+                return Ok(Stored::Reused(existing));
+            }
+        }
+        let row = clients::ClientRow {
+            client_id: format!("dcr_{}", secrets::random_token(CLIENT_ID_BYTES)),
+            source: clients::SOURCE_DCR.into(),
+            status: clients::STATUS_ACTIVE.into(),
+            disabled_reason: None,
+            client_name: metadata.client_name.clone(),
+            redirect_uris: serde_json::to_string(&metadata.redirect_uris).unwrap_or_default(),
+            metadata: serde_json::to_string(metadata).unwrap_or_default(),
+            fingerprint: fingerprint.map(str::to_string),
+            registrant_address: registrant.address.clone(),
+            registrant_user_agent: registrant.user_agent.as_deref().map(|ua| audit::truncate(ua, 300)),
+            created_at: now,
+            updated_at: now,
+            last_seen_at: None,
+        };
+        clients::insert(conn, &row)?;
+        if let Some(hash) = token_hash {
+            registration_tokens::insert(conn, hash, &row.client_id, now)?;
+        }
+        let detail = serde_json::json!({
+            "client_name": audit::truncate(&metadata.client_name, 200),
+            "redirect_uris": metadata.redirect_uris,
+        });
+        audit::record(conn, now, &audit_row(event::DCR_REGISTERED, &row.client_id, detail))?;
+        Ok(Stored::New(row))
+    })
+}
+
+fn response_for(row: &clients::ClientRow, issuer: &str, token: Option<String>) -> Result<RegistrationResponse, AppError> {
+    let metadata: ClientMetadata = serde_json::from_str(&row.metadata)
+        .map_err(|e| AppError::Internal(format!("stored metadata of {} unreadable: {e}", row.client_id)))?;
+    Ok(RegistrationResponse {
+        client_id: row.client_id.clone(),
+        client_id_issued_at: row.created_at,
+        metadata,
+        registration_client_uri: token.as_ref().map(|_| paths::registration_client_uri(issuer, &row.client_id)),
+        registration_access_token: token,
+    })
+}
+
+fn code_of(e: &rules::RegistrationError) -> ErrorCode {
+    match e.code {
+        rules::RegistrationErrorCode::InvalidRedirectUri => ErrorCode::InvalidRedirectUri,
+        rules::RegistrationErrorCode::InvalidClientMetadata => ErrorCode::InvalidClientMetadata,
+    }
+}
+
+/// Audit and count a refused registration, and build its error response. Used for every
+/// refusal from the content-type check on (steps 3–6).
+pub async fn refuse(
+    state: &AppState,
+    registrant: &Registrant,
+    status: StatusCode,
+    code: ErrorCode,
+    description: &str,
+    request: Option<&Map<String, Value>>,
+) -> AppError {
+    state.metrics.registration("rejected", code.as_str());
+    tracing::info!(error = code.as_str(), reason = description, "registration refused");
+    let record = AuditRecord {
+        event: event::DCR_REJECTED,
+        actor: Actor::Anonymous,
+        client_id: None,
+        address: registrant.address.clone(),
+        user_agent: registrant.user_agent.clone(),
+        detail: serde_json::json!({
+            "error": code.as_str(),
+            "reason": audit::truncate(description, 500),
+            "submitted": request.map(submitted_values).unwrap_or(Value::Null),
+        }),
+    };
+    let now = state.clock.now();
+    let written = state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await;
+    match written {
+        Ok(()) => AppError::oauth(status, code, description),
+        // Without its audit row the refusal cannot be recorded; say so rather than pretend.
+        Err(e) => AppError::Db(e),
+    }
+}
+
+/// The submitted values worth keeping in the audit trail: known fields only, truncated, never
+/// a secret.
+fn submitted_values(request: &Map<String, Value>) -> Value {
+    const FIELDS: &[&str] = &[
+        "client_name",
+        "redirect_uris",
+        "grant_types",
+        "response_types",
+        "token_endpoint_auth_method",
+        "scope",
+        "software_id",
+        "software_version",
+        "application_type",
+        "client_uri",
+    ];
+    let mut kept = Map::new();
+    for field in FIELDS {
+        if let Some(value) = request.get(*field) {
+            kept.insert(field.to_string(), truncate_value(value, 0));
+        }
+    }
+    for secret_field in ["client_secret", "client_secret_expires_at"] {
+        if request.contains_key(secret_field) {
+            kept.insert(secret_field.to_string(), Value::String("[present]".into()));
+        }
+    }
+    Value::Object(kept)
+}
+
+fn truncate_value(value: &Value, depth: usize) -> Value {
+    match value {
+        Value::String(s) => Value::String(audit::truncate(s, 300)),
+        Value::Array(items) if depth == 0 => Value::Array(items.iter().take(20).map(|v| truncate_value(v, 1)).collect()),
+        Value::Array(_) | Value::Object(_) => Value::String("[structured value]".into()),
+        other => other.clone(),
+    }
+}
+
+// ---- RFC 7592: read and delete with the registration access token ----
+
+fn invalid_token() -> AppError {
+    AppError::InvalidToken("the registration access token is missing, invalid or was retired".into())
+}
+
+/// Check the bearer token against the client's registration tokens. The lookup is by digest
+/// and the digest is compared in constant time; unknown client and wrong token look the same.
+fn authorise(conn: &mut DbConnection, client_id: &str, token: &str) -> Result<Option<String>, DbError> {
+    let presented = secrets::digest(token);
+    let Some((stored_hash, owner)) = registration_tokens::client_of(conn, &presented)? else { return Ok(None) };
+    let matches = secrets::constant_time_eq(&stored_hash, &presented) & secrets::constant_time_eq(&owner, client_id);
+    Ok(matches.then_some(stored_hash))
+}
+
+/// `GET /register/{client_id}`: the registration as stored, without a token.
+pub async fn read_registration(
+    state: &AppState,
+    settings: &Settings,
+    client_id: String,
+    token: Option<String>,
+) -> Result<RegistrationResponse, AppError> {
+    let token = token.ok_or_else(invalid_token)?;
+    let now = state.clock.now();
+    let row = state
+        .db
+        .run(move |conn| {
+            let Some(hash) = authorise(conn, &client_id, &token)? else { return Ok(None) };
+            registration_tokens::touch(conn, &hash, now)?;
+            Ok(clients::find(conn, &client_id)?)
+        })
+        .await?
+        .ok_or_else(invalid_token)?;
+    let mut response = response_for(&row, &settings.issuer, None)?;
+    response.registration_client_uri = Some(paths::registration_client_uri(&settings.issuer, &row.client_id));
+    Ok(response)
+}
+
+/// `DELETE /register/{client_id}`: retire this token; the client goes with its last token.
+/// Returns whether the client was removed.
+pub async fn delete_registration(
+    state: &AppState,
+    registrant: &Registrant,
+    client_id: String,
+    token: Option<String>,
+) -> Result<bool, AppError> {
+    let token = token.ok_or_else(invalid_token)?;
+    let now = state.clock.now();
+    let registrant = registrant.clone();
+    let removed = state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let Some(hash) = authorise(conn, &client_id, &token)? else { return Ok(None) };
+                registration_tokens::delete(conn, &hash)?;
+                let client_removed = registration_tokens::count_for_client(conn, &client_id)? == 0;
+                if client_removed {
+                    clients::delete(conn, &client_id)?;
+                }
+                let record = AuditRecord {
+                    event: event::DCR_DELETED_BY_CLIENT,
+                    actor: Actor::Client,
+                    client_id: Some(client_id.clone()),
+                    address: registrant.address.clone(),
+                    user_agent: registrant.user_agent.clone(),
+                    detail: serde_json::json!({ "client_removed": client_removed }),
+                };
+                audit::record(conn, now, &record)?;
+                Ok::<_, DbError>(Some(client_removed))
+            })
+        })
+        .await?
+        .ok_or_else(invalid_token)?;
+    state.metrics.registration_deletions.with_label_values(&[if removed { "client_removed" } else { "token_retired" }]).inc();
+    Ok(removed)
+}

@@ -1,0 +1,5 @@
+//! Every query the server issues lives below here; callers run these inside `Db::run`.
+
+pub mod audit;
+pub mod clients;
+pub mod registration_tokens;
