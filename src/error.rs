@@ -49,10 +49,15 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let body = match self {
             AppError::OAuth(_, error) => error.clone(),
-            AppError::InvalidToken(description) => OAuthError::new(ErrorCode::InvalidToken, description.clone()),
+            AppError::InvalidToken(description) => {
+                OAuthError::new(ErrorCode::InvalidToken, description.clone())
+            }
             AppError::Db(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, "database unavailable");
-                OAuthError::new(ErrorCode::TemporarilyUnavailable, "the server is temporarily unavailable; try again shortly")
+                OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the server is temporarily unavailable; try again shortly",
+                )
             }
             other => {
                 tracing::error!(error = %other, "internal error");

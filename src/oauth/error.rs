@@ -55,7 +55,10 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(error: ErrorCode, description: impl Into<String>) -> Self {
-        OAuthError { error, error_description: description.into() }
+        OAuthError {
+            error,
+            error_description: description.into(),
+        }
     }
 }
 

@@ -32,7 +32,10 @@ pub fn server_metadata(settings: &Settings) -> ServerMetadata {
         token_endpoint: paths::endpoint(issuer, paths::TOKEN),
         jwks_uri: paths::endpoint(issuer, paths::JWKS),
         revocation_endpoint: paths::endpoint(issuer, paths::REVOKE),
-        registration_endpoint: settings.dcr.enabled.then(|| paths::endpoint(issuer, paths::REGISTER)),
+        registration_endpoint: settings
+            .dcr
+            .enabled
+            .then(|| paths::endpoint(issuer, paths::REGISTER)),
         scopes_supported: settings.scopes.supported.clone(),
         response_types_supported: ["code"],
         response_modes_supported: ["query"],
@@ -50,13 +53,19 @@ mod tests {
 
     #[test]
     fn endpoints_are_issuer_plus_path() {
-        let mut settings = Settings { issuer: "https://h.example/auth".into(), ..Settings::default() };
+        let mut settings = Settings {
+            issuer: "https://h.example/auth".into(),
+            ..Settings::default()
+        };
         let doc = server_metadata(&settings);
         assert_eq!(doc.issuer, "https://h.example/auth");
         assert_eq!(doc.token_endpoint, "https://h.example/auth/token");
         assert_eq!(doc.jwks_uri, "https://h.example/auth/.well-known/jwks.json");
         assert!(doc.registration_endpoint.is_none());
         settings.dcr.enabled = true;
-        assert_eq!(server_metadata(&settings).registration_endpoint.as_deref(), Some("https://h.example/auth/register"));
+        assert_eq!(
+            server_metadata(&settings).registration_endpoint.as_deref(),
+            Some("https://h.example/auth/register")
+        );
     }
 }

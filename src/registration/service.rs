@@ -86,19 +86,39 @@ pub async fn register(
 ) -> Result<Registered, AppError> {
     let request = match rules::parse_request(body) {
         Ok(request) => request,
-        Err(e) => return Err(refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, None).await),
+        Err(e) => {
+            return Err(refuse(
+                state,
+                registrant,
+                StatusCode::BAD_REQUEST,
+                code_of(&e),
+                &e.description,
+                None,
+            )
+            .await)
+        }
     };
     let metadata = match rules::validate(&request, &rules_from(settings)) {
         Ok(metadata) => metadata,
         Err(e) => {
-            return Err(refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, Some(&request))
-                .await)
+            return Err(refuse(
+                state,
+                registrant,
+                StatusCode::BAD_REQUEST,
+                code_of(&e),
+                &e.description,
+                Some(&request),
+            )
+            .await)
         }
     };
 
     let now = state.clock.now();
     let fingerprint = settings.dcr.deduplicate.then(|| fingerprint(&metadata));
-    let token = settings.dcr.registration_management.then(|| secrets::random_token(REGISTRATION_TOKEN_BYTES));
+    let token = settings
+        .dcr
+        .registration_management
+        .then(|| secrets::random_token(REGISTRATION_TOKEN_BYTES));
     let token_hash = token.as_deref().map(secrets::digest);
     let registrant_owned = registrant.clone();
     let submitted = submitted_values(&request);
@@ -119,11 +139,10 @@ pub async fn register(
                 );
                 match result {
                     // Lost a race with an identical registration: the retry finds its row.
-                    Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
-                        if attempt < DEDUPE_RETRIES =>
-                    {
-                        continue
-                    }
+                    Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) if attempt < DEDUPE_RETRIES => continue,
                     other => return other.map_err(DbError::from),
                 }
             }
@@ -133,8 +152,13 @@ pub async fn register(
     let issuer = &settings.issuer;
     match stored {
         Stored::Disabled => {
-            state.metrics.registration("rejected", ErrorCode::InvalidClientMetadata.as_str());
-            Err(AppError::bad_request(ErrorCode::InvalidClientMetadata, DISABLED_CLIENT_MESSAGE))
+            state
+                .metrics
+                .registration("rejected", ErrorCode::InvalidClientMetadata.as_str());
+            Err(AppError::bad_request(
+                ErrorCode::InvalidClientMetadata,
+                DISABLED_CLIENT_MESSAGE,
+            ))
         }
         Stored::New(row) => {
             state.metrics.registration("registered", "");
@@ -183,13 +207,25 @@ fn store_registration(
                         "operator_reason": existing.disabled_reason,
                         "submitted": submitted,
                     });
-                    audit::record(conn, now, &audit_row(event::DCR_REJECTED, &existing.client_id, detail))?;
+                    audit::record(
+                        conn,
+                        now,
+                        &audit_row(event::DCR_REJECTED, &existing.client_id, detail),
+                    )?;
                     return Ok(Stored::Disabled);
                 }
                 if let Some(hash) = token_hash {
                     registration_tokens::insert(conn, hash, &existing.client_id, now)?;
                 }
-                audit::record(conn, now, &audit_row(event::DCR_REUSED, &existing.client_id, serde_json::json!({})))?;
+                audit::record(
+                    conn,
+                    now,
+                    &audit_row(
+                        event::DCR_REUSED,
+                        &existing.client_id,
+                        serde_json::json!({}),
+                    ),
+                )?;
                 return Ok(Stored::Reused(existing));
             }
         }
@@ -203,7 +239,10 @@ fn store_registration(
             metadata: serde_json::to_string(metadata).unwrap_or_default(),
             fingerprint: fingerprint.map(str::to_string),
             registrant_address: registrant.address.clone(),
-            registrant_user_agent: registrant.user_agent.as_deref().map(|ua| audit::truncate(ua, 300)),
+            registrant_user_agent: registrant
+                .user_agent
+                .as_deref()
+                .map(|ua| audit::truncate(ua, 300)),
             created_at: now,
             updated_at: now,
             last_seen_at: None,
@@ -216,19 +255,33 @@ fn store_registration(
             "client_name": audit::truncate(&metadata.client_name, 200),
             "redirect_uris": metadata.redirect_uris,
         });
-        audit::record(conn, now, &audit_row(event::DCR_REGISTERED, &row.client_id, detail))?;
+        audit::record(
+            conn,
+            now,
+            &audit_row(event::DCR_REGISTERED, &row.client_id, detail),
+        )?;
         Ok(Stored::New(row))
     })
 }
 
-fn response_for(row: &clients::ClientRow, issuer: &str, token: Option<String>) -> Result<RegistrationResponse, AppError> {
-    let metadata: ClientMetadata = serde_json::from_str(&row.metadata)
-        .map_err(|e| AppError::Internal(format!("stored metadata of {} unreadable: {e}", row.client_id)))?;
+fn response_for(
+    row: &clients::ClientRow,
+    issuer: &str,
+    token: Option<String>,
+) -> Result<RegistrationResponse, AppError> {
+    let metadata: ClientMetadata = serde_json::from_str(&row.metadata).map_err(|e| {
+        AppError::Internal(format!(
+            "stored metadata of {} unreadable: {e}",
+            row.client_id
+        ))
+    })?;
     Ok(RegistrationResponse {
         client_id: row.client_id.clone(),
         client_id_issued_at: row.created_at,
         metadata,
-        registration_client_uri: token.as_ref().map(|_| paths::registration_client_uri(issuer, &row.client_id)),
+        registration_client_uri: token
+            .as_ref()
+            .map(|_| paths::registration_client_uri(issuer, &row.client_id)),
         registration_access_token: token,
     })
 }
@@ -251,7 +304,11 @@ pub async fn refuse(
     request: Option<&Map<String, Value>>,
 ) -> AppError {
     state.metrics.registration("rejected", code.as_str());
-    tracing::info!(error = code.as_str(), reason = description, "registration refused");
+    tracing::info!(
+        error = code.as_str(),
+        reason = description,
+        "registration refused"
+    );
     let record = AuditRecord {
         event: event::DCR_REJECTED,
         actor: Actor::Anonymous,
@@ -265,7 +322,10 @@ pub async fn refuse(
         }),
     };
     let now = state.clock.now();
-    let written = state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await;
+    let written = state
+        .db
+        .run(move |conn| Ok(audit::record(conn, now, &record)?))
+        .await;
     match written {
         Ok(()) => AppError::oauth(status, code, description),
         // Without its audit row the refusal cannot be recorded; say so rather than pretend.
@@ -305,7 +365,13 @@ fn submitted_values(request: &Map<String, Value>) -> Value {
 fn truncate_value(value: &Value, depth: usize) -> Value {
     match value {
         Value::String(s) => Value::String(audit::truncate(s, 300)),
-        Value::Array(items) if depth == 0 => Value::Array(items.iter().take(20).map(|v| truncate_value(v, 1)).collect()),
+        Value::Array(items) if depth == 0 => Value::Array(
+            items
+                .iter()
+                .take(20)
+                .map(|v| truncate_value(v, 1))
+                .collect(),
+        ),
         Value::Array(_) | Value::Object(_) => Value::String("[structured value]".into()),
         other => other.clone(),
     }
@@ -314,15 +380,24 @@ fn truncate_value(value: &Value, depth: usize) -> Value {
 // ---- RFC 7592: read and delete with the registration access token ----
 
 fn invalid_token() -> AppError {
-    AppError::InvalidToken("the registration access token is missing, invalid or was retired".into())
+    AppError::InvalidToken(
+        "the registration access token is missing, invalid or was retired".into(),
+    )
 }
 
 /// Check the bearer token against the client's registration tokens. The lookup is by digest
 /// and the digest is compared in constant time; unknown client and wrong token look the same.
-fn authorise(conn: &mut DbConnection, client_id: &str, token: &str) -> Result<Option<String>, DbError> {
+fn authorise(
+    conn: &mut DbConnection,
+    client_id: &str,
+    token: &str,
+) -> Result<Option<String>, DbError> {
     let presented = secrets::digest(token);
-    let Some((stored_hash, owner)) = registration_tokens::client_of(conn, &presented)? else { return Ok(None) };
-    let matches = secrets::constant_time_eq(&stored_hash, &presented) & secrets::constant_time_eq(&owner, client_id);
+    let Some((stored_hash, owner)) = registration_tokens::client_of(conn, &presented)? else {
+        return Ok(None);
+    };
+    let matches = secrets::constant_time_eq(&stored_hash, &presented)
+        & secrets::constant_time_eq(&owner, client_id);
     Ok(matches.then_some(stored_hash))
 }
 
@@ -338,14 +413,19 @@ pub async fn read_registration(
     let row = state
         .db
         .run(move |conn| {
-            let Some(hash) = authorise(conn, &client_id, &token)? else { return Ok(None) };
+            let Some(hash) = authorise(conn, &client_id, &token)? else {
+                return Ok(None);
+            };
             registration_tokens::touch(conn, &hash, now)?;
             Ok(clients::find(conn, &client_id)?)
         })
         .await?
         .ok_or_else(invalid_token)?;
     let mut response = response_for(&row, &settings.issuer, None)?;
-    response.registration_client_uri = Some(paths::registration_client_uri(&settings.issuer, &row.client_id));
+    response.registration_client_uri = Some(paths::registration_client_uri(
+        &settings.issuer,
+        &row.client_id,
+    ));
     Ok(response)
 }
 
@@ -364,7 +444,9 @@ pub async fn delete_registration(
         .db
         .run(move |conn| {
             write_tx(conn, |conn| {
-                let Some(hash) = authorise(conn, &client_id, &token)? else { return Ok(None) };
+                let Some(hash) = authorise(conn, &client_id, &token)? else {
+                    return Ok(None);
+                };
                 registration_tokens::delete(conn, &hash)?;
                 let client_removed = registration_tokens::count_for_client(conn, &client_id)? == 0;
                 if client_removed {
@@ -384,6 +466,14 @@ pub async fn delete_registration(
         })
         .await?
         .ok_or_else(invalid_token)?;
-    state.metrics.registration_deletions.with_label_values(&[if removed { "client_removed" } else { "token_retired" }]).inc();
+    state
+        .metrics
+        .registration_deletions
+        .with_label_values(&[if removed {
+            "client_removed"
+        } else {
+            "token_retired"
+        }])
+        .inc();
     Ok(removed)
 }

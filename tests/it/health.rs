@@ -1,0 +1,187 @@
+//! Liveness, readiness, a real database outage (Postgres), and the binary's own health check.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::proxy::CuttableProxy;
+use crate::common::{postgres_admin_url, replace_database, Backend, TestApp, TestDb};
+
+#[actix_web::test]
+async fn healthz_and_readyz_answer() {
+    let app = TestApp::spawn().await;
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "ready"
+    );
+}
+
+/// The database goes away while serving: readiness says so within about a second, requests
+/// that need the database get a quick 503, and both recover with no restart.
+#[actix_web::test]
+async fn readiness_follows_a_postgres_outage() {
+    let db = TestDb::new(Backend::Postgres);
+    let target = postgres_admin_url()
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let proxy = CuttableProxy::start(target).await;
+    let url = match &db {
+        TestDb::Postgres { url, .. } => {
+            let name = url.rsplit('/').next().unwrap().to_string();
+            replace_database(
+                &format!("postgres://postgres@127.0.0.1:{}/x", proxy.port),
+                &name,
+            )
+        }
+        _ => unreachable!(),
+    };
+    let app = TestApp::spawn_on(&url, "", |_| {}).await;
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    proxy.cut();
+    let started = Instant::now();
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let register = app
+        .post_json(
+            "/register",
+            &serde_json::json!({"redirect_uris": ["https://a.example/cb"]}),
+        )
+        .await;
+    assert_eq!(register.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    let body: serde_json::Value = register.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    // Liveness does not depend on the database.
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if app
+            .http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "readiness did not recover");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let register = app
+        .post_json(
+            "/register",
+            &serde_json::json!({"redirect_uris": ["https://a.example/cb"]}),
+        )
+        .await;
+    assert_eq!(register.status(), 201);
+    app.stop().await;
+}
+
+/// The real binary: `serve` answers, `healthcheck` says healthy, SIGTERM stops it cleanly.
+#[actix_web::test]
+async fn binary_serves_and_healthcheck_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let issuer = format!("http://127.0.0.1:{port}");
+    let url = format!("sqlite://{}/gh.db", dir.path().display());
+    let env = [
+        ("GATEHOUSE__SERVER__BIND", bind.as_str()),
+        ("GATEHOUSE__ISSUER", issuer.as_str()),
+        ("GATEHOUSE__DATABASE__URL", url.as_str()),
+        ("GATEHOUSE__DCR__ENABLED", "true"),
+    ];
+    let mut server = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    server
+        .arg("serve")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .env_remove("GATEHOUSE_CONFIG");
+    for (k, v) in env {
+        server.env(k, v);
+    }
+    let mut child = server.spawn().unwrap();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let doc: serde_json::Value = loop {
+        if let Ok(response) = http
+            .get(format!("{issuer}/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+        {
+            break response.json().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(doc["issuer"], issuer);
+    assert_eq!(doc["registration_endpoint"], format!("{issuer}/register"));
+
+    let check = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("healthcheck")
+        .env_remove("GATEHOUSE_CONFIG")
+        .env("GATEHOUSE__SERVER__BIND", &bind)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
+}

@@ -1,0 +1,13 @@
+//! One integration-test binary. Every test builds its own app and database; the backend is
+//! chosen by GATEHOUSE_TEST_BACKEND (`sqlite`, the default, or `postgres`, which needs
+//! GATEHOUSE_TEST_POSTGRES_URL). `scripts/test` runs the suite once on each.
+
+mod common;
+
+mod cli;
+mod config;
+mod health;
+mod metadata;
+mod migrations;
+mod register;
+mod registration_management;
