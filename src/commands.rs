@@ -15,15 +15,9 @@ use crate::{http, paths, rules_summary};
 /// Connect to the database and run pending migrations (blocking: call off the async workers).
 pub fn open_database(settings: &Settings) -> Result<Db, String> {
     let url = &settings.database.url;
-    let db = Db::connect(
-        url,
-        settings.database.pool_size,
-        settings.database.connect_timeout_ms,
-    )
-    .map_err(|e| format!("cannot open the database {}: {e}", mask_password(url)))?;
-    let ran = db
-        .migrate()
-        .map_err(|e| format!("database migration failed: {e}"))?;
+    let db = Db::connect(url, settings.database.pool_size, settings.database.connect_timeout_ms)
+        .map_err(|e| format!("cannot open the database {}: {e}", mask_password(url)))?;
+    let ran = db.migrate().map_err(|e| format!("database migration failed: {e}"))?;
     if ran > 0 {
         tracing::info!(migrations = ran, "database migrated");
     }
@@ -64,9 +58,7 @@ pub fn config_check(source: &ConfigSource, settings: &Settings) -> Result<(), St
         format!("{} (not found; built-in defaults)", source.path.display())
     };
     println!("# configuration is valid — file: {origin}");
-    println!(
-        "# effective settings (defaults ← file ← GATEHOUSE__* environment; secrets masked):\n"
-    );
+    println!("# effective settings (defaults ← file ← GATEHOUSE__* environment; secrets masked):\n");
     let rendered = toml::to_string_pretty(&settings.masked()).map_err(|e| e.to_string())?;
     println!("{rendered}");
     println!("# registration rules in effect:");
@@ -82,37 +74,18 @@ pub fn config_check(source: &ConfigSource, settings: &Settings) -> Result<(), St
 
 /// GET /healthz on the configured bind address (0.0.0.0 / [::] meaning this machine).
 pub fn healthcheck(settings: &Settings) -> Result<(), String> {
-    let mut addr: SocketAddr = settings
-        .server
-        .bind
-        .parse()
-        .map_err(|e| format!("server.bind: {e}"))?;
+    let mut addr: SocketAddr = settings.server.bind.parse().map_err(|e| format!("server.bind: {e}"))?;
     if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv4() {
-            [127, 0, 0, 1].into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        });
+        addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
     }
     let timeout = Duration::from_secs(3);
-    let mut stream =
-        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    write!(stream, "GET {} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n", paths::HEALTHZ)
         .map_err(|e| e.to_string())?;
-    stream
-        .set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET {} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n",
-        paths::HEALTHZ
-    )
-    .map_err(|e| e.to_string())?;
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
     let status_line = response.lines().next().unwrap_or("");
     if status_line.split_whitespace().nth(1) == Some("200") {
         Ok(())

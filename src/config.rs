@@ -34,8 +34,7 @@ const LIST_KEYS: &[&str] = &[
 ];
 
 /// Known-client compatibility profile names (SPEC §4.5).
-pub const COMPATIBILITY_PROFILES: &[&str] =
-    &["chatgpt", "claude", "vscode", "cursor", "mcp-inspector"];
+pub const COMPATIBILITY_PROFILES: &[&str] = &["chatgpt", "claude", "vscode", "cursor", "mcp-inspector"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -189,30 +188,19 @@ impl Default for Settings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings {
-            bind: "127.0.0.1:8080".into(),
-            trusted_proxies: vec![],
-            max_body_bytes: 65536,
-        }
+        ServerSettings { bind: "127.0.0.1:8080".into(), trusted_proxies: vec![], max_body_bytes: 65536 }
     }
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings {
-            url: "sqlite://data/gatehouse.db".into(),
-            pool_size: 8,
-            connect_timeout_ms: 2000,
-        }
+        DatabaseSettings { url: "sqlite://data/gatehouse.db".into(), pool_size: 8, connect_timeout_ms: 2000 }
     }
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings {
-            format: "text".into(),
-            level: "info".into(),
-        }
+        LogSettings { format: "text".into(), level: "info".into() }
     }
 }
 
@@ -285,17 +273,13 @@ impl Default for TokenSettings {
 
 impl Default for ScopeSettings {
     fn default() -> Self {
-        ScopeSettings {
-            supported: vec!["offline_access".into()],
-        }
+        ScopeSettings { supported: vec!["offline_access".into()] }
     }
 }
 
 impl Default for LoginSettings {
     fn default() -> Self {
-        LoginSettings {
-            session_ttl_secs: 86400,
-        }
+        LoginSettings { session_ttl_secs: 86400 }
     }
 }
 
@@ -338,14 +322,8 @@ pub struct ConfigSource {
 impl ConfigSource {
     pub fn new(path: Option<PathBuf>) -> Self {
         match path {
-            Some(path) => ConfigSource {
-                path,
-                explicit: true,
-            },
-            None => ConfigSource {
-                path: PathBuf::from(DEFAULT_CONFIG_PATH),
-                explicit: false,
-            },
+            Some(path) => ConfigSource { path, explicit: true },
+            None => ConfigSource { path: PathBuf::from(DEFAULT_CONFIG_PATH), explicit: false },
         }
     }
 
@@ -355,10 +333,7 @@ impl ConfigSource {
     }
 
     /// As `load`, with the environment given explicitly (tests use this).
-    pub fn load_with_env(
-        &self,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Settings, ConfigError> {
+    pub fn load_with_env(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
         let settings = self.parse(env)?;
         let problems = settings.validate();
         if problems.is_empty() {
@@ -368,24 +343,16 @@ impl ConfigSource {
         }
     }
 
-    fn parse(
-        &self,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Settings, ConfigError> {
+    fn parse(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
         let mut builder = config::Config::builder();
         if self.path.exists() {
-            builder = builder.add_source(
-                config::File::from(self.path.as_path())
-                    .format(config::FileFormat::Toml)
-                    .required(true),
-            );
+            builder = builder
+                .add_source(config::File::from(self.path.as_path()).format(config::FileFormat::Toml).required(true));
         } else if self.explicit {
             return Err(ConfigError::MissingFile(self.path.clone()));
         }
-        let env_map: config::Map<String, String> = env
-            .into_iter()
-            .filter(|(key, _)| key.starts_with("GATEHOUSE__"))
-            .collect();
+        let env_map: config::Map<String, String> =
+            env.into_iter().filter(|(key, _)| key.starts_with("GATEHOUSE__")).collect();
         let mut environment = config::Environment::with_prefix("GATEHOUSE")
             .prefix_separator("__")
             .separator("__")
@@ -399,9 +366,7 @@ impl ConfigSource {
             .add_source(environment)
             .build()
             .map_err(|e| ConfigError::Parse(describe_parse_error(&self.path, &e)))?;
-        built
-            .try_deserialize::<Settings>()
-            .map_err(|e| ConfigError::Parse(describe_parse_error(&self.path, &e)))
+        built.try_deserialize::<Settings>().map_err(|e| ConfigError::Parse(describe_parse_error(&self.path, &e)))
     }
 }
 
@@ -441,10 +406,7 @@ impl Settings {
         }
         for cidr in &self.server.trusted_proxies {
             if parse_cidr(cidr).is_none() {
-                problem(
-                    "server.trusted_proxies",
-                    format!("{cidr:?} is not an IP address or CIDR"),
-                );
+                problem("server.trusted_proxies", format!("{cidr:?} is not an IP address or CIDR"));
             }
         }
         if self.server.max_body_bytes == 0 {
@@ -462,18 +424,12 @@ impl Settings {
         }
 
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            problem(
-                "log.format",
-                format!("{:?} is not one of \"text\", \"json\"", self.log.format),
-            );
+            problem("log.format", format!("{:?} is not one of \"text\", \"json\"", self.log.format));
         }
         if !is_log_filter(&self.log.level) {
             problem(
                 "log.level",
-                format!(
-                    "{:?} is not a log level or filter (e.g. \"info\", \"debug\")",
-                    self.log.level
-                ),
+                format!("{:?} is not a log level or filter (e.g. \"info\", \"debug\")", self.log.level),
             );
         }
 
@@ -486,37 +442,16 @@ impl Settings {
         for (key, value) in [
             ("dcr.max_redirect_uris", dcr.max_redirect_uris as u64),
             ("dcr.rate_limit_window_secs", dcr.rate_limit_window_secs),
-            (
-                "dcr.max_registrations_per_window",
-                dcr.max_registrations_per_window as u64,
-            ),
-            (
-                "dcr.stale_client_retention_days",
-                dcr.stale_client_retention_days,
-            ),
+            ("dcr.max_registrations_per_window", dcr.max_registrations_per_window as u64),
+            ("dcr.stale_client_retention_days", dcr.stale_client_retention_days),
             ("dcr.cleanup_interval_secs", dcr.cleanup_interval_secs),
-            (
-                "dcr.policy.webhook_timeout_ms",
-                dcr.policy.webhook_timeout_ms,
-            ),
+            ("dcr.policy.webhook_timeout_ms", dcr.policy.webhook_timeout_ms),
             ("cimd.http_timeout_ms", self.cimd.http_timeout_ms),
-            (
-                "cimd.max_document_bytes",
-                self.cimd.max_document_bytes as u64,
-            ),
+            ("cimd.max_document_bytes", self.cimd.max_document_bytes as u64),
             ("cimd.cache_max_secs", self.cimd.cache_max_secs),
-            (
-                "tokens.access_token_ttl_secs",
-                self.tokens.access_token_ttl_secs,
-            ),
-            (
-                "tokens.authorization_code_ttl_secs",
-                self.tokens.authorization_code_ttl_secs,
-            ),
-            (
-                "tokens.refresh_token_ttl_secs",
-                self.tokens.refresh_token_ttl_secs,
-            ),
+            ("tokens.access_token_ttl_secs", self.tokens.access_token_ttl_secs),
+            ("tokens.authorization_code_ttl_secs", self.tokens.authorization_code_ttl_secs),
+            ("tokens.refresh_token_ttl_secs", self.tokens.refresh_token_ttl_secs),
             ("login.session_ttl_secs", self.login.session_ttl_secs),
             ("audit.retention_days", self.audit.retention_days),
         ] {
@@ -527,33 +462,21 @@ impl Settings {
         if !matches!(dcr.auth_method_mismatch.as_str(), "downgrade" | "reject") {
             problem(
                 "dcr.auth_method_mismatch",
-                format!(
-                    "{:?} is not one of \"downgrade\", \"reject\"",
-                    dcr.auth_method_mismatch
-                ),
+                format!("{:?} is not one of \"downgrade\", \"reject\"", dcr.auth_method_mismatch),
             );
         }
         for profile in &dcr.compatibility {
             if !COMPATIBILITY_PROFILES.contains(&profile.as_str()) {
                 problem(
                     "dcr.compatibility",
-                    format!(
-                        "{profile:?} is not a known profile ({})",
-                        COMPATIBILITY_PROFILES.join(", ")
-                    ),
+                    format!("{profile:?} is not a known profile ({})", COMPATIBILITY_PROFILES.join(", ")),
                 );
             }
         }
         let policy = &dcr.policy;
         for (key, patterns) in [
-            (
-                "dcr.policy.redirect_hosts_allow",
-                &policy.redirect_hosts_allow,
-            ),
-            (
-                "dcr.policy.redirect_hosts_deny",
-                &policy.redirect_hosts_deny,
-            ),
+            ("dcr.policy.redirect_hosts_allow", &policy.redirect_hosts_allow),
+            ("dcr.policy.redirect_hosts_deny", &policy.redirect_hosts_deny),
             ("cimd.trusted_hosts", &self.cimd.trusted_hosts),
             ("cimd.denied_hosts", &self.cimd.denied_hosts),
         ] {
@@ -565,10 +488,7 @@ impl Settings {
         }
         for cidr in &policy.registrant_networks_allow {
             if parse_cidr(cidr).is_none() {
-                problem(
-                    "dcr.policy.registrant_networks_allow",
-                    format!("{cidr:?} is not an IP address or CIDR"),
-                );
+                problem("dcr.policy.registrant_networks_allow", format!("{cidr:?} is not an IP address or CIDR"));
             }
         }
         if !policy.webhook_url.is_empty() {
@@ -579,26 +499,17 @@ impl Settings {
         if !matches!(policy.webhook_on_error.as_str(), "deny" | "allow") {
             problem(
                 "dcr.policy.webhook_on_error",
-                format!(
-                    "{:?} is not one of \"deny\", \"allow\"",
-                    policy.webhook_on_error
-                ),
+                format!("{:?} is not one of \"deny\", \"allow\"", policy.webhook_on_error),
             );
         }
 
         let cimd = &self.cimd;
         if cimd.cache_min_secs > cimd.cache_max_secs {
-            problem(
-                "cimd.cache_min_secs",
-                "must not be greater than cimd.cache_max_secs".into(),
-            );
+            problem("cimd.cache_min_secs", "must not be greater than cimd.cache_max_secs".into());
         }
         for path in &cimd.extra_root_certificates {
             if !Path::new(path).is_file() {
-                problem(
-                    "cimd.extra_root_certificates",
-                    format!("{path:?} is not a readable file"),
-                );
+                problem("cimd.extra_root_certificates", format!("{path:?} is not a readable file"));
             }
         }
 
@@ -614,18 +525,12 @@ impl Settings {
         }
         for scope in &self.scopes.supported {
             if !is_scope_token(scope) {
-                problem(
-                    "scopes.supported",
-                    format!("{scope:?} is not a valid scope value (RFC 6749 §3.3)"),
-                );
+                problem("scopes.supported", format!("{scope:?} is not a valid scope value (RFC 6749 §3.3)"));
             }
         }
 
         if !self.admin.token.is_empty() && self.admin.token.chars().count() < 32 {
-            problem(
-                "admin.token",
-                "must be at least 32 characters (or empty to turn the admin API off)".into(),
-            );
+            problem("admin.token", "must be at least 32 characters (or empty to turn the admin API off)".into());
         }
         if !self.admin.bind.is_empty() {
             if let Err(why) = check_socket_addr(&self.admin.bind) {
@@ -666,16 +571,10 @@ pub fn check_issuer(issuer: &str) -> Result<(), String> {
     if issuer.is_empty() {
         return Err("must be set to the server's public base URL".into());
     }
-    if issuer
-        .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || !c.is_ascii())
-    {
-        return Err(format!(
-            "{issuer:?} contains spaces, control or non-ASCII characters"
-        ));
+    if issuer.chars().any(|c| c.is_control() || c.is_whitespace() || !c.is_ascii()) {
+        return Err(format!("{issuer:?} contains spaces, control or non-ASCII characters"));
     }
-    let url =
-        url::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not an absolute URL ({e})"))?;
+    let url = url::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not an absolute URL ({e})"))?;
     if issuer.contains('?') {
         return Err(format!("{issuer:?} must not have a query"));
     }
@@ -683,10 +582,7 @@ pub fn check_issuer(issuer: &str) -> Result<(), String> {
         return Err(format!("{issuer:?} must not have a fragment"));
     }
     if issuer.ends_with('/') {
-        return Err(format!(
-            "{issuer:?} must not end with a slash (use {:?})",
-            issuer.trim_end_matches('/')
-        ));
+        return Err(format!("{issuer:?} must not end with a slash (use {:?})", issuer.trim_end_matches('/')));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!("{issuer:?} must not contain user information"));
@@ -695,11 +591,7 @@ pub fn check_issuer(issuer: &str) -> Result<(), String> {
     match url.scheme() {
         "https" if !host.is_empty() => {}
         "http" if is_loopback_host(host) => {}
-        "http" => {
-            return Err(format!(
-                "{issuer:?} must use https unless its host is loopback"
-            ))
-        }
+        "http" => return Err(format!("{issuer:?} must use https unless its host is loopback")),
         _ => return Err(format!("{issuer:?} must be an https URL")),
     }
     // Verbatim use: the parser's serialisation must be the string itself (plus the `/` it adds
@@ -728,9 +620,7 @@ fn check_socket_addr(value: &str) -> Result<(), String> {
 fn check_absolute_http_uri(value: &str) -> Result<(), String> {
     let url = url::Url::parse(value).map_err(|_| format!("{value:?} is not an absolute URI"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!(
-            "{value:?} must be an http or https URI with a host"
-        ));
+        return Err(format!("{value:?} must be an http or https URI with a host"));
     }
     if value.contains('#') {
         return Err(format!("{value:?} must not have a fragment"));
@@ -743,15 +633,11 @@ fn check_host_pattern(pattern: &str) -> Result<(), String> {
     let host = pattern.strip_prefix("*.").unwrap_or(pattern);
     let valid = !host.is_empty()
         && !host.contains('*')
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '[' | ']' | ':'));
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '[' | ']' | ':'));
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "{pattern:?} is not a host name or a `*.domain` pattern"
-        ))
+        Err(format!("{pattern:?} is not a host name or a `*.domain` pattern"))
     }
 }
 
@@ -761,21 +647,16 @@ fn is_log_filter(value: &str) -> bool {
     const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
     let is_level = |word: &str| LEVELS.contains(&word.trim().to_ascii_lowercase().as_str());
     !value.trim().is_empty()
-        && value
-            .split(',')
-            .all(|directive| match directive.split_once('=') {
-                Some((target, level)) => !target.trim().is_empty() && is_level(level),
-                None => is_level(directive),
-            })
+        && value.split(',').all(|directive| match directive.split_once('=') {
+            Some((target, level)) => !target.trim().is_empty() && is_level(level),
+            None => is_level(directive),
+        })
         && tracing_subscriber::EnvFilter::try_new(value).is_ok()
 }
 
 /// RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ).
 pub fn is_scope_token(value: &str) -> bool {
-    !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    !value.is_empty() && value.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 /// The one swappable handle every part of the server reads settings through; a reload swaps

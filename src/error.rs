@@ -13,6 +13,9 @@ pub enum AppError {
     OAuth(StatusCode, OAuthError),
     #[error(transparent)]
     Db(#[from] DbError),
+    /// Too many attempts: 429 with `Retry-After` (seconds).
+    #[error("rate limited: {description}")]
+    SlowDown { retry_after: i64, description: String },
     /// RFC 6750 §3.1: a bearer token that is missing, unknown or retired.
     #[error("invalid token: {0}")]
     InvalidToken(String),
@@ -41,17 +44,16 @@ impl ResponseError for AppError {
         match self {
             AppError::OAuth(status, _) => *status,
             AppError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AppError::SlowDown { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Db(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Db(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let body = match self {
             AppError::OAuth(_, error) => error.clone(),
-            AppError::InvalidToken(description) => {
-                OAuthError::new(ErrorCode::InvalidToken, description.clone())
-            }
+            AppError::InvalidToken(description) => OAuthError::new(ErrorCode::InvalidToken, description.clone()),
             AppError::Db(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, "database unavailable");
                 OAuthError::new(
@@ -59,13 +61,17 @@ impl ResponseError for AppError {
                     "the server is temporarily unavailable; try again shortly",
                 )
             }
-            other => {
+            AppError::SlowDown { description, .. } => OAuthError::new(ErrorCode::SlowDown, description.clone()),
+            other @ (AppError::Db(_) | AppError::Internal(_)) => {
                 tracing::error!(error = %other, "internal error");
                 OAuthError::new(ErrorCode::ServerError, "internal server error")
             }
         };
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let AppError::SlowDown { retry_after, .. } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
         if let AppError::InvalidToken(_) = self {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
         }

@@ -25,9 +25,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Config {
-            command: ConfigCommand::Check,
-        } => commands::config_check(&source, &settings),
+        Command::Config { command: ConfigCommand::Check } => commands::config_check(&source, &settings),
         Command::Healthcheck => commands::healthcheck(&settings),
         Command::Migrate => {
             logging::init(&settings.log);

@@ -23,30 +23,17 @@ impl Metrics {
         )
         .expect("static metric definition");
         let registration_deletions = IntCounterVec::new(
-            Opts::new(
-                "gatehouse_dcr_deletions_total",
-                "RFC 7592 deletions by registrants",
-            ),
+            Opts::new("gatehouse_dcr_deletions_total", "RFC 7592 deletions by registrants"),
             &["result"],
         )
         .expect("static metric definition");
-        registry
-            .register(Box::new(registrations.clone()))
-            .expect("metric registered once");
-        registry
-            .register(Box::new(registration_deletions.clone()))
-            .expect("metric registered once");
-        Metrics {
-            registry,
-            registrations,
-            registration_deletions,
-        }
+        registry.register(Box::new(registrations.clone())).expect("metric registered once");
+        registry.register(Box::new(registration_deletions.clone())).expect("metric registered once");
+        Metrics { registry, registrations, registration_deletions }
     }
 
     pub fn registration(&self, outcome: &str, error: &str) {
-        self.registrations
-            .with_label_values(&[outcome, error])
-            .inc();
+        self.registrations.with_label_values(&[outcome, error]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

@@ -10,10 +10,7 @@ pub fn parse_cidr(value: &str) -> Option<IpNet> {
     if let Ok(net) = value.parse::<IpNet>() {
         return Some(net.trunc());
     }
-    value
-        .parse::<IpAddr>()
-        .ok()
-        .map(|ip| IpNet::from(canonical_ip(ip)))
+    value.parse::<IpAddr>().ok().map(|ip| IpNet::from(canonical_ip(ip)))
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, how a `[::]` listener reports IPv4 peers)
@@ -39,11 +36,7 @@ pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted_proxies: &[I
     let Some(header) = forwarded_for else {
         return peer;
     };
-    let mut hops = header
-        .split(',')
-        .rev()
-        .map(str::trim)
-        .filter(|hop| !hop.is_empty());
+    let mut hops = header.split(',').rev().map(str::trim).filter(|hop| !hop.is_empty());
     let mut last_trusted = peer;
     for hop in hops.by_ref() {
         let Some(ip) = parse_hop(hop) else {
@@ -91,10 +84,7 @@ mod tests {
     #[test]
     fn untrusted_peer_is_the_address() {
         let peer: IpAddr = "203.0.113.9".parse().unwrap();
-        assert_eq!(
-            client_ip(peer, Some("1.2.3.4"), &nets(&["10.0.0.0/8"])),
-            peer
-        );
+        assert_eq!(client_ip(peer, Some("1.2.3.4"), &nets(&["10.0.0.0/8"])), peer);
     }
 
     #[test]
@@ -104,10 +94,7 @@ mod tests {
         let ip = client_ip(peer, Some("198.51.100.7, 203.0.113.5, 10.0.0.9"), &trusted);
         assert_eq!(ip, "203.0.113.5".parse::<IpAddr>().unwrap());
         assert_eq!(client_ip(peer, None, &trusted), peer);
-        assert_eq!(
-            client_ip(peer, Some("10.1.1.1"), &trusted),
-            "10.1.1.1".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(client_ip(peer, Some("10.1.1.1"), &trusted), "10.1.1.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]
@@ -117,10 +104,7 @@ mod tests {
         assert_eq!(rate_limit_key(mapped), "10.0.0.1");
         // CIDR matching sees the IPv4 address too.
         let trusted = nets(&["10.0.0.0/8"]);
-        assert_eq!(
-            client_ip(mapped, Some("192.0.2.1"), &trusted),
-            "192.0.2.1".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(client_ip(mapped, Some("192.0.2.1"), &trusted), "192.0.2.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -7,28 +7,17 @@ pub fn describe(settings: &Settings) -> Vec<String> {
     let on_off = |on: bool| if on { "allowed" } else { "refused" };
     let mut lines = vec![format!(
         "dynamic client registration (POST /register): {}",
-        if dcr.enabled {
-            "ON"
-        } else {
-            "OFF (POST /register answers 404)"
-        }
+        if dcr.enabled { "ON" } else { "OFF (POST /register answers 404)" }
     )];
     if !dcr.enabled {
         return lines;
     }
-    lines.push(
-        "only public clients: token_endpoint_auth_method \"none\", no secrets, PKCE S256 required"
-            .into(),
-    );
+    lines.push("only public clients: token_endpoint_auth_method \"none\", no secrets, PKCE S256 required".into());
     lines.push(match dcr.auth_method_mismatch.as_str() {
         "reject" => "a request for client_secret_* or private_key_jwt is refused".into(),
-        _ => "a request for client_secret_* or private_key_jwt is registered as public (\"none\")"
-            .into(),
+        _ => "a request for client_secret_* or private_key_jwt is registered as public (\"none\")".into(),
     });
-    lines.push(format!(
-        "https redirect URIs with a host: {}",
-        on_off(dcr.allow_https_redirect_uris)
-    ));
+    lines.push(format!("https redirect URIs with a host: {}", on_off(dcr.allow_https_redirect_uris)));
     lines.push(format!(
         "http loopback redirect URIs (localhost, 127.0.0.1, [::1], any port): {}",
         on_off(dcr.allow_loopback_redirect_uris)
@@ -36,15 +25,9 @@ pub fn describe(settings: &Settings) -> Vec<String> {
     lines.push(if dcr.private_use_schemes.is_empty() {
         "private-use (native app) schemes: none".into()
     } else {
-        format!(
-            "private-use (native app) schemes: {}",
-            dcr.private_use_schemes.join(", ")
-        )
+        format!("private-use (native app) schemes: {}", dcr.private_use_schemes.join(", "))
     });
-    lines.push(format!(
-        "at most {} redirect URIs per client",
-        dcr.max_redirect_uris
-    ));
+    lines.push(format!("at most {} redirect URIs per client", dcr.max_redirect_uris));
     lines.push(format!(
         "rate limit: {} attempts per {} s per registering address",
         dcr.max_registrations_per_window, dcr.rate_limit_window_secs
@@ -59,23 +42,18 @@ pub fn describe(settings: &Settings) -> Vec<String> {
     } else {
         "RFC 7592 registration management: off".into()
     });
-    lines.push(format!(
-        "scopes granted at most: {}",
-        settings.scopes.supported.join(" ")
-    ));
+    lines.push(format!("scopes granted at most: {}", settings.scopes.supported.join(" ")));
     lines
 }
 
 pub fn warnings(settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
     let behind_proxy = settings.issuer.starts_with("https://")
-        && !["https://localhost", "https://127.0.0.1", "https://[::1]"]
-            .iter()
-            .any(|prefix| {
-                settings.issuer == *prefix
-                    || settings.issuer.starts_with(&format!("{prefix}:"))
-                    || settings.issuer.starts_with(&format!("{prefix}/"))
-            });
+        && !["https://localhost", "https://127.0.0.1", "https://[::1]"].iter().any(|prefix| {
+            settings.issuer == *prefix
+                || settings.issuer.starts_with(&format!("{prefix}:"))
+                || settings.issuer.starts_with(&format!("{prefix}/"))
+        });
     if settings.dcr.enabled && behind_proxy && settings.server.trusted_proxies.is_empty() {
         warnings.push(
             "dcr.enabled with an https issuer but server.trusted_proxies is empty: behind a reverse proxy every \

@@ -9,9 +9,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 /// leaves no safe way to continue.
 pub fn random_token(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
-    SystemRandom::new()
-        .fill(&mut buffer)
-        .expect("the system random number generator failed");
+    SystemRandom::new().fill(&mut buffer).expect("the system random number generator failed");
     URL_SAFE_NO_PAD.encode(buffer)
 }
 
@@ -54,10 +52,7 @@ mod tests {
     #[test]
     fn digest_is_sha256_hex() {
         // FIPS 180-2 example: SHA-256("abc").
-        assert_eq!(
-            digest("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -69,9 +64,6 @@ mod tests {
 
     #[test]
     fn secret_debug_is_redacted() {
-        assert_eq!(
-            format!("{:?}", Secret("hunter2".into())),
-            "Secret(********)"
-        );
+        assert_eq!(format!("{:?}", Secret("hunter2".into())), "Secret(********)");
     }
 }

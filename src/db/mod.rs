@@ -46,10 +46,7 @@ impl DatabaseUrl {
             }
             Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
         } else {
-            Err(format!(
-                "{:?} must start with postgres://, postgresql:// or sqlite://",
-                mask_password(url)
-            ))
+            Err(format!("{:?} must start with postgres://, postgresql:// or sqlite://", mask_password(url)))
         }
     }
 }
@@ -109,9 +106,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => {
-                PgConnection::establish(url).map(DbConnection::Postgresql)
-            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 conn.batch_execute(&format!(
@@ -125,8 +120,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), diesel::ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+        conn.batch_execute("SELECT 1").map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
@@ -147,8 +141,7 @@ impl Db {
     pub fn connect(url: &str, pool_size: u32, connect_timeout_ms: u64) -> Result<Db, String> {
         let url = DatabaseUrl::parse(url)?;
         if let DatabaseUrl::Sqlite(path) = &url {
-            prepare_sqlite_file(path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            prepare_sqlite_file(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         }
         let manager = ConnectionManager { url: url.clone() };
         let pool = r2d2::Pool::builder()
@@ -179,9 +172,7 @@ impl Db {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = pool
-                .get()
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
             work(&mut conn)
         })
         .await
@@ -190,9 +181,7 @@ impl Db {
 
     /// Synchronous access for the CLI.
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
-        self.pool
-            .get()
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        self.pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
     }
 }
 
@@ -209,19 +198,11 @@ impl r2d2::HandleError<diesel::ConnectionError> for LogPoolErrors {
 fn prepare_sqlite_file(path: &Path) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         }
     }
     if !path.exists() {
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)?;
+        OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
         fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
     }
     Ok(())
@@ -231,22 +212,16 @@ fn run_migrations(conn: &mut DbConnection) -> Result<usize, String> {
     match conn {
         DbConnection::Postgresql(pg) => {
             // Replicas starting together wait for each other instead of racing.
-            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
-                .map_err(|e| e.to_string())?;
-            let result = pg
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len())
-                .map_err(|e| e.to_string());
-            let unlock =
-                pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"));
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})")).map_err(|e| e.to_string())?;
+            let result = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string());
+            let unlock = pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"));
             let ran = result?;
             unlock.map_err(|e| e.to_string())?;
             Ok(ran)
         }
-        DbConnection::Sqlite(sqlite) => sqlite
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.len())
-            .map_err(|e| e.to_string()),
+        DbConnection::Sqlite(sqlite) => {
+            sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string())
+        }
     }
 }
 
@@ -256,12 +231,8 @@ fn lock_sqlite_file(url: &DatabaseUrl) -> Result<Option<fs::File>, String> {
     let DatabaseUrl::Sqlite(path) = url else {
         return Ok(None);
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    file.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+    let file = OpenOptions::new().read(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    file.lock().map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
     Ok(Some(file))
 }
 
@@ -315,28 +286,16 @@ mod tests {
 
     #[test]
     fn parses_urls() {
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://data/x.db"),
-            Ok(DatabaseUrl::Sqlite("data/x.db".into()))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///var/x.db"),
-            Ok(DatabaseUrl::Sqlite("/var/x.db".into()))
-        );
-        assert!(matches!(
-            DatabaseUrl::parse("postgresql://u@h/d"),
-            Ok(DatabaseUrl::Postgres(_))
-        ));
+        assert_eq!(DatabaseUrl::parse("sqlite://data/x.db"), Ok(DatabaseUrl::Sqlite("data/x.db".into())));
+        assert_eq!(DatabaseUrl::parse("sqlite:///var/x.db"), Ok(DatabaseUrl::Sqlite("/var/x.db".into())));
+        assert!(matches!(DatabaseUrl::parse("postgresql://u@h/d"), Ok(DatabaseUrl::Postgres(_))));
         assert!(DatabaseUrl::parse("mysql://h/d").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
 
     #[test]
     fn masks_passwords() {
-        assert_eq!(
-            mask_password("postgres://u:secret@h:5432/d"),
-            "postgres://u:********@h:5432/d"
-        );
+        assert_eq!(mask_password("postgres://u:secret@h:5432/d"), "postgres://u:********@h:5432/d");
         assert_eq!(mask_password("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(mask_password("sqlite://data/x.db"), "sqlite://data/x.db");
     }

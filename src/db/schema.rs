@@ -43,3 +43,12 @@ diesel::table! {
 
 diesel::joinable!(registration_tokens -> clients (client_id));
 diesel::allow_tables_to_appear_in_same_query!(clients, registration_tokens, audit_events);
+
+diesel::table! {
+    rate_limit_windows (key, window_start) {
+        key -> Text,
+        window_start -> BigInt,
+        attempts -> Integer,
+        audited -> Bool,
+    }
+}

@@ -11,9 +11,7 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Liveness: the process answers.
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({"status": "ok"}))
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({"status": "ok"}))
 }
 
 /// Readiness: the database answers within a second.
@@ -27,22 +25,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         }
         Err(_) => (false, Some("database did not answer within 1 s")),
     };
-    let mut response = if ready {
-        HttpResponse::Ok()
-    } else {
-        HttpResponse::ServiceUnavailable()
-    };
+    let mut response = if ready { HttpResponse::Ok() } else { HttpResponse::ServiceUnavailable() };
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     match problem {
         None => response.json(serde_json::json!({"status": "ready"})),
-        Some(problem) => {
-            response.json(serde_json::json!({"status": "unavailable", "reason": problem}))
-        }
+        Some(problem) => response.json(serde_json::json!({"status": "unavailable", "reason": problem})),
     }
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }

@@ -34,11 +34,7 @@ fn cors() -> Cors {
 /// Every route, under the issuer's path; health and path-insertion metadata also at the root.
 pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
     let scoped = web::scope(issuer_path)
-        .service(
-            web::resource(paths::METADATA)
-                .wrap(cors())
-                .route(web::get().to(metadata::metadata)),
-        )
+        .service(web::resource(paths::METADATA).wrap(cors()).route(web::get().to(metadata::metadata)))
         .service(
             web::resource(paths::REGISTER)
                 .wrap(cors())
@@ -97,21 +93,13 @@ async fn log_request(
 
 /// Start serving on an already bound listener (the caller chooses the address; tests bind
 /// port 0). Graceful shutdown on SIGTERM/SIGINT is actix's default.
-pub fn start(
-    state: AppState,
-    listener: TcpListener,
-    workers: Option<usize>,
-) -> std::io::Result<Server> {
+pub fn start(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
     let issuer_path = state.settings.current().issuer_path();
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY")),
-            )
+            .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")).add(("X-Frame-Options", "DENY")))
             .wrap(from_fn(log_request))
             .configure(|cfg| routes(cfg, &issuer_path))
     })

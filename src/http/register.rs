@@ -10,11 +10,7 @@ use crate::registration::service::{self, Registered};
 use crate::state::AppState;
 
 fn not_found(what: &str) -> AppError {
-    AppError::oauth(
-        StatusCode::NOT_FOUND,
-        ErrorCode::NotFound,
-        format!("{what} is not enabled on this server"),
-    )
+    AppError::oauth(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("{what} is not enabled on this server"))
 }
 
 /// SPEC §4.2, in order: enabled?, content type, size, then the service (parse, rules, store).
@@ -28,6 +24,7 @@ pub async fn register(
         return Err(not_found("dynamic client registration"));
     }
     let registrant = registrant(&request, &settings);
+    let admission = service::admit(&state, &settings, &registrant).await?;
     if !is_json_content_type(&request) {
         let description = "the request body must be JSON (Content-Type: application/json)";
         return Err(service::refuse(
@@ -43,10 +40,7 @@ pub async fn register(
     let body = match read_body(&request, payload, settings.server.max_body_bytes).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => {
-            let description = format!(
-                "the request body is larger than {} bytes",
-                settings.server.max_body_bytes
-            );
+            let description = format!("the request body is larger than {} bytes", settings.server.max_body_bytes);
             return Err(service::refuse(
                 &state,
                 &registrant,
@@ -58,15 +52,12 @@ pub async fn register(
             .await);
         }
         Err(BodyError::Broken) => {
-            return Err(AppError::bad_request(
-                ErrorCode::InvalidClientMetadata,
-                "the request body could not be read",
-            ))
+            return Err(AppError::bad_request(ErrorCode::InvalidClientMetadata, "the request body could not be read"))
         }
     };
     let registered = service::register(&state, &settings, &registrant, &body).await?;
     if let Registered::Reused(_) = registered {
-        // Reuse is not counted against the rate limit (claude.ai registers twice per connect).
+        service::refund(&state, admission).await;
     }
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -83,13 +74,8 @@ pub async fn read(
     if !settings.dcr.registration_management {
         return Err(not_found("registration management"));
     }
-    let response = service::read_registration(
-        &state,
-        &settings,
-        client_id.into_inner(),
-        bearer_token(&request),
-    )
-    .await?;
+    let response =
+        service::read_registration(&state, &settings, client_id.into_inner(), bearer_token(&request)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -106,14 +92,6 @@ pub async fn delete(
         return Err(not_found("registration management"));
     }
     let registrant = registrant(&request, &settings);
-    service::delete_registration(
-        &state,
-        &registrant,
-        client_id.into_inner(),
-        bearer_token(&request),
-    )
-    .await?;
-    Ok(HttpResponse::NoContent()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    service::delete_registration(&state, &registrant, client_id.into_inner(), bearer_token(&request)).await?;
+    Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish())
 }

@@ -10,40 +10,26 @@ use crate::net;
 use crate::registration::service::Registrant;
 
 pub fn registrant(request: &HttpRequest, settings: &Settings) -> Registrant {
-    let address = request.peer_addr().map(|peer| {
-        let forwarded = request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        net::client_ip(
-            peer.ip(),
-            forwarded,
-            &parsed_cidrs(&settings.server.trusted_proxies),
-        )
-        .to_string()
+    let ip = request.peer_addr().map(|peer| {
+        let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        net::client_ip(peer.ip(), forwarded, &parsed_cidrs(&settings.server.trusted_proxies))
     });
+    let address = ip.map(|ip| ip.to_string());
+    let rate_limit_key = ip.map(net::rate_limit_key).unwrap_or_else(|| "unknown".into());
     let user_agent = request
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| crate::store::audit::truncate(ua, 300));
-    Registrant {
-        address,
-        user_agent,
-    }
+    Registrant { address, user_agent, rate_limit_key }
 }
 
 /// The token of an `Authorization: Bearer …` header; `None` when absent or malformed.
 pub fn bearer_token(request: &HttpRequest) -> Option<String> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
-        .then(|| token.to_string())
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then(|| token.to_string())
 }
 
 pub enum BodyError {
@@ -52,11 +38,7 @@ pub enum BodyError {
 }
 
 /// Read the body, refusing (early, from Content-Length when given) more than `limit` bytes.
-pub async fn read_body(
-    request: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Vec<u8>, BodyError> {
+pub async fn read_body(request: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, BodyError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -78,19 +60,9 @@ pub async fn read_body(
 
 /// `application/json` (parameters allowed) or any `…+json` media type.
 pub fn is_json_content_type(request: &HttpRequest) -> bool {
-    let Some(value) = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }

@@ -55,10 +55,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(error: ErrorCode, description: impl Into<String>) -> Self {
-        OAuthError {
-            error,
-            error_description: description.into(),
-        }
+        OAuthError { error, error_description: description.into() }
     }
 }
 

@@ -32,10 +32,7 @@ pub fn server_metadata(settings: &Settings) -> ServerMetadata {
         token_endpoint: paths::endpoint(issuer, paths::TOKEN),
         jwks_uri: paths::endpoint(issuer, paths::JWKS),
         revocation_endpoint: paths::endpoint(issuer, paths::REVOKE),
-        registration_endpoint: settings
-            .dcr
-            .enabled
-            .then(|| paths::endpoint(issuer, paths::REGISTER)),
+        registration_endpoint: settings.dcr.enabled.then(|| paths::endpoint(issuer, paths::REGISTER)),
         scopes_supported: settings.scopes.supported.clone(),
         response_types_supported: ["code"],
         response_modes_supported: ["query"],
@@ -53,10 +50,7 @@ mod tests {
 
     #[test]
     fn endpoints_are_issuer_plus_path() {
-        let mut settings = Settings {
-            issuer: "https://h.example/auth".into(),
-            ..Settings::default()
-        };
+        let mut settings = Settings { issuer: "https://h.example/auth".into(), ..Settings::default() };
         let doc = server_metadata(&settings);
         assert_eq!(doc.issuer, "https://h.example/auth");
         assert_eq!(doc.token_endpoint, "https://h.example/auth/token");

@@ -19,14 +19,8 @@ fn canonical_json(metadata: &ClientMetadata) -> String {
         for (key, field) in map.iter_mut() {
             match field {
                 Value::Array(items) => {
-                    let mut strings: Vec<String> = items
-                        .iter()
-                        .map(|v| {
-                            v.as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| v.to_string())
-                        })
-                        .collect();
+                    let mut strings: Vec<String> =
+                        items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect();
                     strings.sort();
                     strings.dedup();
                     *items = strings.into_iter().map(Value::String).collect();
@@ -67,27 +61,15 @@ mod tests {
 
     #[test]
     fn order_does_not_change_the_fingerprint() {
-        let a = metadata(
-            &["https://a/cb", "https://b/cb"],
-            &["authorization_code", "refresh_token"],
-            Some("x y"),
-        );
-        let b = metadata(
-            &["https://b/cb", "https://a/cb"],
-            &["refresh_token", "authorization_code"],
-            Some("y x"),
-        );
+        let a = metadata(&["https://a/cb", "https://b/cb"], &["authorization_code", "refresh_token"], Some("x y"));
+        let b = metadata(&["https://b/cb", "https://a/cb"], &["refresh_token", "authorization_code"], Some("y x"));
         assert_eq!(fingerprint(&a), fingerprint(&b));
     }
 
     #[test]
     fn different_metadata_gives_different_fingerprints() {
         let a = metadata(&["https://a/cb"], &["authorization_code"], None);
-        let b = metadata(
-            &["https://a/cb", "https://b/cb"],
-            &["authorization_code"],
-            None,
-        );
+        let b = metadata(&["https://a/cb", "https://b/cb"], &["authorization_code"], None);
         let mut c = a.clone();
         c.client_name = "Other".into();
         assert_ne!(fingerprint(&a), fingerprint(&b));

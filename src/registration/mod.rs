@@ -2,5 +2,6 @@
 //! stores registrations and answers RFC 7592 requests.
 
 pub mod fingerprint;
+pub mod rate_limit;
 pub mod rules;
 pub mod service;

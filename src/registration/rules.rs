@@ -49,18 +49,8 @@ const CONFIDENTIAL_AUTH_METHODS: &[&str] = &[
 
 /// Schemes that may never be configured as private-use redirect schemes: web
 /// schemes have their own rules, the others can run code or read local data.
-const RESERVED_SCHEMES: &[&str] = &[
-    "http",
-    "https",
-    "javascript",
-    "data",
-    "file",
-    "blob",
-    "about",
-    "vbscript",
-    "ws",
-    "wss",
-];
+const RESERVED_SCHEMES: &[&str] =
+    &["http", "https", "javascript", "data", "file", "blob", "about", "vbscript", "ws", "wss"];
 
 /// Host texts accepted for `http://` redirect URIs (RFC 8252 loopback redirection).
 const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "[::1]"];
@@ -154,23 +144,15 @@ pub struct ClientMetadata {
 /// Invalid UTF-8, an empty body, malformed JSON or a JSON value that is not an
 /// object are refused with `InvalidClientMetadata`.
 pub fn parse_request(body: &[u8]) -> Result<Map<String, Value>, RegistrationError> {
-    let text =
-        std::str::from_utf8(body).map_err(|_| metadata_error("request body is not valid UTF-8"))?;
+    let text = std::str::from_utf8(body).map_err(|_| metadata_error("request body is not valid UTF-8"))?;
     if text.trim().is_empty() {
-        return Err(metadata_error(
-            "request body is empty; expected a JSON object",
-        ));
+        return Err(metadata_error("request body is empty; expected a JSON object"));
     }
     // serde_json's messages give line and column only, never the input itself.
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(metadata_error(format!(
-            "request body must be a JSON object, not {}",
-            json_kind(&other)
-        ))),
-        Err(e) => Err(metadata_error(format!(
-            "request body is not valid JSON: {e}"
-        ))),
+        Ok(other) => Err(metadata_error(format!("request body must be a JSON object, not {}", json_kind(&other)))),
+        Err(e) => Err(metadata_error(format!("request body is not valid JSON: {e}"))),
     }
 }
 
@@ -181,10 +163,7 @@ pub fn parse_request(body: &[u8]) -> Result<Map<String, Value>, RegistrationErro
 /// Step 5: apply every rule; returns the metadata to store, or the first refusal.
 ///
 /// Unknown fields are ignored (and not echoed); a JSON `null` counts as absent.
-pub fn validate(
-    request: &Map<String, Value>,
-    rules: &RegistrationRules,
-) -> Result<ClientMetadata, RegistrationError> {
+pub fn validate(request: &Map<String, Value>, rules: &RegistrationRules) -> Result<ClientMetadata, RegistrationError> {
     refuse_client_secrets(request)?;
     let token_endpoint_auth_method = auth_method(request, rules)?;
     let grant_types = grant_types(request)?;
@@ -219,10 +198,7 @@ fn refuse_client_secrets(request: &Map<String, Value>) -> Result<(), Registratio
     Ok(())
 }
 
-fn auth_method(
-    request: &Map<String, Value>,
-    rules: &RegistrationRules,
-) -> Result<String, RegistrationError> {
+fn auth_method(request: &Map<String, Value>, rules: &RegistrationRules) -> Result<String, RegistrationError> {
     let Some(method) = opt_str(request, "token_endpoint_auth_method")? else {
         return Ok(AUTH_METHOD_NONE.to_string());
     };
@@ -247,16 +223,10 @@ fn auth_method(
 
 fn grant_types(request: &Map<String, Value>) -> Result<Vec<String>, RegistrationError> {
     let Some(requested) = opt_str_array(request, "grant_types")? else {
-        return Ok(vec![
-            GRANT_AUTHORIZATION_CODE.to_string(),
-            GRANT_REFRESH_TOKEN.to_string(),
-        ]);
+        return Ok(vec![GRANT_AUTHORIZATION_CODE.to_string(), GRANT_REFRESH_TOKEN.to_string()]);
     };
     let grants = dedup_keep_order(requested);
-    if let Some(bad) = grants
-        .iter()
-        .find(|g| **g != GRANT_AUTHORIZATION_CODE && **g != GRANT_REFRESH_TOKEN)
-    {
+    if let Some(bad) = grants.iter().find(|g| **g != GRANT_AUTHORIZATION_CODE && **g != GRANT_REFRESH_TOKEN) {
         return Err(metadata_error(format!(
             "grant_types value \"{}\" is not supported; \
              allowed values are \"authorization_code\" and \"refresh_token\"",
@@ -264,9 +234,7 @@ fn grant_types(request: &Map<String, Value>) -> Result<Vec<String>, Registration
         )));
     }
     if !grants.contains(&GRANT_AUTHORIZATION_CODE) {
-        return Err(metadata_error(
-            "grant_types must include \"authorization_code\"",
-        ));
+        return Err(metadata_error("grant_types must include \"authorization_code\""));
     }
     Ok(to_owned_vec(grants))
 }
@@ -288,16 +256,11 @@ fn response_types(request: &Map<String, Value>) -> Result<Vec<String>, Registrat
     Ok(to_owned_vec(types))
 }
 
-fn redirect_uris(
-    request: &Map<String, Value>,
-    rules: &RegistrationRules,
-) -> Result<Vec<String>, RegistrationError> {
+fn redirect_uris(request: &Map<String, Value>, rules: &RegistrationRules) -> Result<Vec<String>, RegistrationError> {
     // A wrong JSON type is a metadata problem; everything about the URIs
     // themselves (missing, empty, too many, a bad URI) is invalid_redirect_uri.
     let Some(requested) = opt_str_array(request, "redirect_uris")? else {
-        return Err(redirect_error(
-            "redirect_uris is required: register at least one redirect URI",
-        ));
+        return Err(redirect_error("redirect_uris is required: register at least one redirect URI"));
     };
     let uris = dedup_keep_order(requested);
     if uris.is_empty() {
@@ -336,10 +299,7 @@ fn client_name(request: &Map<String, Value>) -> Result<String, RegistrationError
 }
 
 /// `client_uri` / `logo_uri`: an absolute https URI with a host, stored as sent.
-fn https_uri_field(
-    request: &Map<String, Value>,
-    field: &str,
-) -> Result<Option<String>, RegistrationError> {
+fn https_uri_field(request: &Map<String, Value>, field: &str) -> Result<Option<String>, RegistrationError> {
     let Some(raw) = opt_str(request, field)? else {
         return Ok(None);
     };
@@ -348,34 +308,24 @@ fn https_uri_field(
     }
     check_len(field, raw, MAX_URI_CHARS)?;
     if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(metadata_error(format!(
-            "{field} must not contain control characters or spaces"
-        )));
+        return Err(metadata_error(format!("{field} must not contain control characters or spaces")));
     }
     let is_https_with_host = Url::parse(raw)
         .map(|url| url.scheme() == "https" && url.host_str().is_some_and(|h| !h.is_empty()))
         .unwrap_or(false);
     if !is_https_with_host {
-        return Err(metadata_error(format!(
-            "{field} \"{}\" must be an absolute https URI with a host",
-            echo(raw)
-        )));
+        return Err(metadata_error(format!("{field} \"{}\" must be an absolute https URI with a host", echo(raw))));
     }
     Ok(Some(raw.to_string()))
 }
 
 /// Keeps only supported scopes, first-seen order, no duplicates.
-fn scope(
-    request: &Map<String, Value>,
-    rules: &RegistrationRules,
-) -> Result<Option<String>, RegistrationError> {
+fn scope(request: &Map<String, Value>, rules: &RegistrationRules) -> Result<Option<String>, RegistrationError> {
     let Some(raw) = opt_str(request, "scope")? else {
         return Ok(None);
     };
     check_len("scope", raw, MAX_SCOPE_CHARS)?;
-    let supported = raw
-        .split(' ')
-        .filter(|token| rules.supported_scopes.iter().any(|s| s == token));
+    let supported = raw.split(' ').filter(|token| rules.supported_scopes.iter().any(|s| s == token));
     let kept = dedup_keep_order(supported.collect());
     Ok((!kept.is_empty()).then(|| kept.join(" ")))
 }
@@ -398,10 +348,7 @@ fn contacts(request: &Map<String, Value>) -> Result<Option<Vec<String>>, Registr
         return Ok(None);
     };
     if list.len() > MAX_CONTACTS {
-        return Err(metadata_error(format!(
-            "contacts has {} entries; at most {MAX_CONTACTS} are allowed",
-            list.len()
-        )));
+        return Err(metadata_error(format!("contacts has {} entries; at most {MAX_CONTACTS} are allowed", list.len())));
     }
     for (i, contact) in list.iter().enumerate() {
         check_text(&format!("contacts[{i}]"), contact, MAX_CONTACT_CHARS)?;
@@ -428,8 +375,7 @@ fn application_type(request: &Map<String, Value>) -> Result<Option<String>, Regi
 pub fn check_private_use_scheme(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    let rest_ok =
-        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '.' | '-'));
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '.' | '-'));
     if !starts_with_letter || !rest_ok {
         return Err(format!(
             "private-use scheme \"{}\" is not a lower-case RFC 3986 scheme name \
@@ -438,9 +384,7 @@ pub fn check_private_use_scheme(name: &str) -> Result<(), String> {
         ));
     }
     if RESERVED_SCHEMES.contains(&name) {
-        return Err(format!(
-            "\"{name}\" cannot be a private-use scheme: it is reserved for the web or unsafe"
-        ));
+        return Err(format!("\"{name}\" cannot be a private-use scheme: it is reserved for the web or unsafe"));
     }
     Ok(())
 }
@@ -461,9 +405,7 @@ pub fn check_redirect_uri(raw: &str, rules: &RegistrationRules) -> Result<(), St
     let shown = echo(raw);
     let len = raw.chars().count();
     if len > MAX_URI_CHARS {
-        return Err(format!(
-            "redirect URI \"{shown}\" is {len} characters long; at most {MAX_URI_CHARS} are allowed"
-        ));
+        return Err(format!("redirect URI \"{shown}\" is {len} characters long; at most {MAX_URI_CHARS} are allowed"));
     }
     if let Some(problem) = forbidden_char_problem(raw) {
         return Err(format!("redirect URI \"{shown}\" {problem}"));
@@ -475,19 +417,12 @@ pub fn check_redirect_uri(raw: &str, rules: &RegistrationRules) -> Result<(), St
         other => format!("redirect URI \"{shown}\" is not a valid URI: {other}"),
     })?;
     if has_userinfo(raw, &url) {
-        return Err(format!(
-            "redirect URI \"{shown}\" must not contain user information (user:password@)"
-        ));
+        return Err(format!("redirect URI \"{shown}\" must not contain user information (user:password@)"));
     }
-    let kind = classify_scheme(url.scheme(), rules)
-        .map_err(|why| format!("redirect URI \"{shown}\" {why}"))?;
-    check_kind_specific(kind, raw, &url)
-        .map_err(|why| format!("redirect URI \"{shown}\" {why}"))?;
+    let kind = classify_scheme(url.scheme(), rules).map_err(|why| format!("redirect URI \"{shown}\" {why}"))?;
+    check_kind_specific(kind, raw, &url).map_err(|why| format!("redirect URI \"{shown}\" {why}"))?;
     if !is_canonical(raw, &url) {
-        return Err(format!(
-            "redirect URI \"{shown}\" is not in canonical form; did you mean {}?",
-            echo(url.as_str())
-        ));
+        return Err(format!("redirect URI \"{shown}\" is not in canonical form; did you mean {}?", echo(url.as_str())));
     }
     Ok(())
 }
@@ -500,9 +435,7 @@ fn forbidden_char_problem(raw: &str) -> Option<&'static str> {
         ' ' => Some("must not contain spaces"),
         '\\' => Some("must not contain a backslash"),
         c if c.is_control() => Some("must not contain control characters"),
-        c if !c.is_ascii() => {
-            Some("must contain only ASCII characters (percent-encode anything else)")
-        }
+        c if !c.is_ascii() => Some("must contain only ASCII characters (percent-encode anything else)"),
         _ => None,
     })
 }
@@ -515,10 +448,7 @@ fn has_userinfo(raw: &str, url: &Url) -> bool {
     // The raw string starts with the scheme (leading junk was refused before).
     let after_scheme = raw.get(url.scheme().len() + 1..).unwrap_or("");
     match after_scheme.strip_prefix("//") {
-        Some(rest) => rest
-            .split(['/', '?'])
-            .next()
-            .is_some_and(|authority| authority.contains('@')),
+        Some(rest) => rest.split(['/', '?']).next().is_some_and(|authority| authority.contains('@')),
         None => false,
     }
 }
@@ -529,23 +459,15 @@ fn classify_scheme(scheme: &str, rules: &RegistrationRules) -> Result<RedirectKi
         "https" if rules.allow_https_redirect_uris => Ok(RedirectKind::Https),
         "https" => Err("uses https, which this server does not accept for redirect URIs".into()),
         "http" if rules.allow_loopback_redirect_uris => Ok(RedirectKind::Loopback),
-        "http" => Err(
-            "uses http, which this server does not accept (loopback redirect URIs are disabled)"
-                .into(),
-        ),
+        "http" => Err("uses http, which this server does not accept (loopback redirect URIs are disabled)".into()),
         s if is_configured_private_scheme(s, rules) => Ok(RedirectKind::PrivateUse),
-        s => Err(format!(
-            "uses scheme \"{}\", which is not allowed; {}",
-            echo(s),
-            allowed_summary(rules)
-        )),
+        s => Err(format!("uses scheme \"{}\", which is not allowed; {}", echo(s), allowed_summary(rules))),
     }
 }
 
 /// Re-checks the name so a bad config entry (say "javascript") can never open a hole.
 fn is_configured_private_scheme(scheme: &str, rules: &RegistrationRules) -> bool {
-    rules.private_use_schemes.iter().any(|s| s == scheme)
-        && check_private_use_scheme(scheme).is_ok()
+    rules.private_use_schemes.iter().any(|s| s == scheme) && check_private_use_scheme(scheme).is_ok()
 }
 
 fn allowed_summary(rules: &RegistrationRules) -> String {
@@ -556,12 +478,8 @@ fn allowed_summary(rules: &RegistrationRules) -> String {
     if rules.allow_loopback_redirect_uris {
         allowed.push("http URIs on localhost, 127.0.0.1 or [::1]".to_string());
     }
-    let schemes: Vec<&str> = rules
-        .private_use_schemes
-        .iter()
-        .filter(|s| check_private_use_scheme(s).is_ok())
-        .map(String::as_str)
-        .collect();
+    let schemes: Vec<&str> =
+        rules.private_use_schemes.iter().filter(|s| check_private_use_scheme(s).is_ok()).map(String::as_str).collect();
     if !schemes.is_empty() {
         allowed.push(format!("private-use schemes {}", echo(&schemes.join(", "))));
     }
@@ -620,17 +538,11 @@ fn is_canonical(raw: &str, url: &Url) -> bool {
 // ---------------------------------------------------------------------------
 
 fn metadata_error(description: impl Into<String>) -> RegistrationError {
-    RegistrationError {
-        code: RegistrationErrorCode::InvalidClientMetadata,
-        description: description.into(),
-    }
+    RegistrationError { code: RegistrationErrorCode::InvalidClientMetadata, description: description.into() }
 }
 
 fn redirect_error(description: impl Into<String>) -> RegistrationError {
-    RegistrationError {
-        code: RegistrationErrorCode::InvalidRedirectUri,
-        description: description.into(),
-    }
+    RegistrationError { code: RegistrationErrorCode::InvalidRedirectUri, description: description.into() }
 }
 
 /// A field's value, with JSON `null` treated as absent.
@@ -638,24 +550,15 @@ fn field_value<'a>(request: &'a Map<String, Value>, field: &str) -> Option<&'a V
     request.get(field).filter(|v| !v.is_null())
 }
 
-fn opt_str<'a>(
-    request: &'a Map<String, Value>,
-    field: &str,
-) -> Result<Option<&'a str>, RegistrationError> {
+fn opt_str<'a>(request: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, RegistrationError> {
     match field_value(request, field) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(metadata_error(format!(
-            "{field} must be a string, not {}",
-            json_kind(other)
-        ))),
+        Some(other) => Err(metadata_error(format!("{field} must be a string, not {}", json_kind(other)))),
     }
 }
 
-fn opt_str_array<'a>(
-    request: &'a Map<String, Value>,
-    field: &str,
-) -> Result<Option<Vec<&'a str>>, RegistrationError> {
+fn opt_str_array<'a>(request: &'a Map<String, Value>, field: &str) -> Result<Option<Vec<&'a str>>, RegistrationError> {
     let Some(value) = field_value(request, field) else {
         return Ok(None);
     };
@@ -663,19 +566,13 @@ fn opt_str_array<'a>(
     let Value::Array(items) = value else {
         return Err(wrong_type());
     };
-    items
-        .iter()
-        .map(|item| item.as_str().ok_or_else(wrong_type))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    items.iter().map(|item| item.as_str().ok_or_else(wrong_type)).collect::<Result<Vec<_>, _>>().map(Some)
 }
 
 fn check_len(field: &str, value: &str, max_chars: usize) -> Result<(), RegistrationError> {
     let len = value.chars().count();
     if len > max_chars {
-        return Err(metadata_error(format!(
-            "{field} is {len} characters long; at most {max_chars} are allowed"
-        )));
+        return Err(metadata_error(format!("{field} is {len} characters long; at most {max_chars} are allowed")));
     }
     Ok(())
 }
@@ -684,9 +581,7 @@ fn check_len(field: &str, value: &str, max_chars: usize) -> Result<(), Registrat
 fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), RegistrationError> {
     check_len(field, value, max_chars)?;
     if value.chars().any(char::is_control) {
-        return Err(metadata_error(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(metadata_error(format!("{field} must not contain control characters")));
     }
     Ok(())
 }
@@ -698,10 +593,7 @@ fn is_bidi_control(c: char) -> bool {
 /// Removes later duplicates, keeping first-seen order.
 fn dedup_keep_order(items: Vec<&str>) -> Vec<&str> {
     let mut seen = HashSet::new();
-    items
-        .into_iter()
-        .filter(|item| seen.insert(*item))
-        .collect()
+    items.into_iter().filter(|item| seen.insert(*item)).collect()
 }
 
 fn to_owned_vec(items: Vec<&str>) -> Vec<String> {
@@ -712,11 +604,7 @@ fn to_owned_vec(items: Vec<&str>) -> Vec<String> {
 /// bidi characters, and at most `MAX_ECHO_CHARS` characters.
 fn echo(value: &str) -> String {
     let mut out = String::new();
-    for (count, c) in value
-        .chars()
-        .filter(|c| !c.is_control() && !is_bidi_control(*c))
-        .enumerate()
-    {
+    for (count, c) in value.chars().filter(|c| !c.is_control() && !is_bidi_control(*c)).enumerate() {
         if count == MAX_ECHO_CHARS {
             out.push_str("...");
             break;
@@ -756,16 +644,10 @@ mod tests {
     }
 
     fn rules_with_cursor() -> RegistrationRules {
-        RegistrationRules {
-            private_use_schemes: vec!["cursor".to_string()],
-            ..rules()
-        }
+        RegistrationRules { private_use_schemes: vec!["cursor".to_string()], ..rules() }
     }
 
-    fn register(
-        body: &str,
-        rules: &RegistrationRules,
-    ) -> Result<ClientMetadata, RegistrationError> {
+    fn register(body: &str, rules: &RegistrationRules) -> Result<ClientMetadata, RegistrationError> {
         validate(&parse_request(body.as_bytes())?, rules)
     }
 
@@ -808,17 +690,9 @@ mod tests {
     fn uri_refused(uri: &str, rules: &RegistrationRules, needle: &str) {
         match check_redirect_uri(uri, rules) {
             Ok(()) => panic!("expected {uri:?} to be refused"),
-            Err(d) => assert!(
-                d.contains(needle),
-                "{uri:?}: {d:?} should mention {needle:?}"
-            ),
+            Err(d) => assert!(d.contains(needle), "{uri:?}: {d:?} should mention {needle:?}"),
         }
-        refuse(
-            &body_with_uri(uri),
-            rules,
-            RegistrationErrorCode::InvalidRedirectUri,
-            needle,
-        );
+        refuse(&body_with_uri(uri), rules, RegistrationErrorCode::InvalidRedirectUri, needle);
     }
 
     use RegistrationErrorCode::{InvalidClientMetadata, InvalidRedirectUri};
@@ -832,14 +706,8 @@ mod tests {
             &rules(),
         );
         assert_eq!(meta.client_name, "ChatGPT");
-        assert_eq!(
-            meta.redirect_uris,
-            vec!["https://chatgpt.com/connector_platform_oauth_redirect"]
-        );
-        assert_eq!(
-            meta.grant_types,
-            vec!["authorization_code", "refresh_token"]
-        );
+        assert_eq!(meta.redirect_uris, vec!["https://chatgpt.com/connector_platform_oauth_redirect"]);
+        assert_eq!(meta.grant_types, vec!["authorization_code", "refresh_token"]);
         assert_eq!(meta.response_types, vec!["code"]);
         assert_eq!(meta.token_endpoint_auth_method, "none");
         assert_eq!(meta.scope, None);
@@ -853,27 +721,18 @@ mod tests {
         assert_eq!(meta.client_name, "Claude");
         assert_eq!(meta.token_endpoint_auth_method, "none");
         assert_eq!(meta.scope, None);
-        assert_eq!(
-            meta.redirect_uris,
-            vec!["https://claude.ai/api/mcp/auth_callback"]
-        );
+        assert_eq!(meta.redirect_uris, vec!["https://claude.ai/api/mcp/auth_callback"]);
     }
 
     #[test]
     fn claude_scope_kept_when_supported() {
-        let rules = RegistrationRules {
-            supported_scopes: vec!["claudeai".to_string()],
-            ..rules()
-        };
+        let rules = RegistrationRules { supported_scopes: vec!["claudeai".to_string()], ..rules() };
         assert_eq!(accept(CLAUDE, &rules).scope.as_deref(), Some("claudeai"));
     }
 
     #[test]
     fn claude_refused_when_mismatch_is_reject() {
-        let rules = RegistrationRules {
-            auth_method_mismatch: AuthMethodMismatch::Reject,
-            ..rules()
-        };
+        let rules = RegistrationRules { auth_method_mismatch: AuthMethodMismatch::Reject, ..rules() };
         refuse(CLAUDE, &rules, InvalidClientMetadata, "client_secret_post");
         refuse(CLAUDE, &rules, InvalidClientMetadata, "\"none\"");
     }
@@ -902,10 +761,7 @@ mod tests {
     #[test]
     fn cursor_accepted_when_scheme_listed() {
         let meta = accept(CURSOR, &rules_with_cursor());
-        assert_eq!(
-            meta.redirect_uris,
-            vec!["cursor://anysphere.cursor-mcp/oauth/callback"]
-        );
+        assert_eq!(meta.redirect_uris, vec!["cursor://anysphere.cursor-mcp/oauth/callback"]);
     }
 
     #[test]
@@ -930,18 +786,9 @@ mod tests {
             "application_type": "native",
         });
         let meta = accept(&body.to_string(), &rules());
-        assert_eq!(
-            meta.redirect_uris,
-            vec!["http://localhost:6274/oauth/callback"]
-        );
-        assert_eq!(
-            meta.client_uri.as_deref(),
-            Some("https://github.com/modelcontextprotocol/inspector")
-        );
-        assert_eq!(
-            meta.logo_uri.as_deref(),
-            Some("https://example.com/logo.png")
-        );
+        assert_eq!(meta.redirect_uris, vec!["http://localhost:6274/oauth/callback"]);
+        assert_eq!(meta.client_uri.as_deref(), Some("https://github.com/modelcontextprotocol/inspector"));
+        assert_eq!(meta.logo_uri.as_deref(), Some("https://example.com/logo.png"));
         assert_eq!(meta.scope.as_deref(), Some("mcp"));
         assert_eq!(meta.software_id.as_deref(), Some("mcp-inspector"));
         assert_eq!(meta.software_version.as_deref(), Some("0.16.2"));
@@ -955,10 +802,7 @@ mod tests {
     fn minimal_body_gets_defaults() {
         let meta = accept(r#"{"redirect_uris":["https://example.com/cb"]}"#, &rules());
         assert_eq!(meta.client_name, "Registered client");
-        assert_eq!(
-            meta.grant_types,
-            vec!["authorization_code", "refresh_token"]
-        );
+        assert_eq!(meta.grant_types, vec!["authorization_code", "refresh_token"]);
         assert_eq!(meta.response_types, vec!["code"]);
         assert_eq!(meta.token_endpoint_auth_method, "none");
         assert_eq!(meta.client_uri, None);
@@ -972,56 +816,33 @@ mod tests {
             "grant_types":["refresh_token","authorization_code","refresh_token"],
             "response_types":["code","code"],"scope":"openid mcp openid"}"#;
         let meta = accept(body, &rules());
-        assert_eq!(
-            meta.redirect_uris,
-            vec!["https://b.example/cb", "https://a.example/cb"]
-        );
-        assert_eq!(
-            meta.grant_types,
-            vec!["refresh_token", "authorization_code"]
-        );
+        assert_eq!(meta.redirect_uris, vec!["https://b.example/cb", "https://a.example/cb"]);
+        assert_eq!(meta.grant_types, vec!["refresh_token", "authorization_code"]);
         assert_eq!(meta.response_types, vec!["code"]);
         assert_eq!(meta.scope.as_deref(), Some("openid mcp"));
     }
 
     #[test]
     fn duplicates_do_not_count_towards_the_limit() {
-        let rules = RegistrationRules {
-            max_redirect_uris: 1,
-            ..rules()
-        };
-        let meta = accept(
-            r#"{"redirect_uris":["https://example.com/cb","https://example.com/cb"]}"#,
-            &rules,
-        );
+        let rules = RegistrationRules { max_redirect_uris: 1, ..rules() };
+        let meta = accept(r#"{"redirect_uris":["https://example.com/cb","https://example.com/cb"]}"#, &rules);
         assert_eq!(meta.redirect_uris.len(), 1);
     }
 
     #[test]
     fn unknown_scopes_dropped_and_none_when_nothing_left() {
-        let meta = accept(
-            r#"{"redirect_uris":["https://example.com/cb"],"scope":"admin  mcp  root"}"#,
-            &rules(),
-        );
+        let meta = accept(r#"{"redirect_uris":["https://example.com/cb"],"scope":"admin  mcp  root"}"#, &rules());
         assert_eq!(meta.scope.as_deref(), Some("mcp"));
-        let meta = accept(
-            r#"{"redirect_uris":["https://example.com/cb"],"scope":"admin root"}"#,
-            &rules(),
-        );
+        let meta = accept(r#"{"redirect_uris":["https://example.com/cb"],"scope":"admin root"}"#, &rules());
         assert_eq!(meta.scope, None);
-        let meta = accept(
-            r#"{"redirect_uris":["https://example.com/cb"],"scope":""}"#,
-            &rules(),
-        );
+        let meta = accept(r#"{"redirect_uris":["https://example.com/cb"],"scope":""}"#, &rules());
         assert_eq!(meta.scope, None);
     }
 
     #[test]
     fn unknown_fields_are_ignored_and_not_echoed() {
-        let meta = accept(
-            r#"{"redirect_uris":["https://example.com/cb"],"jwks_uri":"https://x/","x":{"y":[1,2]}}"#,
-            &rules(),
-        );
+        let meta =
+            accept(r#"{"redirect_uris":["https://example.com/cb"],"jwks_uri":"https://x/","x":{"y":[1,2]}}"#, &rules());
         let echoed = serde_json::to_value(&meta).expect("serialisable");
         assert!(echoed.get("jwks_uri").is_none());
         assert!(echoed.get("x").is_none());
@@ -1034,20 +855,12 @@ mod tests {
             "scope":null,"software_id":null,"software_version":null,"contacts":null,
             "application_type":null,"client_secret":null,"client_secret_expires_at":null}"#;
         let meta = accept(body, &rules());
-        assert_eq!(
-            meta,
-            accept(r#"{"redirect_uris":["https://example.com/cb"]}"#, &rules())
-        );
+        assert_eq!(meta, accept(r#"{"redirect_uris":["https://example.com/cb"]}"#, &rules()));
     }
 
     #[test]
     fn null_redirect_uris_counts_as_missing() {
-        refuse(
-            r#"{"redirect_uris":null}"#,
-            &rules(),
-            InvalidRedirectUri,
-            "redirect_uris",
-        );
+        refuse(r#"{"redirect_uris":null}"#, &rules(), InvalidRedirectUri, "redirect_uris");
     }
 
     #[test]
@@ -1075,24 +888,16 @@ mod tests {
 
     #[test]
     fn whitespace_only_client_name_gets_default() {
-        let meta = accept(
-            r#"{"redirect_uris":["https://example.com/cb"],"client_name":"   "}"#,
-            &rules(),
-        );
+        let meta = accept(r#"{"redirect_uris":["https://example.com/cb"],"client_name":"   "}"#, &rules());
         assert_eq!(meta.client_name, "Registered client");
-        let meta = accept(
-            r#"{"redirect_uris":["https://example.com/cb"],"client_name":""}"#,
-            &rules(),
-        );
+        let meta = accept(r#"{"redirect_uris":["https://example.com/cb"],"client_name":""}"#, &rules());
         assert_eq!(meta.client_name, "Registered client");
     }
 
     #[test]
     fn authorization_code_alone_is_accepted() {
-        let meta = accept(
-            r#"{"redirect_uris":["https://example.com/cb"],"grant_types":["authorization_code"]}"#,
-            &rules(),
-        );
+        let meta =
+            accept(r#"{"redirect_uris":["https://example.com/cb"],"grant_types":["authorization_code"]}"#, &rules());
         assert_eq!(meta.grant_types, vec!["authorization_code"]);
     }
 
@@ -1112,30 +917,20 @@ mod tests {
             Ok(map) => panic!("expected {body:?} to be refused, got {map:?}"),
             Err(e) => {
                 assert_eq!(e.code, InvalidClientMetadata, "{body:?}");
-                assert!(
-                    e.description.contains(needle),
-                    "{body:?}: {}",
-                    e.description
-                );
+                assert!(e.description.contains(needle), "{body:?}: {}", e.description);
             }
         }
     }
 
     #[test]
     fn malformed_json_is_refused() {
-        parse_refused(
-            br#"{"redirect_uris": ["https://example.com/cb"]"#,
-            "not valid JSON",
-        );
+        parse_refused(br#"{"redirect_uris": ["https://example.com/cb"]"#, "not valid JSON");
         parse_refused(b"{redirect_uris: 1}", "not valid JSON");
     }
 
     #[test]
     fn json_array_is_refused() {
-        parse_refused(
-            br#"[{"redirect_uris":["https://example.com/cb"]}]"#,
-            "JSON object",
-        );
+        parse_refused(br#"[{"redirect_uris":["https://example.com/cb"]}]"#, "JSON object");
     }
 
     #[test]
@@ -1188,10 +983,7 @@ mod tests {
             (r#""client_name":42"#, "client_name"),
             (r#""grant_types":"authorization_code""#, "grant_types"),
             (r#""response_types":[true]"#, "response_types"),
-            (
-                r#""token_endpoint_auth_method":["none"]"#,
-                "token_endpoint_auth_method",
-            ),
+            (r#""token_endpoint_auth_method":["none"]"#, "token_endpoint_auth_method"),
             (r#""client_uri":{}"#, "client_uri"),
             (r#""logo_uri":1"#, "logo_uri"),
             (r#""scope":["mcp"]"#, "scope"),
@@ -1223,11 +1015,7 @@ mod tests {
             "token_endpoint_auth_method",
         ];
         for field in fields {
-            let value = if field.ends_with("uri") {
-                &huge_uri
-            } else {
-                &huge
-            };
+            let value = if field.ends_with("uri") { &huge_uri } else { &huge };
             let body = json!({"redirect_uris": ["https://example.com/cb"], field: value});
             match register(&body.to_string(), &rules()) {
                 Ok(_) => panic!("{field}: 10,000 characters accepted"),
@@ -1239,19 +1027,9 @@ mod tests {
             }
         }
         let body = json!({"redirect_uris": ["https://example.com/cb"], "contacts": [huge]});
-        refuse(
-            &body.to_string(),
-            &rules(),
-            InvalidClientMetadata,
-            "contacts[0]",
-        );
+        refuse(&body.to_string(), &rules(), InvalidClientMetadata, "contacts[0]");
         let body = json!({"redirect_uris": ["https://example.com/cb"], "grant_types": [huge]});
-        refuse(
-            &body.to_string(),
-            &rules(),
-            InvalidClientMetadata,
-            "grant_types",
-        );
+        refuse(&body.to_string(), &rules(), InvalidClientMetadata, "grant_types");
     }
 
     #[test]
@@ -1259,11 +1037,7 @@ mod tests {
         let uri = format!("https://example.com/{}", "a".repeat(10_000));
         uri_refused(&uri, &rules(), "at most 2000");
         let err = check_redirect_uri(&uri, &rules()).unwrap_err();
-        assert!(
-            err.len() < 300,
-            "description not truncated: {} chars",
-            err.len()
-        );
+        assert!(err.len() < 300, "description not truncated: {} chars", err.len());
         assert!(err.contains("https://example.com/"));
     }
 
@@ -1279,29 +1053,17 @@ mod tests {
 
     #[test]
     fn missing_redirect_uris_is_refused() {
-        refuse(
-            r#"{"client_name":"x"}"#,
-            &rules(),
-            InvalidRedirectUri,
-            "redirect_uris",
-        );
+        refuse(r#"{"client_name":"x"}"#, &rules(), InvalidRedirectUri, "redirect_uris");
     }
 
     #[test]
     fn empty_redirect_uris_is_refused() {
-        refuse(
-            r#"{"redirect_uris":[]}"#,
-            &rules(),
-            InvalidRedirectUri,
-            "redirect_uris",
-        );
+        refuse(r#"{"redirect_uris":[]}"#, &rules(), InvalidRedirectUri, "redirect_uris");
     }
 
     #[test]
     fn more_than_max_redirect_uris_is_refused() {
-        let uris: Vec<String> = (0..6)
-            .map(|i| format!("https://example.com/cb{i}"))
-            .collect();
+        let uris: Vec<String> = (0..6).map(|i| format!("https://example.com/cb{i}")).collect();
         let body = json!({ "redirect_uris": uris });
         refuse(&body.to_string(), &rules(), InvalidRedirectUri, "at most 5");
         let body = json!({ "redirect_uris": &uris[..5] });
@@ -1328,11 +1090,7 @@ mod tests {
 
     #[test]
     fn http_lookalike_loopback_hosts_are_refused() {
-        uri_refused(
-            "http://localhost.evil.com/cb",
-            &rules(),
-            "localhost.evil.com",
-        );
+        uri_refused("http://localhost.evil.com/cb", &rules(), "localhost.evil.com");
         uri_refused("http://127.0.0.1.nip.io/cb", &rules(), "127.0.0.1.nip.io");
         uri_refused("http://localhost./cb", &rules(), "localhost.");
     }
@@ -1345,35 +1103,19 @@ mod tests {
 
     #[test]
     fn hex_ip_is_refused_with_canonical_suggestion() {
-        uri_refused(
-            "http://0x7f.1/cb",
-            &rules(),
-            "did you mean http://127.0.0.1/cb",
-        );
+        uri_refused("http://0x7f.1/cb", &rules(), "did you mean http://127.0.0.1/cb");
     }
 
     #[test]
     fn uppercase_is_refused_with_canonical_suggestion() {
-        uri_refused(
-            "HTTPS://EXAMPLE.COM/cb",
-            &rules(),
-            "did you mean https://example.com/cb",
-        );
+        uri_refused("HTTPS://EXAMPLE.COM/cb", &rules(), "did you mean https://example.com/cb");
         uri_refused("HTTPS://X", &rules(), "did you mean https://x/");
     }
 
     #[test]
     fn default_port_is_refused_with_canonical_suggestion() {
-        uri_refused(
-            "https://example.com:443/cb",
-            &rules(),
-            "did you mean https://example.com/cb",
-        );
-        uri_refused(
-            "http://localhost:80/cb",
-            &rules(),
-            "did you mean http://localhost/cb",
-        );
+        uri_refused("https://example.com:443/cb", &rules(), "did you mean https://example.com/cb");
+        uri_refused("http://localhost:80/cb", &rules(), "did you mean http://localhost/cb");
     }
 
     #[test]
@@ -1403,11 +1145,7 @@ mod tests {
     fn fragments_are_refused_even_when_empty() {
         uri_refused("https://example.com/cb#frag", &rules(), "fragment");
         uri_refused("https://example.com/cb?x=1#", &rules(), "fragment");
-        uri_refused(
-            "https://example.com/cb?x=1#",
-            &rules(),
-            "https://example.com/cb?x=1#",
-        );
+        uri_refused("https://example.com/cb?x=1#", &rules(), "https://example.com/cb?x=1#");
     }
 
     #[test]
@@ -1421,19 +1159,11 @@ mod tests {
 
     #[test]
     fn userinfo_is_refused() {
-        uri_refused(
-            "https://user:pw@example.com/cb",
-            &rules(),
-            "user information",
-        );
+        uri_refused("https://user:pw@example.com/cb", &rules(), "user information");
         uri_refused("https://user@example.com/cb", &rules(), "user information");
         uri_refused("https://@example.com/cb", &rules(), "user information");
         uri_refused("http://localhost@evil.com/cb", &rules(), "user information");
-        uri_refused(
-            "cursor://u@host/cb",
-            &rules_with_cursor(),
-            "user information",
-        );
+        uri_refused("cursor://u@host/cb", &rules_with_cursor(), "user information");
     }
 
     #[test]
@@ -1448,10 +1178,8 @@ mod tests {
 
     #[test]
     fn javascript_is_refused_even_if_misconfigured() {
-        let rules = RegistrationRules {
-            private_use_schemes: vec!["javascript".to_string(), "data".to_string()],
-            ..rules()
-        };
+        let rules =
+            RegistrationRules { private_use_schemes: vec!["javascript".to_string(), "data".to_string()], ..rules() };
         uri_refused("javascript:alert(1)", &rules, "javascript");
         uri_refused("data:text/html,x", &rules, "data");
     }
@@ -1459,26 +1187,16 @@ mod tests {
     #[test]
     fn private_scheme_without_anything_after_colon_is_refused() {
         uri_refused("cursor:", &rules_with_cursor(), "nothing after the scheme");
-        uri_refused(
-            "cursor://",
-            &rules_with_cursor(),
-            "nothing after the scheme",
-        );
+        uri_refused("cursor://", &rules_with_cursor(), "nothing after the scheme");
     }
 
     #[test]
     fn private_scheme_forms_accepted_when_listed() {
-        uri_ok(
-            "cursor://anysphere.cursor-mcp/oauth/callback",
-            &rules_with_cursor(),
-        );
+        uri_ok("cursor://anysphere.cursor-mcp/oauth/callback", &rules_with_cursor());
         uri_ok("cursor:/oauth/callback", &rules_with_cursor());
         uri_ok("cursor:callback", &rules_with_cursor());
         // Opaque hosts of non-special schemes keep their case.
-        uri_ok(
-            "cursor://AnySphere.Cursor-MCP/oauth/callback",
-            &rules_with_cursor(),
-        );
+        uri_ok("cursor://AnySphere.Cursor-MCP/oauth/callback", &rules_with_cursor());
     }
 
     #[test]
@@ -1527,20 +1245,14 @@ mod tests {
 
     #[test]
     fn https_switch_off_refuses_https() {
-        let rules = RegistrationRules {
-            allow_https_redirect_uris: false,
-            ..rules()
-        };
+        let rules = RegistrationRules { allow_https_redirect_uris: false, ..rules() };
         uri_refused("https://example.com/cb", &rules, "https");
         uri_ok("http://127.0.0.1:9000/cb", &rules);
     }
 
     #[test]
     fn loopback_switch_off_refuses_http_loopback() {
-        let rules = RegistrationRules {
-            allow_loopback_redirect_uris: false,
-            ..rules()
-        };
+        let rules = RegistrationRules { allow_loopback_redirect_uris: false, ..rules() };
         uri_refused("http://127.0.0.1/cb", &rules, "loopback");
         uri_refused("http://localhost:6274/oauth/callback", &rules, "http");
         uri_refused("http://[::1]:8080/cb", &rules, "http");
@@ -1549,11 +1261,8 @@ mod tests {
 
     #[test]
     fn everything_off_refuses_everything() {
-        let rules = RegistrationRules {
-            allow_https_redirect_uris: false,
-            allow_loopback_redirect_uris: false,
-            ..rules()
-        };
+        let rules =
+            RegistrationRules { allow_https_redirect_uris: false, allow_loopback_redirect_uris: false, ..rules() };
         uri_refused("https://example.com/cb", &rules, "https");
         uri_refused("ftp://x/", &rules, "accepts no redirect URIs");
     }
@@ -1572,37 +1281,23 @@ mod tests {
     #[test]
     fn client_secret_expires_at_is_always_refused() {
         let body = r#"{"redirect_uris":["https://example.com/cb"],"client_secret_expires_at":0}"#;
-        refuse(
-            body,
-            &rules(),
-            InvalidClientMetadata,
-            "client_secret_expires_at",
-        );
+        refuse(body, &rules(), InvalidClientMetadata, "client_secret_expires_at");
     }
 
     #[test]
     fn unknown_auth_method_is_refused() {
         for method in ["NONE", "client_secret", "", "bearer"] {
             let body = json!({"redirect_uris": ["https://example.com/cb"], "token_endpoint_auth_method": method});
-            refuse(
-                &body.to_string(),
-                &rules(),
-                InvalidClientMetadata,
-                "token_endpoint_auth_method",
-            );
+            refuse(&body.to_string(), &rules(), InvalidClientMetadata, "token_endpoint_auth_method");
         }
     }
 
     #[test]
     fn private_key_jwt_refused_when_reject() {
-        let rules = RegistrationRules {
-            auth_method_mismatch: AuthMethodMismatch::Reject,
-            ..rules()
-        };
+        let rules = RegistrationRules { auth_method_mismatch: AuthMethodMismatch::Reject, ..rules() };
         let body = r#"{"redirect_uris":["https://example.com/cb"],"token_endpoint_auth_method":"private_key_jwt"}"#;
         refuse(body, &rules, InvalidClientMetadata, "public clients only");
-        let body =
-            r#"{"redirect_uris":["https://example.com/cb"],"token_endpoint_auth_method":"none"}"#;
+        let body = r#"{"redirect_uris":["https://example.com/cb"],"token_endpoint_auth_method":"none"}"#;
         assert_eq!(accept(body, &rules).token_endpoint_auth_method, "none");
     }
 
@@ -1630,12 +1325,9 @@ mod tests {
 
     #[test]
     fn other_grants_are_refused() {
-        for grant in [
-            "client_credentials",
-            "password",
-            "urn:ietf:params:oauth:grant-type:device_code",
-        ] {
-            let body = json!({"redirect_uris": ["https://example.com/cb"], "grant_types": ["authorization_code", grant]});
+        for grant in ["client_credentials", "password", "urn:ietf:params:oauth:grant-type:device_code"] {
+            let body =
+                json!({"redirect_uris": ["https://example.com/cb"], "grant_types": ["authorization_code", grant]});
             refuse(&body.to_string(), &rules(), InvalidClientMetadata, grant);
         }
         refuse(
@@ -1674,24 +1366,14 @@ mod tests {
     fn client_name_with_bidi_override_is_refused() {
         for c in ['\u{202E}', '\u{2066}', '\u{200F}'] {
             let body = json!({"redirect_uris": ["https://example.com/cb"], "client_name": format!("evil{c}txt.exe")});
-            refuse(
-                &body.to_string(),
-                &rules(),
-                InvalidClientMetadata,
-                "client_name",
-            );
+            refuse(&body.to_string(), &rules(), InvalidClientMetadata, "client_name");
         }
     }
 
     #[test]
     fn client_name_with_control_character_is_refused() {
         let body = json!({"redirect_uris": ["https://example.com/cb"], "client_name": "a\nb"});
-        refuse(
-            &body.to_string(),
-            &rules(),
-            InvalidClientMetadata,
-            "client_name",
-        );
+        refuse(&body.to_string(), &rules(), InvalidClientMetadata, "client_name");
     }
 
     #[test]
@@ -1699,14 +1381,8 @@ mod tests {
         let name = "\u{e9}".repeat(200); // counted in characters, not bytes
         let body = json!({"redirect_uris": ["https://example.com/cb"], "client_name": name});
         assert_eq!(accept(&body.to_string(), &rules()).client_name, name);
-        let body =
-            json!({"redirect_uris": ["https://example.com/cb"], "client_name": format!("{name}x")});
-        refuse(
-            &body.to_string(),
-            &rules(),
-            InvalidClientMetadata,
-            "at most 200",
-        );
+        let body = json!({"redirect_uris": ["https://example.com/cb"], "client_name": format!("{name}x")});
+        refuse(&body.to_string(), &rules(), InvalidClientMetadata, "at most 200");
     }
 
     #[test]
@@ -1721,10 +1397,7 @@ mod tests {
 
     #[test]
     fn application_type_web_is_accepted() {
-        let meta = accept(
-            r#"{"redirect_uris":["https://example.com/cb"],"application_type":"web"}"#,
-            &rules(),
-        );
+        let meta = accept(r#"{"redirect_uris":["https://example.com/cb"],"application_type":"web"}"#, &rules());
         assert_eq!(meta.application_type.as_deref(), Some("web"));
     }
 
@@ -1748,46 +1421,19 @@ mod tests {
     fn contacts_limits() {
         let eleven: Vec<String> = (0..11).map(|i| format!("a{i}@example.com")).collect();
         let body = json!({"redirect_uris": ["https://example.com/cb"], "contacts": eleven});
-        refuse(
-            &body.to_string(),
-            &rules(),
-            InvalidClientMetadata,
-            "at most 10",
-        );
+        refuse(&body.to_string(), &rules(), InvalidClientMetadata, "at most 10");
         let body = json!({"redirect_uris": ["https://example.com/cb"], "contacts": ["a\u{7}@x"]});
-        refuse(
-            &body.to_string(),
-            &rules(),
-            InvalidClientMetadata,
-            "contacts[0]",
-        );
+        refuse(&body.to_string(), &rules(), InvalidClientMetadata, "contacts[0]");
         let body = json!({"redirect_uris": ["https://example.com/cb"], "contacts": ["a@x", 3]});
-        refuse(
-            &body.to_string(),
-            &rules(),
-            InvalidClientMetadata,
-            "contacts",
-        );
+        refuse(&body.to_string(), &rules(), InvalidClientMetadata, "contacts");
     }
 
     #[test]
     fn software_fields_limits() {
-        let body =
-            json!({"redirect_uris": ["https://example.com/cb"], "software_version": "1.0\u{0}"});
-        refuse(
-            &body.to_string(),
-            &rules(),
-            InvalidClientMetadata,
-            "software_version",
-        );
-        let body =
-            json!({"redirect_uris": ["https://example.com/cb"], "software_id": "x".repeat(201)});
-        refuse(
-            &body.to_string(),
-            &rules(),
-            InvalidClientMetadata,
-            "at most 200",
-        );
+        let body = json!({"redirect_uris": ["https://example.com/cb"], "software_version": "1.0\u{0}"});
+        refuse(&body.to_string(), &rules(), InvalidClientMetadata, "software_version");
+        let body = json!({"redirect_uris": ["https://example.com/cb"], "software_id": "x".repeat(201)});
+        refuse(&body.to_string(), &rules(), InvalidClientMetadata, "at most 200");
     }
 
     // -- private-use scheme configuration -----------------------------------
@@ -1795,10 +1441,7 @@ mod tests {
     #[test]
     fn private_use_scheme_names() {
         for ok in ["cursor", "com.example.app", "vscode-insiders", "x+y", "a1"] {
-            assert!(
-                check_private_use_scheme(ok).is_ok(),
-                "{ok} should be accepted"
-            );
+            assert!(check_private_use_scheme(ok).is_ok(), "{ok} should be accepted");
         }
         for bad in [
             "https",
@@ -1837,21 +1480,15 @@ mod tests {
     /// Deterministic pseudo-random inputs: nothing may panic.
     #[test]
     fn random_inputs_never_panic() {
-        let alphabet: Vec<char> = "htps:/@[]#?%.:\\ \r\u{7f}\u{202e}\u{e9}0x7f1cursorlocalhost\"{}"
-            .chars()
-            .collect();
+        let alphabet: Vec<char> = "htps:/@[]#?%.:\\ \r\u{7f}\u{202e}\u{e9}0x7f1cursorlocalhost\"{}".chars().collect();
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             (state >> 33) as usize
         };
         for _ in 0..5_000 {
             let len = next() % 40;
-            let text: String = (0..len)
-                .map(|_| alphabet[next() % alphabet.len()])
-                .collect();
+            let text: String = (0..len).map(|_| alphabet[next() % alphabet.len()]).collect();
             let _ = check_redirect_uri(&text, &rules_with_cursor());
             let _ = check_private_use_scheme(&text);
             let _ = parse_request(text.as_bytes());

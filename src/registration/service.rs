@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::fingerprint::fingerprint;
+use super::rate_limit::Window;
 use super::rules::{self, AuthMethodMismatch, ClientMetadata, RegistrationRules};
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
@@ -15,7 +16,7 @@ use crate::paths;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
-use crate::store::{clients, registration_tokens};
+use crate::store::{clients, rate_limits, registration_tokens};
 
 /// Random bytes in a client id after the `dcr_` prefix (≥ 128 bits).
 const CLIENT_ID_BYTES: usize = 16;
@@ -31,6 +32,73 @@ pub const DISABLED_CLIENT_MESSAGE: &str = "this client has been disabled by the 
 pub struct Registrant {
     pub address: Option<String>,
     pub user_agent: Option<String>,
+    /// The address's rate-limit key (IPv4 as is, IPv6 by /64).
+    pub rate_limit_key: String,
+}
+
+/// A counted attempt: where to give it back if it turns out to be a dedupe reuse.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    key: String,
+    window_start: i64,
+}
+
+/// Step 2: count this attempt against the registrant's window (one atomic upsert of its own)
+/// and refuse it over the limit. Every attempt counts, refused ones included.
+pub async fn admit(state: &AppState, settings: &Settings, registrant: &Registrant) -> Result<Admission, AppError> {
+    let now = state.clock.now();
+    let window = Window::containing(now, settings.dcr.rate_limit_window_secs);
+    let limit = settings.dcr.max_registrations_per_window;
+    let key = registrant.rate_limit_key.clone();
+    let for_db = key.clone();
+    let attempts = state.db.run(move |conn| Ok(rate_limits::hit(conn, &for_db, window.start)?)).await?;
+    if attempts as i64 <= limit as i64 {
+        return Ok(Admission { key, window_start: window.start });
+    }
+    state.metrics.registration("rate_limited", ErrorCode::SlowDown.as_str());
+    let record = AuditRecord {
+        event: event::DCR_RATE_LIMITED,
+        actor: Actor::Anonymous,
+        client_id: None,
+        address: registrant.address.clone(),
+        user_agent: registrant.user_agent.clone(),
+        detail: serde_json::json!({
+            "limit": limit,
+            "window_secs": window.length,
+            "window_start": window.start,
+        }),
+    };
+    let audit_key = key.clone();
+    // At most one audit row per key and window, so a flood cannot flood the table.
+    state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                if rate_limits::claim_audit(conn, &audit_key, window.start)? {
+                    audit::record(conn, now, &record)?;
+                }
+                Ok::<_, DbError>(())
+            })
+        })
+        .await?;
+    let retry_after = window.seconds_left(now);
+    Err(AppError::SlowDown {
+        retry_after,
+        description: format!(
+            "too many registration attempts from this address: at most {limit} per {} seconds; retry in {retry_after} seconds",
+            window.length
+        ),
+    })
+}
+
+/// A dedupe reuse is not a new client: give its attempt back (claude.ai registers twice per
+/// connect). A failure here is logged, never turned into a failed registration.
+pub async fn refund(state: &AppState, admission: Admission) {
+    let refunded =
+        state.db.run(move |conn| Ok(rate_limits::refund(conn, &admission.key, admission.window_start)?)).await;
+    if let Err(error) = refunded {
+        tracing::warn!(%error, "could not refund a reused registration's rate-limit attempt");
+    }
 }
 
 /// The RFC 7591 response: every registered value as stored.
@@ -87,38 +155,21 @@ pub async fn register(
     let request = match rules::parse_request(body) {
         Ok(request) => request,
         Err(e) => {
-            return Err(refuse(
-                state,
-                registrant,
-                StatusCode::BAD_REQUEST,
-                code_of(&e),
-                &e.description,
-                None,
-            )
-            .await)
+            return Err(refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, None).await)
         }
     };
     let metadata = match rules::validate(&request, &rules_from(settings)) {
         Ok(metadata) => metadata,
         Err(e) => {
-            return Err(refuse(
-                state,
-                registrant,
-                StatusCode::BAD_REQUEST,
-                code_of(&e),
-                &e.description,
-                Some(&request),
+            return Err(
+                refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, Some(&request)).await
             )
-            .await)
         }
     };
 
     let now = state.clock.now();
     let fingerprint = settings.dcr.deduplicate.then(|| fingerprint(&metadata));
-    let token = settings
-        .dcr
-        .registration_management
-        .then(|| secrets::random_token(REGISTRATION_TOKEN_BYTES));
+    let token = settings.dcr.registration_management.then(|| secrets::random_token(REGISTRATION_TOKEN_BYTES));
     let token_hash = token.as_deref().map(secrets::digest);
     let registrant_owned = registrant.clone();
     let submitted = submitted_values(&request);
@@ -152,13 +203,8 @@ pub async fn register(
     let issuer = &settings.issuer;
     match stored {
         Stored::Disabled => {
-            state
-                .metrics
-                .registration("rejected", ErrorCode::InvalidClientMetadata.as_str());
-            Err(AppError::bad_request(
-                ErrorCode::InvalidClientMetadata,
-                DISABLED_CLIENT_MESSAGE,
-            ))
+            state.metrics.registration("rejected", ErrorCode::InvalidClientMetadata.as_str());
+            Err(AppError::bad_request(ErrorCode::InvalidClientMetadata, DISABLED_CLIENT_MESSAGE))
         }
         Stored::New(row) => {
             state.metrics.registration("registered", "");
@@ -207,25 +253,13 @@ fn store_registration(
                         "operator_reason": existing.disabled_reason,
                         "submitted": submitted,
                     });
-                    audit::record(
-                        conn,
-                        now,
-                        &audit_row(event::DCR_REJECTED, &existing.client_id, detail),
-                    )?;
+                    audit::record(conn, now, &audit_row(event::DCR_REJECTED, &existing.client_id, detail))?;
                     return Ok(Stored::Disabled);
                 }
                 if let Some(hash) = token_hash {
                     registration_tokens::insert(conn, hash, &existing.client_id, now)?;
                 }
-                audit::record(
-                    conn,
-                    now,
-                    &audit_row(
-                        event::DCR_REUSED,
-                        &existing.client_id,
-                        serde_json::json!({}),
-                    ),
-                )?;
+                audit::record(conn, now, &audit_row(event::DCR_REUSED, &existing.client_id, serde_json::json!({})))?;
                 return Ok(Stored::Reused(existing));
             }
         }
@@ -239,10 +273,7 @@ fn store_registration(
             metadata: serde_json::to_string(metadata).unwrap_or_default(),
             fingerprint: fingerprint.map(str::to_string),
             registrant_address: registrant.address.clone(),
-            registrant_user_agent: registrant
-                .user_agent
-                .as_deref()
-                .map(|ua| audit::truncate(ua, 300)),
+            registrant_user_agent: registrant.user_agent.as_deref().map(|ua| audit::truncate(ua, 300)),
             created_at: now,
             updated_at: now,
             last_seen_at: None,
@@ -255,11 +286,7 @@ fn store_registration(
             "client_name": audit::truncate(&metadata.client_name, 200),
             "redirect_uris": metadata.redirect_uris,
         });
-        audit::record(
-            conn,
-            now,
-            &audit_row(event::DCR_REGISTERED, &row.client_id, detail),
-        )?;
+        audit::record(conn, now, &audit_row(event::DCR_REGISTERED, &row.client_id, detail))?;
         Ok(Stored::New(row))
     })
 }
@@ -269,19 +296,13 @@ fn response_for(
     issuer: &str,
     token: Option<String>,
 ) -> Result<RegistrationResponse, AppError> {
-    let metadata: ClientMetadata = serde_json::from_str(&row.metadata).map_err(|e| {
-        AppError::Internal(format!(
-            "stored metadata of {} unreadable: {e}",
-            row.client_id
-        ))
-    })?;
+    let metadata: ClientMetadata = serde_json::from_str(&row.metadata)
+        .map_err(|e| AppError::Internal(format!("stored metadata of {} unreadable: {e}", row.client_id)))?;
     Ok(RegistrationResponse {
         client_id: row.client_id.clone(),
         client_id_issued_at: row.created_at,
         metadata,
-        registration_client_uri: token
-            .as_ref()
-            .map(|_| paths::registration_client_uri(issuer, &row.client_id)),
+        registration_client_uri: token.as_ref().map(|_| paths::registration_client_uri(issuer, &row.client_id)),
         registration_access_token: token,
     })
 }
@@ -304,11 +325,7 @@ pub async fn refuse(
     request: Option<&Map<String, Value>>,
 ) -> AppError {
     state.metrics.registration("rejected", code.as_str());
-    tracing::info!(
-        error = code.as_str(),
-        reason = description,
-        "registration refused"
-    );
+    tracing::info!(error = code.as_str(), reason = description, "registration refused");
     let record = AuditRecord {
         event: event::DCR_REJECTED,
         actor: Actor::Anonymous,
@@ -322,10 +339,7 @@ pub async fn refuse(
         }),
     };
     let now = state.clock.now();
-    let written = state
-        .db
-        .run(move |conn| Ok(audit::record(conn, now, &record)?))
-        .await;
+    let written = state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await;
     match written {
         Ok(()) => AppError::oauth(status, code, description),
         // Without its audit row the refusal cannot be recorded; say so rather than pretend.
@@ -365,13 +379,9 @@ fn submitted_values(request: &Map<String, Value>) -> Value {
 fn truncate_value(value: &Value, depth: usize) -> Value {
     match value {
         Value::String(s) => Value::String(audit::truncate(s, 300)),
-        Value::Array(items) if depth == 0 => Value::Array(
-            items
-                .iter()
-                .take(20)
-                .map(|v| truncate_value(v, 1))
-                .collect(),
-        ),
+        Value::Array(items) if depth == 0 => {
+            Value::Array(items.iter().take(20).map(|v| truncate_value(v, 1)).collect())
+        }
         Value::Array(_) | Value::Object(_) => Value::String("[structured value]".into()),
         other => other.clone(),
     }
@@ -380,24 +390,17 @@ fn truncate_value(value: &Value, depth: usize) -> Value {
 // ---- RFC 7592: read and delete with the registration access token ----
 
 fn invalid_token() -> AppError {
-    AppError::InvalidToken(
-        "the registration access token is missing, invalid or was retired".into(),
-    )
+    AppError::InvalidToken("the registration access token is missing, invalid or was retired".into())
 }
 
 /// Check the bearer token against the client's registration tokens. The lookup is by digest
 /// and the digest is compared in constant time; unknown client and wrong token look the same.
-fn authorise(
-    conn: &mut DbConnection,
-    client_id: &str,
-    token: &str,
-) -> Result<Option<String>, DbError> {
+fn authorise(conn: &mut DbConnection, client_id: &str, token: &str) -> Result<Option<String>, DbError> {
     let presented = secrets::digest(token);
     let Some((stored_hash, owner)) = registration_tokens::client_of(conn, &presented)? else {
         return Ok(None);
     };
-    let matches = secrets::constant_time_eq(&stored_hash, &presented)
-        & secrets::constant_time_eq(&owner, client_id);
+    let matches = secrets::constant_time_eq(&stored_hash, &presented) & secrets::constant_time_eq(&owner, client_id);
     Ok(matches.then_some(stored_hash))
 }
 
@@ -422,10 +425,7 @@ pub async fn read_registration(
         .await?
         .ok_or_else(invalid_token)?;
     let mut response = response_for(&row, &settings.issuer, None)?;
-    response.registration_client_uri = Some(paths::registration_client_uri(
-        &settings.issuer,
-        &row.client_id,
-    ));
+    response.registration_client_uri = Some(paths::registration_client_uri(&settings.issuer, &row.client_id));
     Ok(response)
 }
 
@@ -469,11 +469,7 @@ pub async fn delete_registration(
     state
         .metrics
         .registration_deletions
-        .with_label_values(&[if removed {
-            "client_removed"
-        } else {
-            "token_retired"
-        }])
+        .with_label_values(&[if removed { "client_removed" } else { "token_retired" }])
         .inc();
     Ok(removed)
 }

@@ -99,11 +99,7 @@ pub struct AuditFilter {
 }
 
 /// Newest first.
-pub fn list(
-    conn: &mut DbConnection,
-    filter: &AuditFilter,
-    limit: i64,
-) -> QueryResult<Vec<AuditRow>> {
+pub fn list(conn: &mut DbConnection, filter: &AuditFilter, limit: i64) -> QueryResult<Vec<AuditRow>> {
     let mut query = audit_events::table.into_boxed();
     if let Some(event) = &filter.event {
         query = query.filter(audit_events::event.eq(event.clone()));

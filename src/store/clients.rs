@@ -37,29 +37,16 @@ impl ClientRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &ClientRow) -> QueryResult<()> {
-    diesel::insert_into(clients::table)
-        .values(row)
-        .execute(conn)?;
+    diesel::insert_into(clients::table).values(row).execute(conn)?;
     Ok(())
 }
 
 pub fn find(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<ClientRow>> {
-    clients::table
-        .find(client_id)
-        .select(clients::all_columns)
-        .first(conn)
-        .optional()
+    clients::table.find(client_id).select(clients::all_columns).first(conn).optional()
 }
 
-pub fn find_by_fingerprint(
-    conn: &mut DbConnection,
-    fingerprint: &str,
-) -> QueryResult<Option<ClientRow>> {
-    clients::table
-        .filter(clients::fingerprint.eq(fingerprint))
-        .select(clients::all_columns)
-        .first(conn)
-        .optional()
+pub fn find_by_fingerprint(conn: &mut DbConnection, fingerprint: &str) -> QueryResult<Option<ClientRow>> {
+    clients::table.filter(clients::fingerprint.eq(fingerprint)).select(clients::all_columns).first(conn).optional()
 }
 
 /// Set the status; returns false when no such client exists.
@@ -71,11 +58,7 @@ pub fn set_status(
     now: i64,
 ) -> QueryResult<bool> {
     let changed = diesel::update(clients::table.find(client_id))
-        .set((
-            clients::status.eq(status),
-            clients::disabled_reason.eq(reason),
-            clients::updated_at.eq(now),
-        ))
+        .set((clients::status.eq(status), clients::disabled_reason.eq(reason), clients::updated_at.eq(now)))
         .execute(conn)?;
     Ok(changed > 0)
 }

@@ -2,4 +2,5 @@
 
 pub mod audit;
 pub mod clients;
+pub mod rate_limits;
 pub mod registration_tokens;

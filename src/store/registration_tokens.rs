@@ -5,12 +5,7 @@ use diesel::prelude::*;
 use crate::db::schema::registration_tokens;
 use crate::db::DbConnection;
 
-pub fn insert(
-    conn: &mut DbConnection,
-    token_hash: &str,
-    client_id: &str,
-    now: i64,
-) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, token_hash: &str, client_id: &str, now: i64) -> QueryResult<()> {
     diesel::insert_into(registration_tokens::table)
         .values((
             registration_tokens::token_hash.eq(token_hash),
@@ -22,16 +17,10 @@ pub fn insert(
 }
 
 /// The client id a token digest belongs to.
-pub fn client_of(
-    conn: &mut DbConnection,
-    token_hash: &str,
-) -> QueryResult<Option<(String, String)>> {
+pub fn client_of(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<(String, String)>> {
     registration_tokens::table
         .find(token_hash)
-        .select((
-            registration_tokens::token_hash,
-            registration_tokens::client_id,
-        ))
+        .select((registration_tokens::token_hash, registration_tokens::client_id))
         .first(conn)
         .optional()
 }
@@ -49,8 +38,5 @@ pub fn delete(conn: &mut DbConnection, token_hash: &str) -> QueryResult<bool> {
 }
 
 pub fn count_for_client(conn: &mut DbConnection, client_id: &str) -> QueryResult<i64> {
-    registration_tokens::table
-        .filter(registration_tokens::client_id.eq(client_id))
-        .count()
-        .get_result(conn)
+    registration_tokens::table.filter(registration_tokens::client_id.eq(client_id)).count().get_result(conn)
 }

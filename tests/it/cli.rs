@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 
 fn gatehouse(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    command
-        .args(args)
-        .env_remove("GATEHOUSE_CONFIG")
-        .current_dir(std::env::temp_dir());
+    command.args(args).env_remove("GATEHOUSE_CONFIG").current_dir(std::env::temp_dir());
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("GATEHOUSE__")) {
         command.env_remove(key);
     }
@@ -42,10 +39,7 @@ fn config_flag_before_and_after_the_subcommand_and_from_the_environment() {
     ] {
         assert!(output.status.success(), "{}", stderr(&output));
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            stdout.contains("issuer = \"https://auth.example.net\""),
-            "{stdout}"
-        );
+        assert!(stdout.contains("issuer = \"https://auth.example.net\""), "{stdout}");
     }
 }
 
@@ -55,27 +49,14 @@ fn config_check_masks_secrets_and_describes_rules() {
         "issuer = \"https://auth.example.net\"\n[admin]\ntoken = \"0123456789abcdef0123456789abcdef\"\n\
          [database]\nurl = \"postgres://gh:hunter2@db:5432/gh\"\n[dcr]\nenabled = true\n",
     );
-    let output = gatehouse(
-        &["config", "check", "--config", file.path().to_str().unwrap()],
-        &[],
-    );
+    let output = gatehouse(&["config", "check", "--config", file.path().to_str().unwrap()], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        !stdout.contains("0123456789abcdef0123456789abcdef"),
-        "{stdout}"
-    );
+    assert!(!stdout.contains("0123456789abcdef0123456789abcdef"), "{stdout}");
     assert!(!stdout.contains("hunter2"), "{stdout}");
-    assert!(
-        stdout.contains("dynamic client registration (POST /register): ON"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("dynamic client registration (POST /register): ON"), "{stdout}");
     // DCR on behind what looks like a proxy with no trusted proxies: warned.
-    assert!(
-        stderr(&output).contains("trusted_proxies"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("trusted_proxies"), "{}", stderr(&output));
 }
 
 #[test]
@@ -84,15 +65,8 @@ fn invalid_config_exits_non_zero_with_one_line_per_problem() {
     let output = gatehouse(&["serve", "--config", file.path().to_str().unwrap()], &[]);
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
-    assert!(
-        err.lines().any(|l| l.trim().starts_with("issuer:")),
-        "{err}"
-    );
-    assert!(
-        err.lines()
-            .any(|l| l.trim().starts_with("dcr.rate_limit_window_secs:")),
-        "{err}"
-    );
+    assert!(err.lines().any(|l| l.trim().starts_with("issuer:")), "{err}");
+    assert!(err.lines().any(|l| l.trim().starts_with("dcr.rate_limit_window_secs:")), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -109,18 +83,11 @@ fn unreachable_postgres_at_start_fails_fast_and_clearly() {
     let output = gatehouse(
         &["migrate"],
         &[
-            (
-                "GATEHOUSE__DATABASE__URL",
-                "postgres://gh:secret@127.0.0.1:1/gh",
-            ),
+            ("GATEHOUSE__DATABASE__URL", "postgres://gh:secret@127.0.0.1:1/gh"),
             ("GATEHOUSE__DATABASE__CONNECT_TIMEOUT_MS", "500"),
         ],
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(err.contains("cannot open the database"), "{err}");
@@ -135,10 +102,7 @@ fn sqlite_path_under_a_regular_file_fails_clearly() {
     let output = gatehouse(&["serve"], &[("GATEHOUSE__DATABASE__URL", &url)]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
-    assert!(
-        err.contains("cannot open the database") || err.contains("cannot create"),
-        "{err}"
-    );
+    assert!(err.contains("cannot open the database") || err.contains("cannot create"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -151,20 +115,13 @@ fn sqlite_file_and_directory_are_private() {
     let output = gatehouse(&["migrate"], &[("GATEHOUSE__DATABASE__URL", &url)]);
     assert!(output.status.success(), "{}", stderr(&output));
     let file_mode = std::fs::metadata(&db_path).unwrap().permissions().mode() & 0o777;
-    let dir_mode = std::fs::metadata(db_path.parent().unwrap())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let dir_mode = std::fs::metadata(db_path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
     assert_eq!(file_mode, 0o600);
     assert_eq!(dir_mode, 0o700);
 }
 
 #[test]
 fn healthcheck_fails_when_nothing_listens() {
-    let output = gatehouse(
-        &["healthcheck"],
-        &[("GATEHOUSE__SERVER__BIND", "127.0.0.1:1")],
-    );
+    let output = gatehouse(&["healthcheck"], &[("GATEHOUSE__SERVER__BIND", "127.0.0.1:1")]);
     assert_eq!(output.status.code(), Some(1));
 }

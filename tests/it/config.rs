@@ -13,10 +13,7 @@ fn file_with(contents: &str) -> tempfile::NamedTempFile {
 
 fn load(contents: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let file = file_with(contents);
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     ConfigSource::new(Some(file.path().to_path_buf())).load_with_env(env)
 }
 
@@ -33,10 +30,7 @@ fn defaults_then_file_then_environment() {
         "issuer = \"https://auth.example.com\"\n[dcr]\nenabled = false\nmax_redirect_uris = 5\n",
         &[
             ("GATEHOUSE__DCR__ENABLED", "true"),
-            (
-                "GATEHOUSE__SERVER__TRUSTED_PROXIES",
-                "10.0.0.0/8,192.168.1.1",
-            ),
+            ("GATEHOUSE__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,192.168.1.1"),
             ("GATEHOUSE__SCOPES__SUPPORTED", "offline_access,mcp:tools"),
             ("GATEHOUSE__DCR__POLICY__WEBHOOK_TIMEOUT_MS", "1500"),
             ("GATEHOUSE_CONFIG", "ignored-by-the-variable-source"),
@@ -48,14 +42,8 @@ fn defaults_then_file_then_environment() {
     assert!(settings.dcr.enabled); // environment over file
     assert_eq!(settings.dcr.max_redirect_uris, 5); // file
     assert_eq!(settings.dcr.rate_limit_window_secs, 60); // default
-    assert_eq!(
-        settings.server.trusted_proxies,
-        vec!["10.0.0.0/8", "192.168.1.1"]
-    );
-    assert_eq!(
-        settings.scopes.supported,
-        vec!["offline_access", "mcp:tools"]
-    );
+    assert_eq!(settings.server.trusted_proxies, vec!["10.0.0.0/8", "192.168.1.1"]);
+    assert_eq!(settings.scopes.supported, vec!["offline_access", "mcp:tools"]);
     assert_eq!(settings.dcr.policy.webhook_timeout_ms, 1500);
 }
 
@@ -69,18 +57,9 @@ fn environment_sets_top_level_keys() {
 #[test]
 fn missing_default_file_is_fine_but_a_named_one_is_not() {
     let missing = std::path::PathBuf::from("/nonexistent/gatehouse.toml");
-    let named = ConfigSource {
-        path: missing.clone(),
-        explicit: true,
-    };
-    assert!(matches!(
-        named.load_with_env(vec![]),
-        Err(ConfigError::MissingFile(_))
-    ));
-    let default = ConfigSource {
-        path: missing,
-        explicit: false,
-    };
+    let named = ConfigSource { path: missing.clone(), explicit: true };
+    assert!(matches!(named.load_with_env(vec![]), Err(ConfigError::MissingFile(_))));
+    let default = ConfigSource { path: missing, explicit: false };
     assert_eq!(default.load_with_env(vec![]).unwrap(), Settings::default());
 }
 
@@ -95,27 +74,17 @@ fn syntax_error_names_the_line() {
 fn unknown_key_is_named() {
     let lines = problems("[dcr]\nenabeld = true\n");
     assert_eq!(lines.len(), 1);
-    assert!(
-        lines[0].starts_with("dcr.enabeld: unknown key"),
-        "{lines:?}"
-    );
+    assert!(lines[0].starts_with("dcr.enabeld: unknown key"), "{lines:?}");
     let top = problems("isuer = \"https://x\"\n");
     assert!(top[0].starts_with("isuer: unknown key"), "{top:?}");
     let nested = problems("[dcr.policy]\nwebhook = \"x\"\n");
-    assert!(
-        nested[0].starts_with("dcr.policy.webhook: unknown key"),
-        "{nested:?}"
-    );
+    assert!(nested[0].starts_with("dcr.policy.webhook: unknown key"), "{nested:?}");
 }
 
 #[test]
 fn unknown_environment_key_is_refused() {
     let error = load("", &[("GATEHOUSE__DCR__ENABLE", "true")]).unwrap_err();
-    assert!(
-        error.lines()[0].starts_with("dcr.enable: unknown key"),
-        "{:?}",
-        error.lines()
-    );
+    assert!(error.lines()[0].starts_with("dcr.enable: unknown key"), "{:?}", error.lines());
 }
 
 #[test]
@@ -141,28 +110,10 @@ format = "xml"
 "#,
     );
     assert_eq!(lines.len(), 4, "{lines:?}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("issuer:") && l.contains("slash")),
-        "{lines:?}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("server.trusted_proxies:")),
-        "{lines:?}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("dcr.rate_limit_window_secs:")),
-        "{lines:?}"
-    );
-    assert!(
-        lines.iter().any(|l| l.starts_with("log.format:")),
-        "{lines:?}"
-    );
+    assert!(lines.iter().any(|l| l.starts_with("issuer:") && l.contains("slash")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("server.trusted_proxies:")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("dcr.rate_limit_window_secs:")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("log.format:")), "{lines:?}");
 }
 
 #[test]
@@ -177,10 +128,7 @@ fn issuer_rules_are_checked() {
     ] {
         let lines = problems(&format!("issuer = {issuer:?}\n"));
         assert_eq!(lines.len(), 1, "{issuer}: {lines:?}");
-        assert!(
-            lines[0].starts_with("issuer:") && lines[0].contains(why),
-            "{issuer}: {lines:?}"
-        );
+        assert!(lines[0].starts_with("issuer:") && lines[0].contains(why), "{issuer}: {lines:?}");
     }
     assert!(load("issuer = \"http://127.0.0.1:9000/auth\"\n", &[]).is_ok());
 }
@@ -193,72 +141,27 @@ fn each_value_check_names_its_key() {
         ("[database]\nurl = \"mysql://x\"\n", "database.url"),
         ("[database]\npool_size = 0\n", "database.pool_size"),
         ("[log]\nlevel = \"loud\"\n", "log.level"),
-        (
-            "[dcr]\nmax_registrations_per_window = 0\n",
-            "dcr.max_registrations_per_window",
-        ),
-        (
-            "[dcr]\nauth_method_mismatch = \"maybe\"\n",
-            "dcr.auth_method_mismatch",
-        ),
-        (
-            "[dcr]\ncompatibility = [\"netscape\"]\n",
-            "dcr.compatibility",
-        ),
-        (
-            "[dcr]\nprivate_use_schemes = [\"https\"]\n",
-            "dcr.private_use_schemes",
-        ),
-        (
-            "[dcr]\nprivate_use_schemes = [\"javascript\"]\n",
-            "dcr.private_use_schemes",
-        ),
-        (
-            "[dcr]\nprivate_use_schemes = [\"Cursor\"]\n",
-            "dcr.private_use_schemes",
-        ),
-        (
-            "[dcr]\nprivate_use_schemes = [\"java script\"]\n",
-            "dcr.private_use_schemes",
-        ),
-        (
-            "[dcr.policy]\nredirect_hosts_allow = [\"*.*.x\"]\n",
-            "dcr.policy.redirect_hosts_allow",
-        ),
-        (
-            "[dcr.policy]\nregistrant_networks_allow = [\"nope\"]\n",
-            "dcr.policy.registrant_networks_allow",
-        ),
-        (
-            "[dcr.policy]\nwebhook_on_error = \"maybe\"\n",
-            "dcr.policy.webhook_on_error",
-        ),
-        (
-            "[dcr.policy]\nwebhook_url = \"not a url\"\n",
-            "dcr.policy.webhook_url",
-        ),
-        (
-            "[cimd]\ncache_min_secs = 100\ncache_max_secs = 10\n",
-            "cimd.cache_min_secs",
-        ),
-        (
-            "[tokens]\naccess_token_ttl_secs = 0\n",
-            "tokens.access_token_ttl_secs",
-        ),
+        ("[dcr]\nmax_registrations_per_window = 0\n", "dcr.max_registrations_per_window"),
+        ("[dcr]\nauth_method_mismatch = \"maybe\"\n", "dcr.auth_method_mismatch"),
+        ("[dcr]\ncompatibility = [\"netscape\"]\n", "dcr.compatibility"),
+        ("[dcr]\nprivate_use_schemes = [\"https\"]\n", "dcr.private_use_schemes"),
+        ("[dcr]\nprivate_use_schemes = [\"javascript\"]\n", "dcr.private_use_schemes"),
+        ("[dcr]\nprivate_use_schemes = [\"Cursor\"]\n", "dcr.private_use_schemes"),
+        ("[dcr]\nprivate_use_schemes = [\"java script\"]\n", "dcr.private_use_schemes"),
+        ("[dcr.policy]\nredirect_hosts_allow = [\"*.*.x\"]\n", "dcr.policy.redirect_hosts_allow"),
+        ("[dcr.policy]\nregistrant_networks_allow = [\"nope\"]\n", "dcr.policy.registrant_networks_allow"),
+        ("[dcr.policy]\nwebhook_on_error = \"maybe\"\n", "dcr.policy.webhook_on_error"),
+        ("[dcr.policy]\nwebhook_url = \"not a url\"\n", "dcr.policy.webhook_url"),
+        ("[cimd]\ncache_min_secs = 100\ncache_max_secs = 10\n", "cimd.cache_min_secs"),
+        ("[tokens]\naccess_token_ttl_secs = 0\n", "tokens.access_token_ttl_secs"),
         ("[resources]\nallowed = [\"urn:x\"]\n", "resources.allowed"),
-        (
-            "[scopes]\nsupported = [\"two words\"]\n",
-            "scopes.supported",
-        ),
+        ("[scopes]\nsupported = [\"two words\"]\n", "scopes.supported"),
         ("[admin]\ntoken = \"short\"\n", "admin.token"),
         ("[admin]\nbind = \"nowhere\"\n", "admin.bind"),
     ] {
         let lines = problems(toml);
         assert_eq!(lines.len(), 1, "{toml}: {lines:?}");
-        assert!(
-            lines[0].starts_with(&format!("{key}:")),
-            "{toml}: {lines:?}"
-        );
+        assert!(lines[0].starts_with(&format!("{key}:")), "{toml}: {lines:?}");
     }
 }
 
@@ -266,14 +169,8 @@ fn each_value_check_names_its_key() {
 #[test]
 fn documented_default_file_matches_the_code() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/gatehouse.toml");
-    let from_file = ConfigSource::new(Some(path.into()))
-        .load_with_env(vec![])
-        .unwrap();
-    assert_eq!(
-        from_file,
-        Settings::default(),
-        "a default in config/gatehouse.toml differs from the code"
-    );
+    let from_file = ConfigSource::new(Some(path.into())).load_with_env(vec![]).unwrap();
+    assert_eq!(from_file, Settings::default(), "a default in config/gatehouse.toml differs from the code");
 
     let documented: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let code: toml::Value = toml::Value::try_from(Settings::default()).unwrap();
@@ -282,20 +179,13 @@ fn documented_default_file_matches_the_code() {
     key_paths(&code, "", &mut code_keys);
     documented_keys.sort();
     code_keys.sort();
-    assert_eq!(
-        documented_keys, code_keys,
-        "config/gatehouse.toml must document every key"
-    );
+    assert_eq!(documented_keys, code_keys, "config/gatehouse.toml must document every key");
 }
 
 fn key_paths(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
     if let toml::Value::Table(table) = value {
         for (key, child) in table {
-            let path = if prefix.is_empty() {
-                key.clone()
-            } else {
-                format!("{prefix}.{key}")
-            };
+            let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
             if child.is_table() {
                 key_paths(child, &path, out);
             } else {

@@ -13,10 +13,7 @@ async fn healthz_and_readyz_answer() {
     assert_eq!(health.status(), 200);
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    assert_eq!(
-        ready.json::<serde_json::Value>().await.unwrap()["status"],
-        "ready"
-    );
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "ready");
 }
 
 /// The database goes away while serving: readiness says so within about a second, requests
@@ -24,94 +21,42 @@ async fn healthz_and_readyz_answer() {
 #[actix_web::test]
 async fn readiness_follows_a_postgres_outage() {
     let db = TestDb::new(Backend::Postgres);
-    let target = postgres_admin_url()
-        .split('@')
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let target = postgres_admin_url().split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
     let proxy = CuttableProxy::start(target).await;
     let url = match &db {
         TestDb::Postgres { url, .. } => {
             let name = url.rsplit('/').next().unwrap().to_string();
-            replace_database(
-                &format!("postgres://postgres@127.0.0.1:{}/x", proxy.port),
-                &name,
-            )
+            replace_database(&format!("postgres://postgres@127.0.0.1:{}/x", proxy.port), &name)
         }
         _ => unreachable!(),
     };
     let app = TestApp::spawn_on(&url, "", |_| {}).await;
-    assert_eq!(
-        app.http
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
 
     proxy.cut();
     let started = Instant::now();
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
     let started = Instant::now();
-    let register = app
-        .post_json(
-            "/register",
-            &serde_json::json!({"redirect_uris": ["https://a.example/cb"]}),
-        )
-        .await;
+    let register = app.post_json("/register", &serde_json::json!({"redirect_uris": ["https://a.example/cb"]})).await;
     assert_eq!(register.status(), 503);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     let body: serde_json::Value = register.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");
     // Liveness does not depend on the database.
-    assert_eq!(
-        app.http
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
 
     proxy.restore();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if app
-            .http
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 200
-        {
+        if app.http.get(app.url("/readyz")).send().await.unwrap().status() == 200 {
             break;
         }
         assert!(Instant::now() < deadline, "readiness did not recover");
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
-    let register = app
-        .post_json(
-            "/register",
-            &serde_json::json!({"redirect_uris": ["https://a.example/cb"]}),
-        )
-        .await;
+    let register = app.post_json("/register", &serde_json::json!({"redirect_uris": ["https://a.example/cb"]})).await;
     assert_eq!(register.status(), 201);
     app.stop().await;
 }
@@ -120,11 +65,7 @@ async fn readiness_follows_a_postgres_outage() {
 #[actix_web::test]
 async fn binary_serves_and_healthcheck_passes() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let bind = format!("127.0.0.1:{port}");
     let issuer = format!("http://127.0.0.1:{port}");
     let url = format!("sqlite://{}/gh.db", dir.path().display());
@@ -148,11 +89,7 @@ async fn binary_serves_and_healthcheck_passes() {
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     let doc: serde_json::Value = loop {
-        if let Ok(response) = http
-            .get(format!("{issuer}/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-        {
+        if let Ok(response) = http.get(format!("{issuer}/.well-known/oauth-authorization-server")).send().await {
             break response.json().await.unwrap();
         }
         assert!(Instant::now() < deadline, "server did not start");
@@ -168,20 +105,10 @@ async fn binary_serves_and_healthcheck_passes() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "graceful shutdown exits 0, got {status:?}"
-    );
+    assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
 }

@@ -9,5 +9,6 @@ mod config;
 mod health;
 mod metadata;
 mod migrations;
+mod rate_limit;
 mod register;
 mod registration_management;

@@ -5,10 +5,7 @@ use serde_json::Value;
 
 use crate::common::{assert_no_nulls, backend, TestApp, TestDb};
 
-async fn fetch(
-    app: &TestApp,
-    url: &str,
-) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
+async fn fetch(app: &TestApp, url: &str) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
     let response = app.http.get(url).send().await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -18,54 +15,24 @@ async fn fetch(
 #[actix_web::test]
 async fn metadata_publishes_every_endpoint() {
     let app = TestApp::spawn_with(|s| s.dcr.enabled = false).await;
-    let (status, headers, doc) =
-        fetch(&app, &app.url("/.well-known/oauth-authorization-server")).await;
+    let (status, headers, doc) = fetch(&app, &app.url("/.well-known/oauth-authorization-server")).await;
     assert_eq!(status, 200);
-    assert!(headers
-        .get("cache-control")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .contains("max-age"));
+    assert!(headers.get("cache-control").unwrap().to_str().unwrap().contains("max-age"));
     assert_no_nulls(&doc);
     let issuer = &app.issuer;
-    assert_eq!(
-        doc["issuer"].as_str().unwrap().as_bytes(),
-        issuer.as_bytes()
-    );
+    assert_eq!(doc["issuer"].as_str().unwrap().as_bytes(), issuer.as_bytes());
     assert_eq!(doc["authorization_endpoint"], format!("{issuer}/authorize"));
     assert_eq!(doc["token_endpoint"], format!("{issuer}/token"));
     assert_eq!(doc["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
     assert_eq!(doc["revocation_endpoint"], format!("{issuer}/revoke"));
-    assert!(
-        doc.get("registration_endpoint").is_none(),
-        "DCR is off: {doc}"
-    );
-    assert_eq!(
-        doc["scopes_supported"],
-        serde_json::json!(["offline_access"])
-    );
+    assert!(doc.get("registration_endpoint").is_none(), "DCR is off: {doc}");
+    assert_eq!(doc["scopes_supported"], serde_json::json!(["offline_access"]));
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(
-        doc["response_modes_supported"],
-        serde_json::json!(["query"])
-    );
-    assert_eq!(
-        doc["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token"])
-    );
-    assert_eq!(
-        doc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["none"])
-    );
-    assert_eq!(
-        doc["revocation_endpoint_auth_methods_supported"],
-        serde_json::json!(["none"])
-    );
-    assert_eq!(
-        doc["code_challenge_methods_supported"],
-        serde_json::json!(["S256"])
-    );
+    assert_eq!(doc["response_modes_supported"], serde_json::json!(["query"]));
+    assert_eq!(doc["grant_types_supported"], serde_json::json!(["authorization_code", "refresh_token"]));
+    assert_eq!(doc["token_endpoint_auth_methods_supported"], serde_json::json!(["none"]));
+    assert_eq!(doc["revocation_endpoint_auth_methods_supported"], serde_json::json!(["none"]));
+    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert!(doc.get("client_id_metadata_document_supported").is_none());
 }
@@ -74,22 +41,11 @@ async fn metadata_publishes_every_endpoint() {
 async fn registration_endpoint_follows_the_live_setting() {
     let app = TestApp::spawn_with(|s| s.dcr.enabled = false).await;
     let url = app.url("/.well-known/oauth-authorization-server");
-    assert!(fetch(&app, &url)
-        .await
-        .2
-        .get("registration_endpoint")
-        .is_none());
+    assert!(fetch(&app, &url).await.2.get("registration_endpoint").is_none());
     app.update_settings(|s| s.dcr.enabled = true);
-    assert_eq!(
-        fetch(&app, &url).await.2["registration_endpoint"],
-        format!("{}/register", app.issuer)
-    );
+    assert_eq!(fetch(&app, &url).await.2["registration_endpoint"], format!("{}/register", app.issuer));
     app.update_settings(|s| s.dcr.enabled = false);
-    assert!(fetch(&app, &url)
-        .await
-        .2
-        .get("registration_endpoint")
-        .is_none());
+    assert!(fetch(&app, &url).await.2.get("registration_endpoint").is_none());
 }
 
 #[actix_web::test]
@@ -103,25 +59,11 @@ async fn issuer_with_a_path_serves_under_it() {
     assert_eq!(status, 200);
     assert_eq!(doc["issuer"], app.issuer);
     assert_eq!(doc["token_endpoint"], format!("{}/auth/token", app.root));
-    assert_eq!(
-        doc["registration_endpoint"],
-        format!("{}/auth/register", app.root)
-    );
-    assert_eq!(
-        fetch(&app, &app.url("/.well-known/oauth-authorization-server"))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(doc["registration_endpoint"], format!("{}/auth/register", app.root));
+    assert_eq!(fetch(&app, &app.url("/.well-known/oauth-authorization-server")).await.0, 200);
     // Health at the root and under the path; registration only under the path.
     for path in ["/healthz", "/readyz", "/auth/healthz", "/auth/readyz"] {
-        let status = app
-            .http
-            .get(format!("{}{path}", app.root))
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = app.http.get(format!("{}{path}", app.root)).send().await.unwrap().status();
         assert_eq!(status, 200, "{path}");
     }
     let at_root = app
@@ -133,12 +75,7 @@ async fn issuer_with_a_path_serves_under_it() {
         .await
         .unwrap();
     assert_eq!(at_root.status(), 404);
-    let under = app
-        .post_json(
-            "/register",
-            &serde_json::json!({"redirect_uris": ["https://a.example/cb"]}),
-        )
-        .await;
+    let under = app.post_json("/register", &serde_json::json!({"redirect_uris": ["https://a.example/cb"]})).await;
     assert_eq!(under.status(), 201);
 }
 
@@ -147,10 +84,7 @@ async fn cors_preflight_on_metadata() {
     let app = TestApp::spawn().await;
     let response = app
         .http
-        .request(
-            reqwest::Method::OPTIONS,
-            app.url("/.well-known/oauth-authorization-server"),
-        )
+        .request(reqwest::Method::OPTIONS, app.url("/.well-known/oauth-authorization-server"))
         .header("origin", "http://localhost:6274")
         .header("access-control-request-method", "GET")
         .header("access-control-request-headers", "mcp-protocol-version")
@@ -159,14 +93,8 @@ async fn cors_preflight_on_metadata() {
         .unwrap();
     assert!(response.status().is_success(), "{}", response.status());
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
-    assert!(response
-        .headers()
-        .get("access-control-allow-credentials")
-        .is_none());
-    let allowed = response.headers()["access-control-allow-headers"]
-        .to_str()
-        .unwrap()
-        .to_ascii_lowercase();
+    assert!(response.headers().get("access-control-allow-credentials").is_none());
+    let allowed = response.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
     assert!(allowed.contains("mcp-protocol-version"), "{allowed}");
 
     let simple = app

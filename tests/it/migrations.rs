@@ -14,10 +14,7 @@ fn migrations_run_once_and_round_trip() {
     let mut conn = db.get().unwrap();
     assert_eq!(gatehouse::store::clients::count(&mut conn).unwrap(), 0);
     gatehouse::db::revert_all_migrations(&mut conn).unwrap();
-    assert!(
-        gatehouse::store::clients::count(&mut conn).is_err(),
-        "tables are gone after reverting"
-    );
+    assert!(gatehouse::store::clients::count(&mut conn).is_err(), "tables are gone after reverting");
     drop(conn);
     assert_eq!(db.migrate().unwrap(), first);
 }
@@ -32,14 +29,7 @@ fn concurrent_migrations_do_not_race() {
             std::thread::spawn(move || open_db(&url).migrate())
         })
         .collect();
-    let ran: Vec<usize> = handles
-        .into_iter()
-        .map(|h| h.join().unwrap().expect("migrate"))
-        .collect();
+    let ran: Vec<usize> = handles.into_iter().map(|h| h.join().unwrap().expect("migrate")).collect();
     let total: usize = ran.iter().sum();
-    assert_eq!(
-        total,
-        ran.iter().copied().max().unwrap(),
-        "exactly one runner applied the migrations: {ran:?}"
-    );
+    assert_eq!(total, ran.iter().copied().max().unwrap(), "exactly one runner applied the migrations: {ran:?}");
 }

@@ -8,12 +8,8 @@ use gatehouse::store::audit::{self, AuditFilter, AuditRow};
 use gatehouse::store::clients;
 
 pub async fn audit_rows(app: &TestApp, event: &str) -> Vec<AuditRow> {
-    let filter = AuditFilter {
-        event: Some(event.to_string()),
-        ..AuditFilter::default()
-    };
-    app.with_db(move |c| Ok(audit::list(c, &filter, 1000)?))
-        .await
+    let filter = AuditFilter { event: Some(event.to_string()), ..AuditFilter::default() };
+    app.with_db(move |c| Ok(audit::list(c, &filter, 1000)?)).await
 }
 
 pub async fn client_count(app: &TestApp) -> i64 {
@@ -36,10 +32,7 @@ async fn accepted(app: &TestApp, body: Value) -> Value {
     let (status, response) = register(app, &body).await;
     assert_eq!(status, 201, "{body} → {response}");
     let client_id = response["client_id"].as_str().unwrap();
-    assert!(
-        client_id.starts_with("dcr_") && client_id.len() >= 4 + 22,
-        "{client_id}"
-    );
+    assert!(client_id.starts_with("dcr_") && client_id.len() >= 4 + 22, "{client_id}");
     assert_eq!(response["client_id_issued_at"], crate::common::T0);
     assert_eq!(response["token_endpoint_auth_method"], "none");
     assert!(response.get("client_secret").is_none());
@@ -63,22 +56,13 @@ async fn chatgpt_registration() {
     )
     .await;
     assert_eq!(response["client_name"], "ChatGPT");
-    assert_eq!(
-        response["redirect_uris"],
-        json!(["https://chatgpt.com/connector_platform_oauth_redirect"])
-    );
-    assert_eq!(
-        response["grant_types"],
-        json!(["authorization_code", "refresh_token"])
-    );
+    assert_eq!(response["redirect_uris"], json!(["https://chatgpt.com/connector_platform_oauth_redirect"]));
+    assert_eq!(response["grant_types"], json!(["authorization_code", "refresh_token"]));
     assert_eq!(response["response_types"], json!(["code"]));
     assert_eq!(response["scope"], "offline_access");
 
     let client_id = response["client_id"].as_str().unwrap().to_string();
-    let stored = app
-        .with_db(move |c| Ok(clients::find(c, &client_id)?))
-        .await
-        .unwrap();
+    let stored = app.with_db(move |c| Ok(clients::find(c, &client_id)?)).await.unwrap();
     assert_eq!(stored.source, "dcr");
     assert_eq!(stored.status, "active");
     assert_eq!(stored.last_seen_at, None);
@@ -86,10 +70,7 @@ async fn chatgpt_registration() {
     assert_eq!(stored.created_at, crate::common::T0);
     let rows = audit_rows(&app, "client.dcr.registered").await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(
-        rows[0].client_id.as_deref(),
-        Some(stored.client_id.as_str())
-    );
+    assert_eq!(rows[0].client_id.as_deref(), Some(stored.client_id.as_str()));
     assert_eq!(rows[0].actor, "anonymous");
     assert_eq!(rows[0].address.as_deref(), Some("127.0.0.1"));
 }
@@ -156,10 +137,7 @@ async fn cursor_scheme_only_when_listed() {
 
     let listed = TestApp::spawn_with(|s| s.dcr.private_use_schemes = vec!["cursor".into()]).await;
     let response = accepted(&listed, body).await;
-    assert_eq!(
-        response["redirect_uris"],
-        json!(["cursor://anysphere.cursor-mcp/oauth/callback"])
-    );
+    assert_eq!(response["redirect_uris"], json!(["cursor://anysphere.cursor-mcp/oauth/callback"]));
 }
 
 #[actix_web::test]
@@ -187,10 +165,7 @@ async fn mcp_inspector_registration_with_charset() {
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
     let json: Value = response.json().await.unwrap();
     assert_no_nulls(&json);
-    assert_eq!(
-        json["client_uri"],
-        "https://github.com/modelcontextprotocol/inspector"
-    );
+    assert_eq!(json["client_uri"], "https://github.com/modelcontextprotocol/inspector");
     assert!(json.get("scope").is_none());
 }
 
@@ -209,16 +184,11 @@ async fn duplicates_collapsed_unknown_fields_ignored_nulls_absent() {
         }),
     )
     .await;
-    assert_eq!(
-        response["redirect_uris"],
-        json!(["https://a.example/cb", "https://b.example/cb"])
-    );
+    assert_eq!(response["redirect_uris"], json!(["https://a.example/cb", "https://b.example/cb"]));
     assert_eq!(response["grant_types"], json!(["authorization_code"]));
     assert_eq!(response["client_name"], "Registered client");
     assert!(
-        response.get("jwks_uri").is_none()
-            && response.get("x-vendor").is_none()
-            && response.get("logo_uri").is_none()
+        response.get("jwks_uri").is_none() && response.get("x-vendor").is_none() && response.get("logo_uri").is_none()
     );
 }
 
@@ -249,14 +219,8 @@ async fn registration_is_404_while_disabled_and_follows_the_live_setting() {
 
 /// Sends raw bytes with a content type; returns status and JSON body.
 async fn send_raw(app: &TestApp, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.url("/register"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.http.post(app.url("/register")).header("content-type", content_type).body(body).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.expect("an OAuth error body"))
 }
@@ -273,15 +237,9 @@ async fn assert_refused_and_audited(
     assert_eq!(body["error"], code, "{case}: {body}");
     let description = body["error_description"].as_str().unwrap_or("");
     assert!(!description.is_empty(), "{case}: no description");
-    assert_eq!(
-        client_count(app).await,
-        0,
-        "{case}: a client row was written"
-    );
+    assert_eq!(client_count(app).await, 0, "{case}: a client row was written");
     let rows = audit_rows(app, "client.dcr.rejected").await;
-    let newest = rows
-        .first()
-        .unwrap_or_else(|| panic!("{case}: no client.dcr.rejected row"));
+    let newest = rows.first().unwrap_or_else(|| panic!("{case}: no client.dcr.rejected row"));
     let detail: Value = serde_json::from_str(&newest.detail).unwrap();
     assert_eq!(detail["error"], code, "{case}");
 }
@@ -290,26 +248,11 @@ async fn assert_refused_and_audited(
 async fn malformed_bodies_are_refused() {
     let app = TestApp::spawn().await;
     let cases: Vec<(&str, &str, Vec<u8>, u16)> = vec![
-        (
-            "malformed JSON",
-            "application/json",
-            b"{\"redirect_uris\": [".to_vec(),
-            400,
-        ),
-        (
-            "not an object",
-            "application/json",
-            b"[\"https://a.example/cb\"]".to_vec(),
-            400,
-        ),
+        ("malformed JSON", "application/json", b"{\"redirect_uris\": [".to_vec(), 400),
+        ("not an object", "application/json", b"[\"https://a.example/cb\"]".to_vec(), 400),
         ("a string", "application/json", b"\"hello\"".to_vec(), 400),
         ("empty body", "application/json", Vec::new(), 400),
-        (
-            "invalid UTF-8",
-            "application/json",
-            b"{\"client_name\": \"\xff\xfe\"}".to_vec(),
-            400,
-        ),
+        ("invalid UTF-8", "application/json", b"{\"client_name\": \"\xff\xfe\"}".to_vec(), 400),
         (
             "redirect_uris as a string",
             "application/json",
@@ -322,31 +265,13 @@ async fn malformed_bodies_are_refused() {
             br#"{"redirect_uris": ["https://a.example/cb", 7]}"#.to_vec(),
             400,
         ),
-        (
-            "form content type",
-            "application/x-www-form-urlencoded",
-            b"redirect_uris=https://a.example/cb".to_vec(),
-            415,
-        ),
-        (
-            "text/plain",
-            "text/plain",
-            br#"{"redirect_uris": ["https://a.example/cb"]}"#.to_vec(),
-            415,
-        ),
+        ("form content type", "application/x-www-form-urlencoded", b"redirect_uris=https://a.example/cb".to_vec(), 415),
+        ("text/plain", "text/plain", br#"{"redirect_uris": ["https://a.example/cb"]}"#.to_vec(), 415),
     ];
     let total = cases.len();
     for (case, content_type, body, expected) in cases {
         let (status, json) = send_raw(&app, content_type, body).await;
-        assert_refused_and_audited(
-            &app,
-            status,
-            &json,
-            expected,
-            "invalid_client_metadata",
-            case,
-        )
-        .await;
+        assert_refused_and_audited(&app, status, &json, expected, "invalid_client_metadata", case).await;
     }
     assert_eq!(audit_rows(&app, "client.dcr.rejected").await.len(), total);
 }
@@ -354,18 +279,9 @@ async fn malformed_bodies_are_refused() {
 #[actix_web::test]
 async fn oversized_body_is_413_in_oauth_shape() {
     let app = TestApp::spawn_with(|s| s.server.max_body_bytes = 1024).await;
-    let big = json!({"redirect_uris": ["https://a.example/cb"], "client_name": "x".repeat(2000)})
-        .to_string();
+    let big = json!({"redirect_uris": ["https://a.example/cb"], "client_name": "x".repeat(2000)}).to_string();
     let (status, json) = send_raw(&app, "application/json", big.into_bytes()).await;
-    assert_refused_and_audited(
-        &app,
-        status,
-        &json,
-        413,
-        "invalid_client_metadata",
-        "oversized",
-    )
-    .await;
+    assert_refused_and_audited(&app, status, &json, 413, "invalid_client_metadata", "oversized").await;
 }
 
 #[actix_web::test]
@@ -394,71 +310,23 @@ async fn every_rule_refusal_has_its_code_an_audit_row_and_no_client() {
             json!({"redirect_uris": ["https://a.example/1", "https://a.example/2", "https://a.example/3", "https://a.example/4"]}),
             "invalid_redirect_uri",
         ),
-        (
-            "no redirect URIs",
-            json!({"client_name": "x"}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "ftp",
-            json!({"redirect_uris": ["ftp://localhost/cb"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "http localhost.evil.com",
-            json!({"redirect_uris": ["http://localhost.evil.com/cb"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "nip.io",
-            json!({"redirect_uris": ["http://127.0.0.1.nip.io/cb"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "hex loopback",
-            json!({"redirect_uris": ["http://0x7f.1/cb"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "upper case",
-            json!({"redirect_uris": ["HTTPS://EXAMPLE.COM/cb"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "fragment",
-            json!({"redirect_uris": ["https://example.com/cb#frag"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "empty fragment",
-            json!({"redirect_uris": ["https://example.com/cb?x=1#"]}),
-            "invalid_redirect_uri",
-        ),
+        ("no redirect URIs", json!({"client_name": "x"}), "invalid_redirect_uri"),
+        ("ftp", json!({"redirect_uris": ["ftp://localhost/cb"]}), "invalid_redirect_uri"),
+        ("http localhost.evil.com", json!({"redirect_uris": ["http://localhost.evil.com/cb"]}), "invalid_redirect_uri"),
+        ("nip.io", json!({"redirect_uris": ["http://127.0.0.1.nip.io/cb"]}), "invalid_redirect_uri"),
+        ("hex loopback", json!({"redirect_uris": ["http://0x7f.1/cb"]}), "invalid_redirect_uri"),
+        ("upper case", json!({"redirect_uris": ["HTTPS://EXAMPLE.COM/cb"]}), "invalid_redirect_uri"),
+        ("fragment", json!({"redirect_uris": ["https://example.com/cb#frag"]}), "invalid_redirect_uri"),
+        ("empty fragment", json!({"redirect_uris": ["https://example.com/cb?x=1#"]}), "invalid_redirect_uri"),
         (
             "header injection",
             json!({"redirect_uris": ["https://example.com/\r\nSet-Cookie:x"]}),
             "invalid_redirect_uri",
         ),
-        (
-            "user-info",
-            json!({"redirect_uris": ["https://user:pw@example.com/cb"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "javascript",
-            json!({"redirect_uris": ["javascript:alert(1)"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "cursor: alone",
-            json!({"redirect_uris": ["cursor:"]}),
-            "invalid_redirect_uri",
-        ),
-        (
-            "plain http",
-            json!({"redirect_uris": ["http://example.com/cb"]}),
-            "invalid_redirect_uri",
-        ),
+        ("user-info", json!({"redirect_uris": ["https://user:pw@example.com/cb"]}), "invalid_redirect_uri"),
+        ("javascript", json!({"redirect_uris": ["javascript:alert(1)"]}), "invalid_redirect_uri"),
+        ("cursor: alone", json!({"redirect_uris": ["cursor:"]}), "invalid_redirect_uri"),
+        ("plain http", json!({"redirect_uris": ["http://example.com/cb"]}), "invalid_redirect_uri"),
         (
             "client_secret",
             json!({"redirect_uris": ["https://a.example/cb"], "client_secret": "mine"}),
@@ -515,36 +383,18 @@ async fn every_rule_refusal_has_its_code_an_audit_row_and_no_client() {
         let (status, json) = register(&app, &body).await;
         assert_refused_and_audited(&app, status, &json, 400, code, case).await;
         if code == "invalid_redirect_uri" && case.contains("upper") {
-            assert!(
-                json["error_description"]
-                    .as_str()
-                    .unwrap()
-                    .contains("https://example.com/cb"),
-                "{json}"
-            );
+            assert!(json["error_description"].as_str().unwrap().contains("https://example.com/cb"), "{json}");
         }
     }
     let rows = audit_rows(&app, "client.dcr.rejected").await;
     assert_eq!(rows.len(), total);
     // Submitted values are recorded truncated, and never a client-chosen secret.
     for row in &rows {
-        assert!(
-            row.detail.len() < 4000,
-            "audit detail too large: {} bytes",
-            row.detail.len()
-        );
-        assert!(
-            !row.detail.contains("\"mine\""),
-            "secret recorded: {}",
-            row.detail
-        );
+        assert!(row.detail.len() < 4000, "audit detail too large: {} bytes", row.detail.len());
+        assert!(!row.detail.contains("\"mine\""), "secret recorded: {}", row.detail);
     }
     // A refused redirect URI is fine over https: `https://localhost.evil.com/cb` is accepted.
-    accepted(
-        &app,
-        json!({"redirect_uris": ["https://localhost.evil.com/cb"]}),
-    )
-    .await;
+    accepted(&app, json!({"redirect_uris": ["https://localhost.evil.com/cb"]})).await;
 }
 
 #[actix_web::test]
@@ -552,18 +402,10 @@ async fn metrics_count_registrations_by_outcome() {
     let app = TestApp::spawn().await;
     accepted(&app, json!({"redirect_uris": ["https://a.example/cb"]})).await;
     register(&app, &json!({"redirect_uris": ["http://example.com/cb"]})).await;
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"gatehouse_dcr_registrations_total{error="",outcome="registered"} 1"#), "{text}");
     assert!(
-        text.contains(r#"gatehouse_dcr_registrations_total{error="",outcome="registered"} 1"#),
+        text.contains(r#"gatehouse_dcr_registrations_total{error="invalid_redirect_uri",outcome="rejected"} 1"#),
         "{text}"
     );
-    assert!(text.contains(r#"gatehouse_dcr_registrations_total{error="invalid_redirect_uri",outcome="rejected"} 1"#), "{text}");
 }

@@ -33,21 +33,12 @@ async fn read(app: &TestApp, client_id: &str, token: Option<&str>) -> reqwest::R
 }
 
 async fn delete(app: &TestApp, client_id: &str, token: &str) -> reqwest::Response {
-    app.http
-        .delete(app.url(&format!("/register/{client_id}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    app.http.delete(app.url(&format!("/register/{client_id}"))).bearer_auth(token).send().await.unwrap()
 }
 
 async fn assert_invalid_token(response: reqwest::Response, case: &str) {
     assert_eq!(response.status(), 401, "{case}");
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        "Bearer error=\"invalid_token\"",
-        "{case}"
-    );
+    assert_eq!(response.headers()["www-authenticate"], "Bearer error=\"invalid_token\"", "{case}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token", "{case}");
 }
@@ -60,15 +51,9 @@ async fn identical_registrations_share_one_client_with_two_tokens() {
     let second = register_ok(&app, &claude()).await;
     assert_eq!(first["client_id"], second["client_id"]);
     assert_eq!(first["client_id_issued_at"], second["client_id_issued_at"]);
-    assert_ne!(
-        first["registration_access_token"],
-        second["registration_access_token"]
-    );
+    assert_ne!(first["registration_access_token"], second["registration_access_token"]);
     let client_id = first["client_id"].as_str().unwrap();
-    assert_eq!(
-        first["registration_client_uri"],
-        format!("{}/register/{client_id}", app.issuer)
-    );
+    assert_eq!(first["registration_client_uri"], format!("{}/register/{client_id}", app.issuer));
     assert!(first["registration_access_token"].as_str().unwrap().len() >= 43);
     assert_eq!(client_count(&app).await, 1);
     assert_eq!(audit_rows(&app, "client.dcr.reused").await.len(), 1);
@@ -79,29 +64,12 @@ async fn identical_registrations_share_one_client_with_two_tokens() {
         assert_eq!(response.headers()["cache-control"], "no-store");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["client_id"], client_id);
-        assert_eq!(
-            body["redirect_uris"],
-            json!(["https://claude.ai/api/mcp/auth_callback"])
-        );
-        assert_eq!(
-            body["registration_client_uri"],
-            first["registration_client_uri"]
-        );
+        assert_eq!(body["redirect_uris"], json!(["https://claude.ai/api/mcp/auth_callback"]));
+        assert_eq!(body["registration_client_uri"], first["registration_client_uri"]);
         assert!(body.get("registration_access_token").is_none());
     }
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        text.contains(r#"gatehouse_dcr_registrations_total{error="",outcome="reused"} 1"#),
-        "{text}"
-    );
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"gatehouse_dcr_registrations_total{error="",outcome="reused"} 1"#), "{text}");
 }
 
 #[actix_web::test]
@@ -112,10 +80,7 @@ async fn without_deduplication_identical_registrations_make_two_clients() {
     assert_ne!(first["client_id"], second["client_id"]);
     assert_eq!(client_count(&app).await, 2);
     let id = first["client_id"].as_str().unwrap().to_string();
-    let stored = app
-        .with_db(move |c| Ok(clients::find(c, &id)?))
-        .await
-        .unwrap();
+    let stored = app.with_db(move |c| Ok(clients::find(c, &id)?)).await.unwrap();
     assert_eq!(stored.fingerprint, None);
 }
 
@@ -141,7 +106,11 @@ async fn concurrent_identical_registrations_yield_one_client() {
 #[actix_web::test]
 async fn different_metadata_makes_different_clients_but_order_and_defaults_do_not() {
     let app = TestApp::spawn().await;
-    let base = register_ok(&app, &json!({"client_name": "A", "redirect_uris": ["https://a.example/1", "https://a.example/2"]})).await;
+    let base = register_ok(
+        &app,
+        &json!({"client_name": "A", "redirect_uris": ["https://a.example/1", "https://a.example/2"]}),
+    )
+    .await;
     let reordered = register_ok(
         &app,
         &json!({"client_name": "A", "redirect_uris": ["https://a.example/2", "https://a.example/1"],
@@ -154,7 +123,11 @@ async fn different_metadata_makes_different_clients_but_order_and_defaults_do_no
         &json!({"client_name": "A", "redirect_uris": ["https://a.example/1", "https://a.example/2", "https://a.example/3"]}),
     )
     .await;
-    let renamed = register_ok(&app, &json!({"client_name": "B", "redirect_uris": ["https://a.example/1", "https://a.example/2"]})).await;
+    let renamed = register_ok(
+        &app,
+        &json!({"client_name": "B", "redirect_uris": ["https://a.example/1", "https://a.example/2"]}),
+    )
+    .await;
     assert_ne!(base["client_id"], more["client_id"]);
     assert_ne!(base["client_id"], renamed["client_id"]);
     assert_eq!(client_count(&app).await, 3);
@@ -166,31 +139,16 @@ async fn a_disabled_match_is_refused_without_the_operators_reason() {
     let first = register_ok(&app, &claude()).await;
     let id = first["client_id"].as_str().unwrap().to_string();
     let now = app.clock.now();
-    app.with_db(move |c| {
-        Ok(clients::set_status(
-            c,
-            &id,
-            "disabled",
-            Some("abuse ticket 4711"),
-            now,
-        )?)
-    })
-    .await;
+    app.with_db(move |c| Ok(clients::set_status(c, &id, "disabled", Some("abuse ticket 4711"), now)?)).await;
     let response = app.post_json("/register", &claude()).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client_metadata");
-    assert_eq!(
-        body["error_description"],
-        "this client has been disabled by the operator"
-    );
+    assert_eq!(body["error_description"], "this client has been disabled by the operator");
     assert!(!body.to_string().contains("4711"));
     let rows = audit_rows(&app, "client.dcr.rejected").await;
     assert_eq!(rows.len(), 1);
-    assert!(
-        rows[0].detail.contains("abuse ticket 4711"),
-        "operator reason belongs in the audit row"
-    );
+    assert!(rows[0].detail.contains("abuse ticket 4711"), "operator reason belongs in the audit row");
     assert_eq!(client_count(&app).await, 1);
 }
 
@@ -200,18 +158,12 @@ async fn delete_retires_one_token_and_the_last_removes_the_client() {
     let first = register_ok(&app, &claude()).await;
     let second = register_ok(&app, &claude()).await;
     let id = first["client_id"].as_str().unwrap();
-    let (t1, t2) = (
-        first["registration_access_token"].as_str().unwrap(),
-        second["registration_access_token"].as_str().unwrap(),
-    );
+    let (t1, t2) =
+        (first["registration_access_token"].as_str().unwrap(), second["registration_access_token"].as_str().unwrap());
 
     assert_eq!(delete(&app, id, t1).await.status(), 204);
     assert_invalid_token(read(&app, id, Some(t1)).await, "retired token").await;
-    assert_eq!(
-        read(&app, id, Some(t2)).await.status(),
-        200,
-        "the other registrant still reads"
-    );
+    assert_eq!(read(&app, id, Some(t2)).await.status(), 200, "the other registrant still reads");
     assert_eq!(client_count(&app).await, 1);
 
     assert_eq!(delete(&app, id, t2).await.status(), 204);
@@ -219,10 +171,7 @@ async fn delete_retires_one_token_and_the_last_removes_the_client() {
     assert_invalid_token(read(&app, id, Some(t2)).await, "removed client").await;
     let rows = audit_rows(&app, "client.dcr.deleted_by_client").await;
     assert_eq!(rows.len(), 2);
-    let details: Vec<Value> = rows
-        .iter()
-        .map(|r| serde_json::from_str(&r.detail).unwrap())
-        .collect();
+    let details: Vec<Value> = rows.iter().map(|r| serde_json::from_str(&r.detail).unwrap()).collect();
     assert_eq!(details[0]["client_removed"], true); // newest first
     assert_eq!(details[1]["client_removed"], false);
     // The audit history outlives the client.
@@ -233,11 +182,7 @@ async fn delete_retires_one_token_and_the_last_removes_the_client() {
 async fn bad_tokens_and_methods_are_refused() {
     let app = TestApp::spawn().await;
     let mine = register_ok(&app, &claude()).await;
-    let other = register_ok(
-        &app,
-        &json!({"redirect_uris": ["https://other.example/cb"]}),
-    )
-    .await;
+    let other = register_ok(&app, &json!({"redirect_uris": ["https://other.example/cb"]})).await;
     let id = mine["client_id"].as_str().unwrap();
     let token = mine["registration_access_token"].as_str().unwrap();
     let other_token = other["registration_access_token"].as_str().unwrap();
@@ -246,49 +191,20 @@ async fn bad_tokens_and_methods_are_refused() {
     one_off.push(if last == 'A' { 'B' } else { 'A' });
 
     assert_invalid_token(read(&app, id, None).await, "no token").await;
-    let malformed = app
-        .http
-        .get(app.url(&format!("/register/{id}")))
-        .header("authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
+    let malformed =
+        app.http.get(app.url(&format!("/register/{id}"))).header("authorization", "Basic abc").send().await.unwrap();
     assert_invalid_token(malformed, "malformed header").await;
-    assert_invalid_token(
-        read(&app, id, Some(other_token)).await,
-        "another client's token",
-    )
-    .await;
+    assert_invalid_token(read(&app, id, Some(other_token)).await, "another client's token").await;
     assert_invalid_token(read(&app, id, Some(&one_off)).await, "one character off").await;
-    assert_invalid_token(
-        read(&app, "dcr_unknown", Some(token)).await,
-        "unknown client",
-    )
-    .await;
-    assert_invalid_token(
-        delete(&app, id, other_token).await,
-        "delete with another client's token",
-    )
-    .await;
+    assert_invalid_token(read(&app, "dcr_unknown", Some(token)).await, "unknown client").await;
+    assert_invalid_token(delete(&app, id, other_token).await, "delete with another client's token").await;
     assert_eq!(client_count(&app).await, 2);
 
-    let put = app
-        .http
-        .put(app.url(&format!("/register/{id}")))
-        .bearer_auth(token)
-        .json(&claude())
-        .send()
-        .await
-        .unwrap();
+    let put =
+        app.http.put(app.url(&format!("/register/{id}"))).bearer_auth(token).json(&claude()).send().await.unwrap();
     assert_eq!(put.status(), 405);
-    let post = app
-        .http
-        .post(app.url(&format!("/register/{id}")))
-        .bearer_auth(token)
-        .json(&claude())
-        .send()
-        .await
-        .unwrap();
+    let post =
+        app.http.post(app.url(&format!("/register/{id}"))).bearer_auth(token).json(&claude()).send().await.unwrap();
     assert_eq!(post.status(), 405);
     let body: Value = post.json().await.unwrap();
     assert!(body["error"].is_string());

@@ -43,15 +43,8 @@ pub fn postgres_admin_url() -> String {
 
 /// A database of its own for one test; removed when dropped.
 pub enum TestDb {
-    Sqlite {
-        _dir: tempfile::TempDir,
-        url: String,
-    },
-    Postgres {
-        admin_url: String,
-        name: String,
-        url: String,
-    },
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres { admin_url: String, name: String, url: String },
 }
 
 impl TestDb {
@@ -64,23 +57,11 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin_url = postgres_admin_url();
-                let name = format!(
-                    "gh_test_{}",
-                    gatehouse::secrets::random_token(9)
-                        .to_lowercase()
-                        .replace('-', "_")
-                );
-                let mut admin = diesel::pg::PgConnection::establish(&admin_url)
-                    .expect("connect to test Postgres");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .expect("create test database");
+                let name = format!("gh_test_{}", gatehouse::secrets::random_token(9).to_lowercase().replace('-', "_"));
+                let mut admin = diesel::pg::PgConnection::establish(&admin_url).expect("connect to test Postgres");
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
                 let url = replace_database(&admin_url, &name);
-                TestDb::Postgres {
-                    admin_url,
-                    name,
-                    url,
-                }
+                TestDb::Postgres { admin_url, name, url }
             }
         }
     }
@@ -94,13 +75,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let TestDb::Postgres {
-            admin_url, name, ..
-        } = self
-        {
+        if let TestDb::Postgres { admin_url, name, .. } = self {
             if let Ok(mut admin) = diesel::pg::PgConnection::establish(admin_url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -119,6 +96,8 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.database.pool_size = 4;
     settings.database.connect_timeout_ms = 500;
     settings.dcr.enabled = true;
+    // Tests about the limit set their own; the others must not trip over it.
+    settings.dcr.max_registrations_per_window = 10_000;
     settings
 }
 
@@ -148,21 +127,13 @@ impl TestApp {
     }
 
     /// A server over an existing database URL; `issuer_path` is appended to the issuer.
-    pub async fn spawn_on(
-        database_url: &str,
-        issuer_path: &str,
-        adjust: impl FnOnce(&mut Settings),
-    ) -> TestApp {
+    pub async fn spawn_on(database_url: &str, issuer_path: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let root = format!("http://{}", listener.local_addr().unwrap());
         let mut settings = test_settings(database_url);
         settings.issuer = format!("{root}{issuer_path}");
         adjust(&mut settings);
-        assert_eq!(
-            settings.validate(),
-            Vec::<String>::new(),
-            "test settings must be valid"
-        );
+        assert_eq!(settings.validate(), Vec::<String>::new(), "test settings must be valid");
         let for_db = settings.clone();
         let db = tokio::task::spawn_blocking(move || gatehouse::commands::open_database(&for_db))
             .await
@@ -175,8 +146,7 @@ impl TestApp {
             clock: clock.clone(),
             metrics: Metrics::new(),
         };
-        let server =
-            gatehouse::http::start(state.clone(), listener, Some(2)).expect("start server");
+        let server = gatehouse::http::start(state.clone(), listener, Some(2)).expect("start server");
         let handle = server.handle();
         actix_web::rt::spawn(server);
         TestApp {
@@ -184,10 +154,7 @@ impl TestApp {
             root,
             state,
             clock,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             server: handle,
             db: None,
         }
@@ -238,13 +205,8 @@ pub fn assert_no_nulls(value: &Value) {
     fn walk(value: &Value, path: &str) {
         match value {
             Value::Null => panic!("null at {path}"),
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .for_each(|(i, v)| walk(v, &format!("{path}[{i}]"))),
-            Value::Object(map) => map
-                .iter()
-                .for_each(|(k, v)| walk(v, &format!("{path}.{k}"))),
+            Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{path}[{i}]"))),
+            Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, &format!("{path}.{k}"))),
             _ => {}
         }
     }

@@ -42,11 +42,7 @@ impl CuttableProxy {
                 });
             }
         });
-        CuttableProxy {
-            port,
-            open,
-            generation,
-        }
+        CuttableProxy { port, open, generation }
     }
 
     /// Refuse new connections and kill the open ones.
