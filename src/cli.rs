@@ -35,6 +35,41 @@ pub enum Command {
     },
     /// GET /healthz on server.bind; exit 0 when healthy, 1 otherwise (for container health checks)
     Healthcheck,
+    /// Local user accounts (who may sign in at /login)
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Clients (registered, operator-created, metadata documents)
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user. The password is read from standard input with --password-stdin (first
+    /// line), or asked for twice when standard input is a terminal
+    Add {
+        email: String,
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create a public PKCE client with a known client id (source "manual"); prints the client id
+    Add {
+        /// Name shown on the consent page
+        #[arg(long)]
+        name: String,
+        /// Redirect URI (repeat for several): https, http on localhost/127.0.0.1/[::1], or a listed private-use scheme
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

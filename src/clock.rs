@@ -13,6 +13,13 @@ pub type SharedClock = Arc<dyn Clock>;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+impl SystemClock {
+    /// The current time without going through the trait object.
+    pub fn now_secs(&self) -> i64 {
+        Clock::now(self)
+    }
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)

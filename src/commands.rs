@@ -10,7 +10,21 @@ use crate::config::{ConfigSource, Settings, SettingsHandle};
 use crate::db::{mask_password, Db};
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::{http, paths, rules_summary};
+
+/// How a command failed: `Failed` exits 1, `Usage` (a command line that cannot work) exits 2.
+#[derive(Debug)]
+pub enum CommandError {
+    Failed(String),
+    Usage(String),
+}
+
+impl From<String> for CommandError {
+    fn from(message: String) -> Self {
+        CommandError::Failed(message)
+    }
+}
 
 /// Connect to the database and run pending migrations (blocking: call off the async workers).
 pub fn open_database(settings: &Settings) -> Result<Db, String> {
@@ -92,4 +106,47 @@ pub fn healthcheck(settings: &Settings) -> Result<(), String> {
     } else {
         Err(format!("unhealthy: {status_line}"))
     }
+}
+
+/// `users add EMAIL [--password-stdin]`.
+pub fn users_add(settings: &Settings, email: &str, password_stdin: bool) -> Result<(), CommandError> {
+    let password = read_new_password(password_stdin)?;
+    let db = open_database(settings)?;
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    let user = crate::users::add_user(&mut conn, email, &password, Actor::Cli, SystemClock.now_secs())
+        .map_err(|e| e.to_string())?;
+    println!("created user {} ({})", user.email, user.user_id);
+    Ok(())
+}
+
+/// The first line of standard input, or — only on a terminal — a prompt, twice.
+fn read_new_password(from_stdin: bool) -> Result<String, CommandError> {
+    use std::io::{BufRead, IsTerminal};
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read standard input: {e}"))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError::Usage(
+            "standard input is not a terminal: pass --password-stdin and write the password on its first line".into(),
+        ));
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+    let second = rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?;
+    if first != second {
+        return Err(CommandError::Failed("the passwords differ".into()));
+    }
+    Ok(first)
+}
+
+/// `clients add --name N --redirect-uri U…`: prints the new client id.
+pub fn clients_add(settings: &Settings, name: &str, redirect_uris: &[String]) -> Result<(), CommandError> {
+    let metadata = crate::clients::manual_metadata(settings, name, redirect_uris).map_err(|e| e.to_string())?;
+    let db = open_database(settings)?;
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    let client = crate::clients::add_manual(&mut conn, &metadata, Actor::Cli, SystemClock.now_secs())
+        .map_err(|e| e.to_string())?;
+    println!("{}", client.client_id);
+    Ok(())
 }

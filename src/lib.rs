@@ -2,12 +2,14 @@
 //! The binary (`main.rs`) is a thin shell over this library, which tests build in-process.
 
 pub mod cli;
+pub mod clients;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jwt;
 pub mod logging;
 pub mod metrics;
 pub mod net;
@@ -18,3 +20,4 @@ pub mod rules_summary;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod users;

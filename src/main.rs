@@ -4,11 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use gatehouse::cli::{Cli, Command, ConfigCommand};
+use gatehouse::cli::{ClientsCommand, Cli, Command, ConfigCommand, UsersCommand};
+use gatehouse::commands::CommandError;
 use gatehouse::config::ConfigSource;
 use gatehouse::{commands, logging};
 
-/// Exit status for a configuration that cannot be used.
+/// Exit status for a configuration or command line that cannot be used.
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
@@ -24,23 +25,33 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let result = match cli.command {
-        Command::Config { command: ConfigCommand::Check } => commands::config_check(&source, &settings),
-        Command::Healthcheck => commands::healthcheck(&settings),
+    let result: Result<(), CommandError> = match cli.command {
+        Command::Config { command: ConfigCommand::Check } => commands::config_check(&source, &settings).map_err(Into::into),
+        Command::Healthcheck => commands::healthcheck(&settings).map_err(Into::into),
         Command::Migrate => {
             logging::init(&settings.log);
-            commands::migrate(&settings)
+            commands::migrate(&settings).map_err(Into::into)
         }
         Command::Serve => {
             logging::init(&settings.log);
-            commands::serve(source, settings)
+            commands::serve(source, settings).map_err(Into::into)
+        }
+        Command::Users { command: UsersCommand::Add { email, password_stdin } } => {
+            commands::users_add(&settings, &email, password_stdin)
+        }
+        Command::Clients { command: ClientsCommand::Add { name, redirect_uris } } => {
+            commands::clients_add(&settings, &name, &redirect_uris)
         }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(CommandError::Failed(message)) => {
             eprintln!("gatehouse: {message}");
             ExitCode::FAILURE
+        }
+        Err(CommandError::Usage(message)) => {
+            eprintln!("gatehouse: {message}");
+            ExitCode::from(EXIT_CONFIG)
         }
     }
 }

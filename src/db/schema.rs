@@ -41,8 +41,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(registration_tokens -> clients (client_id));
-diesel::allow_tables_to_appear_in_same_query!(clients, registration_tokens, audit_events);
 
 diesel::table! {
     rate_limit_windows (key, window_start) {
@@ -52,3 +50,81 @@ diesel::table! {
         audited -> Bool,
     }
 }
+
+diesel::table! {
+    users (user_id) {
+        user_id -> Text,
+        email -> Text,
+        email_lower -> Text,
+        password_hash -> Text,
+        status -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_failures (account_key) {
+        account_key -> Text,
+        failures -> Integer,
+        last_failed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (session_hash) {
+        session_hash -> Text,
+        user_id -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    auth_requests (request_id) {
+        request_id -> Text,
+        browser_hash -> Text,
+        csrf_token -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        state -> Nullable<Text>,
+        code_challenge -> Text,
+        scope -> Text,
+        resource -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed -> Bool,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Text,
+        scope -> Text,
+        resource -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        family_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(registration_tokens -> clients (client_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    registration_tokens,
+    audit_events,
+    rate_limit_windows,
+    users,
+    login_failures,
+    sessions,
+    auth_requests,
+    authorization_codes,
+);

@@ -14,8 +14,15 @@ pub mod event {
     pub const DCR_REJECTED: &str = "client.dcr.rejected";
     pub const DCR_RATE_LIMITED: &str = "client.dcr.rate_limited";
     pub const DCR_DELETED_BY_CLIENT: &str = "client.dcr.deleted_by_client";
+    pub const CLIENT_CREATED: &str = "client.created";
     pub const CLIENT_DISABLED: &str = "client.disabled";
     pub const CLIENT_ENABLED: &str = "client.enabled";
+    pub const USER_CREATED: &str = "user.created";
+    pub const USER_LOGIN_SUCCEEDED: &str = "user.login.succeeded";
+    pub const USER_LOGIN_FAILED: &str = "user.login.failed";
+    pub const TOKEN_CODE_REPLAY_DETECTED: &str = "token.code_replay_detected";
+    pub const TOKEN_REFRESH_REUSE_DETECTED: &str = "token.refresh_reuse_detected";
+    pub const KEYS_ROTATED: &str = "keys.rotated";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -70,3 +70,15 @@ pub fn delete(conn: &mut DbConnection, client_id: &str) -> QueryResult<bool> {
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     clients::table.count().get_result(conn)
 }
+
+/// Record that the client was used, at most once a minute (no write on a hot path otherwise).
+pub fn touch_last_seen(conn: &mut DbConnection, client_id: &str, now: i64) -> QueryResult<()> {
+    diesel::update(
+        clients::table
+            .find(client_id)
+            .filter(clients::last_seen_at.is_null().or(clients::last_seen_at.lt(now - 60))),
+    )
+    .set(clients::last_seen_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}

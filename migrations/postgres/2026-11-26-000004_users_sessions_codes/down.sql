@@ -1,0 +1,5 @@
+DROP TABLE authorization_codes;
+DROP TABLE auth_requests;
+DROP TABLE sessions;
+DROP TABLE login_failures;
+DROP TABLE users;

@@ -1,0 +1,53 @@
+//! Pending authorization requests: from `/authorize` to the consent decision.
+
+use diesel::prelude::*;
+
+use crate::db::schema::auth_requests;
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = auth_requests)]
+pub struct AuthRequestRow {
+    pub request_id: String,
+    pub browser_hash: String,
+    pub csrf_token: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub scope: String,
+    pub resource: Option<String>,
+    pub user_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed: bool,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &AuthRequestRow) -> QueryResult<()> {
+    diesel::insert_into(auth_requests::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+/// A request that is neither expired nor consumed.
+pub fn find_open(conn: &mut DbConnection, request_id: &str, now: i64) -> QueryResult<Option<AuthRequestRow>> {
+    auth_requests::table
+        .find(request_id)
+        .filter(auth_requests::expires_at.gt(now))
+        .filter(auth_requests::consumed.eq(false))
+        .select(auth_requests::all_columns)
+        .first(conn)
+        .optional()
+}
+
+pub fn set_user(conn: &mut DbConnection, request_id: &str, user_id: &str) -> QueryResult<()> {
+    diesel::update(auth_requests::table.find(request_id)).set(auth_requests::user_id.eq(user_id)).execute(conn)?;
+    Ok(())
+}
+
+/// Mark consumed; true only for the one caller that did it (a replayed consent gets false).
+pub fn consume(conn: &mut DbConnection, request_id: &str) -> QueryResult<bool> {
+    let changed = diesel::update(auth_requests::table.find(request_id).filter(auth_requests::consumed.eq(false)))
+        .set(auth_requests::consumed.eq(true))
+        .execute(conn)?;
+    Ok(changed == 1)
+}

@@ -1,0 +1,48 @@
+//! Authorization codes, stored by digest, single use.
+
+use diesel::prelude::*;
+
+use crate::db::schema::authorization_codes;
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+pub struct CodeRow {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub scope: String,
+    pub resource: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub family_id: Option<String>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &CodeRow) -> QueryResult<()> {
+    diesel::insert_into(authorization_codes::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option<CodeRow>> {
+    authorization_codes::table.find(code_hash).select(authorization_codes::all_columns).first(conn).optional()
+}
+
+/// Mark the code used; true only for the one redemption that did it (a conditional update, so
+/// two parallel redemptions cannot both win).
+pub fn mark_used(conn: &mut DbConnection, code_hash: &str, now: i64) -> QueryResult<bool> {
+    let changed =
+        diesel::update(authorization_codes::table.find(code_hash).filter(authorization_codes::used_at.is_null()))
+            .set(authorization_codes::used_at.eq(now))
+            .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn set_family(conn: &mut DbConnection, code_hash: &str, family_id: &str) -> QueryResult<()> {
+    diesel::update(authorization_codes::table.find(code_hash))
+        .set(authorization_codes::family_id.eq(family_id))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! Browser sessions, stored by the digest of the cookie value.
+
+use diesel::prelude::*;
+
+use crate::db::schema::sessions;
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub session_hash: String,
+    pub user_id: String,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> QueryResult<()> {
+    diesel::insert_into(sessions::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+/// The session, when it exists and has not expired.
+pub fn find_live(conn: &mut DbConnection, session_hash: &str, now: i64) -> QueryResult<Option<SessionRow>> {
+    sessions::table
+        .find(session_hash)
+        .filter(sessions::expires_at.gt(now))
+        .select(sessions::all_columns)
+        .first(conn)
+        .optional()
+}
+
+pub fn delete(conn: &mut DbConnection, session_hash: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(sessions::table.find(session_hash)).execute(conn)? > 0)
+}
+
+pub fn delete_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+}

@@ -1,0 +1,83 @@
+//! Local accounts and the per-account failed sign-in counter.
+
+use diesel::prelude::*;
+
+use crate::db::schema::{login_failures, users};
+use crate::db::DbConnection;
+
+pub const STATUS_ACTIVE: &str = "active";
+pub const STATUS_DISABLED: &str = "disabled";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub user_id: String,
+    pub email: String,
+    pub email_lower: String,
+    pub password_hash: String,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl UserRow {
+    pub fn is_active(&self) -> bool {
+        self.status == STATUS_ACTIVE
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, row: &UserRow) -> QueryResult<()> {
+    diesel::insert_into(users::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table.filter(users::email_lower.eq(email.to_lowercase())).select(users::all_columns).first(conn).optional()
+}
+
+pub fn find(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<UserRow>> {
+    users::table.find(user_id).select(users::all_columns).first(conn).optional()
+}
+
+pub fn set_status(conn: &mut DbConnection, user_id: &str, status: &str, now: i64) -> QueryResult<bool> {
+    let changed = diesel::update(users::table.find(user_id))
+        .set((users::status.eq(status), users::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// `(failures, last_failed_at)` for an account key.
+pub fn failures(conn: &mut DbConnection, account_key: &str) -> QueryResult<Option<(i32, i64)>> {
+    login_failures::table
+        .find(account_key)
+        .select((login_failures::failures, login_failures::last_failed_at))
+        .first(conn)
+        .optional()
+}
+
+pub fn record_failure(conn: &mut DbConnection, account_key: &str, now: i64) -> QueryResult<()> {
+    macro_rules! upsert {
+        ($c:expr) => {
+            diesel::insert_into(login_failures::table)
+                .values((
+                    login_failures::account_key.eq(account_key),
+                    login_failures::failures.eq(1),
+                    login_failures::last_failed_at.eq(now),
+                ))
+                .on_conflict(login_failures::account_key)
+                .do_update()
+                .set((login_failures::failures.eq(login_failures::failures + 1), login_failures::last_failed_at.eq(now)))
+                .execute($c)
+        };
+    }
+    match conn {
+        DbConnection::Postgresql(c) => upsert!(c)?,
+        DbConnection::Sqlite(c) => upsert!(c)?,
+    };
+    Ok(())
+}
+
+pub fn clear_failures(conn: &mut DbConnection, account_key: &str) -> QueryResult<()> {
+    diesel::delete(login_failures::table.find(account_key)).execute(conn)?;
+    Ok(())
+}
