@@ -483,14 +483,6 @@ mod tests {
         assert!(!is_valid_code_challenge(""));
     }
 
-    #[test]
-    fn constant_time_eq_basics() {
-        assert!(constant_time_eq(b"", b""));
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-    }
-
     // ---- query parsing ----
 
     #[test]
