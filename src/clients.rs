@@ -24,7 +24,11 @@ impl From<diesel::result::Error> for ClientError {
 
 /// Validate a manual client's metadata with the registration rules; https and loopback redirect
 /// URIs are always allowed for the operator, whatever the DCR switches say.
-pub fn manual_metadata(settings: &Settings, name: &str, redirect_uris: &[String]) -> Result<ClientMetadata, ClientError> {
+pub fn manual_metadata(
+    settings: &Settings,
+    name: &str,
+    redirect_uris: &[String],
+) -> Result<ClientMetadata, ClientError> {
     let mut rules = rules_from(settings);
     rules.allow_https_redirect_uris = true;
     rules.allow_loopback_redirect_uris = true;

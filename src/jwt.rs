@@ -5,13 +5,13 @@
 
 use std::fmt;
 
-use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use ring::digest;
 use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 /// Length of an uncompressed SEC1 P-256 point: `0x04 || x (32) || y (32)`.
 const P256_UNCOMPRESSED_LEN: usize = 65;
@@ -198,7 +198,7 @@ fn jwk_value(kid: &str, x: String, y: String) -> Value {
 mod tests {
     use super::*;
     use jsonwebtoken::errors::ErrorKind;
-    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::Jwk};
+    use jsonwebtoken::{decode, decode_header, jwk::Jwk, Algorithm, DecodingKey, Validation};
     use std::time::{SystemTime, UNIX_EPOCH};
 
     const ISS: &str = "https://gatehouse.example";

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod flow;
 pub mod http;
 pub mod jwt;
 pub mod logging;

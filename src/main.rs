@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use gatehouse::cli::{ClientsCommand, Cli, Command, ConfigCommand, UsersCommand};
+use gatehouse::cli::{Cli, ClientsCommand, Command, ConfigCommand, UsersCommand};
 use gatehouse::commands::CommandError;
 use gatehouse::config::ConfigSource;
 use gatehouse::{commands, logging};
@@ -26,7 +26,9 @@ fn main() -> ExitCode {
         }
     };
     let result: Result<(), CommandError> = match cli.command {
-        Command::Config { command: ConfigCommand::Check } => commands::config_check(&source, &settings).map_err(Into::into),
+        Command::Config { command: ConfigCommand::Check } => {
+            commands::config_check(&source, &settings).map_err(Into::into)
+        }
         Command::Healthcheck => commands::healthcheck(&settings).map_err(Into::into),
         Command::Migrate => {
             logging::init(&settings.log);

@@ -41,7 +41,6 @@ diesel::table! {
     }
 }
 
-
 diesel::table! {
     rate_limit_windows (key, window_start) {
         key -> Text,

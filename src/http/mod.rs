@@ -1,8 +1,10 @@
 //! The HTTP surface: routing, CORS, request logging and the server itself. Handlers are thin:
 //! they extract what the request says and call one service function.
 
+mod browser;
 mod health;
 mod metadata;
+mod pages;
 mod register;
 mod request;
 
@@ -48,6 +50,18 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
                 .route(web::delete().to(register::delete))
                 .default_service(web::to(method_not_allowed)),
         )
+        .service(web::resource(paths::AUTHORIZE).route(web::get().to(browser::authorize)))
+        .service(
+            web::resource(paths::LOGIN)
+                .route(web::get().to(browser::login_form))
+                .route(web::post().to(browser::login_submit)),
+        )
+        .service(
+            web::resource(paths::CONSENT)
+                .route(web::get().to(browser::consent_form))
+                .route(web::post().to(browser::consent_submit)),
+        )
+        .service(web::resource(paths::LOGOUT).route(web::post().to(browser::logout)))
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))
         .service(web::resource(paths::METRICS).route(web::get().to(health::metrics)));

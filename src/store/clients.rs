@@ -74,9 +74,7 @@ pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
 /// Record that the client was used, at most once a minute (no write on a hot path otherwise).
 pub fn touch_last_seen(conn: &mut DbConnection, client_id: &str, now: i64) -> QueryResult<()> {
     diesel::update(
-        clients::table
-            .find(client_id)
-            .filter(clients::last_seen_at.is_null().or(clients::last_seen_at.lt(now - 60))),
+        clients::table.find(client_id).filter(clients::last_seen_at.is_null().or(clients::last_seen_at.lt(now - 60))),
     )
     .set(clients::last_seen_at.eq(now))
     .execute(conn)?;

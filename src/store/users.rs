@@ -66,7 +66,10 @@ pub fn record_failure(conn: &mut DbConnection, account_key: &str, now: i64) -> Q
                 ))
                 .on_conflict(login_failures::account_key)
                 .do_update()
-                .set((login_failures::failures.eq(login_failures::failures + 1), login_failures::last_failed_at.eq(now)))
+                .set((
+                    login_failures::failures.eq(login_failures::failures + 1),
+                    login_failures::last_failed_at.eq(now),
+                ))
                 .execute($c)
         };
     }

@@ -1,0 +1,186 @@
+//! `/authorize`, `/login`, `/consent`, `/logout`: the browser-facing handlers. They read query,
+//! form and cookies, call `flow`, and render a page or redirect. No CORS here, by design.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::pages;
+use super::request::{read_body, registrant, BodyError};
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::flow::{self, AuthorizeOutcome, Browser, ConsentOutcome, LoginOutcome};
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "gh_session";
+pub const BROWSER_COOKIE: &str = "gh_browser";
+
+fn cookie(settings: &Settings, name: &'static str, value: String) -> Cookie<'static> {
+    let path = settings.issuer_path();
+    Cookie::build(name, value)
+        .path(if path.is_empty() { "/".to_string() } else { path })
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(settings.issuer.starts_with("https://"))
+        .finish()
+}
+
+fn browser(request: &HttpRequest, settings: &Settings) -> Browser {
+    let who = registrant(request, settings);
+    Browser {
+        session_token: request.cookie(SESSION_COOKIE).map(|c| c.value().to_string()),
+        browser_token: request.cookie(BROWSER_COOKIE).map(|c| c.value().to_string()),
+        address: who.address,
+        rate_limit_key: who.rate_limit_key,
+        user_agent: who.user_agent,
+    }
+}
+
+fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::SeeOther();
+    response.insert_header((header::LOCATION, location.to_string())).insert_header((header::CACHE_CONTROL, "no-store"));
+    response
+}
+
+/// A 302 (not 307: claude.ai refuses it) to the client's redirect URI.
+fn redirect_to_client(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .finish()
+}
+
+/// One form field's value (the first), or "".
+fn field(fields: &[(String, String)], name: &str) -> String {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+/// Parse an `application/x-www-form-urlencoded` body ourselves, so a bad one gets a page, not
+/// a framework error.
+async fn form_fields(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<(String, String)>, HttpResponse> {
+    match read_body(request, payload, limit).await {
+        Ok(body) => Ok(url::form_urlencoded::parse(&body).into_owned().collect()),
+        Err(BodyError::TooLarge) => Err(pages::message_page(413, "Request too large", "The form was too large.")),
+        Err(BodyError::Broken) => Err(pages::message_page(400, "Invalid request", "The form could not be read.")),
+    }
+}
+
+fn request_id_of(request: &HttpRequest) -> String {
+    url::form_urlencoded::parse(request.query_string().as_bytes())
+        .find(|(k, _)| k == "request_id")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+pub async fn authorize(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let browser = browser(&request, &settings);
+    let outcome = flow::authorize(&state, &settings, request.query_string(), &browser).await?;
+    Ok(match outcome {
+        AuthorizeOutcome::Page(page) => pages::error_page(&page),
+        AuthorizeOutcome::RedirectToClient(location) => redirect_to_client(&location),
+        AuthorizeOutcome::Continue { location, new_browser_token } => {
+            let mut response = see_other(&location);
+            if let Some(token) = new_browser_token {
+                response.cookie(cookie(&settings, BROWSER_COOKIE, token));
+            }
+            response.finish()
+        }
+    })
+}
+
+fn login_response(settings: &Settings, outcome: LoginOutcome) -> HttpResponse {
+    match outcome {
+        LoginOutcome::Form(view) => pages::login_page(&settings.issuer_path(), &view),
+        LoginOutcome::Page(page) => pages::error_page(&page),
+        LoginOutcome::SignedIn { session_token, location } => {
+            see_other(&location).cookie(cookie(settings, SESSION_COOKIE, session_token)).finish()
+        }
+    }
+}
+
+pub async fn login_form(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let outcome = flow::login_form(&state, request_id_of(&request), &browser(&request, &settings)).await?;
+    Ok(login_response(&settings, outcome))
+}
+
+pub async fn login_submit(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+        Ok(fields) => fields,
+        Err(page) => return Ok(page),
+    };
+    let form = flow::LoginForm {
+        request_id: field(&fields, "request_id"),
+        csrf_token: field(&fields, "csrf_token"),
+        email: field(&fields, "email"),
+        password: field(&fields, "password"),
+    };
+    let outcome = flow::login_submit(&state, &settings, form, &browser(&request, &settings)).await?;
+    Ok(login_response(&settings, outcome))
+}
+
+fn consent_response(settings: &Settings, outcome: ConsentOutcome) -> HttpResponse {
+    match outcome {
+        ConsentOutcome::Form(view) => pages::consent_page(&settings.issuer_path(), &view),
+        ConsentOutcome::Page(page) => pages::error_page(&page),
+        ConsentOutcome::Login(location) => see_other(&location).finish(),
+        ConsentOutcome::RedirectToClient(location) => redirect_to_client(&location),
+    }
+}
+
+pub async fn consent_form(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let outcome = flow::consent_form(&state, &settings, request_id_of(&request), &browser(&request, &settings)).await?;
+    Ok(consent_response(&settings, outcome))
+}
+
+pub async fn consent_submit(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+        Ok(fields) => fields,
+        Err(page) => return Ok(page),
+    };
+    let form = flow::ConsentForm {
+        request_id: field(&fields, "request_id"),
+        csrf_token: field(&fields, "csrf_token"),
+        decision: field(&fields, "decision"),
+    };
+    let outcome = flow::consent_submit(&state, &settings, form, &browser(&request, &settings)).await?;
+    Ok(consent_response(&settings, outcome))
+}
+
+pub async fn logout(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+        Ok(fields) => fields,
+        Err(page) => return Ok(page),
+    };
+    let ended = flow::logout(&state, field(&fields, "csrf_token"), &browser(&request, &settings)).await?;
+    if !ended {
+        return Ok(pages::message_page(400, "Not signed out", "The sign-out request was not valid."));
+    }
+    let mut removal = cookie(&settings, SESSION_COOKIE, String::new());
+    removal.make_removal();
+    let mut response = pages::message_page(200, "Signed out", "You have been signed out.");
+    response.add_cookie(&removal).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(response)
+}
