@@ -125,3 +125,82 @@ fn healthcheck_fails_when_nothing_listens() {
     let output = gatehouse(&["healthcheck"], &[("GATEHOUSE__SERVER__BIND", "127.0.0.1:1")]);
     assert_eq!(output.status.code(), Some(1));
 }
+
+fn with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    use std::process::Stdio;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command.args(args).env_remove("GATEHOUSE_CONFIG").current_dir(std::env::temp_dir());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("GATEHOUSE__")) {
+        command.env_remove(key);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn users_add_reads_the_first_line_refuses_duplicates_and_needs_a_terminal_to_prompt() {
+    let db = crate::common::TestDb::new(crate::common::backend());
+    let env = [("GATEHOUSE__DATABASE__URL", db.url())];
+    let created =
+        with_stdin(&["users", "add", "bob@example.com", "--password-stdin"], &env, "s3cret password\nignored\n");
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(String::from_utf8_lossy(&created.stdout).contains("bob@example.com"));
+
+    let duplicate = with_stdin(&["users", "add", "BOB@example.com", "--password-stdin"], &env, "another password\n");
+    assert_eq!(duplicate.status.code(), Some(1), "{}", stderr(&duplicate));
+    assert!(stderr(&duplicate).contains("already exists"));
+
+    // No flag and standard input not a terminal: exit 2 with a hint, nothing created.
+    let no_tty = with_stdin(&["users", "add", "carol@example.com"], &env, "pw\n");
+    assert_eq!(no_tty.status.code(), Some(2));
+    assert!(stderr(&no_tty).contains("--password-stdin"));
+
+    let weak = with_stdin(&["users", "add", "dave@example.com", "--password-stdin"], &env, "short\n");
+    assert_eq!(weak.status.code(), Some(1));
+
+    let app_db = crate::common::open_db(db.url());
+    let mut conn = app_db.get().unwrap();
+    let bob = gatehouse::store::users::find_by_email(&mut conn, "bob@example.com").unwrap().unwrap();
+    assert!(gatehouse::users::verify_password("s3cret password", &bob.password_hash));
+    assert!(gatehouse::store::users::find_by_email(&mut conn, "carol@example.com").unwrap().is_none());
+    let filter = gatehouse::store::audit::AuditFilter { event: Some("user.created".into()), ..Default::default() };
+    let rows = gatehouse::store::audit::list(&mut conn, &filter, 10).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].actor, "cli");
+}
+
+#[test]
+fn clients_add_prints_the_client_id_of_a_manual_client() {
+    let db = crate::common::TestDb::new(crate::common::backend());
+    let env = [("GATEHOUSE__DATABASE__URL", db.url())];
+    let output = gatehouse(
+        &[
+            "clients",
+            "add",
+            "--name",
+            "My app",
+            "--redirect-uri",
+            "https://my.example/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+        ],
+        &env,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let client_id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let app_db = crate::common::open_db(db.url());
+    let mut conn = app_db.get().unwrap();
+    let client = gatehouse::store::clients::find(&mut conn, &client_id).unwrap().expect("the printed id exists");
+    assert_eq!(client.source, "manual");
+    assert_eq!(client.redirect_uris, r#"["https://my.example/cb","http://127.0.0.1/cb"]"#);
+    let filter = gatehouse::store::audit::AuditFilter { event: Some("client.created".into()), ..Default::default() };
+    assert_eq!(gatehouse::store::audit::list(&mut conn, &filter, 10).unwrap().len(), 1);
+
+    let bad = gatehouse(&["clients", "add", "--name", "Bad", "--redirect-uri", "http://example.com/cb"], &env);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("http://example.com/cb"), "{}", stderr(&bad));
+}

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod authorize;
 mod cli;
 mod config;
 mod health;

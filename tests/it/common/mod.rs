@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod flow;
 pub mod proxy;
 
 use std::net::TcpListener;
