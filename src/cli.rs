@@ -40,6 +40,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Signing keys (ES256) of access tokens
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Clients (registered, operator-created, metadata documents)
     Clients {
         #[command(subcommand)]
@@ -77,4 +82,13 @@ pub enum ConfigCommand {
     /// Validate the configuration, print the effective settings (secrets masked) and the
     /// registration rules in plain words
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys: kid, status (active, next, retired) and their times
+    List,
+    /// Create a new key: published in the JWKS now, signing once every replica and cache has
+    /// seen it (5.5 minutes); the old key stays published until its tokens have expired
+    Rotate,
 }

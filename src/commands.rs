@@ -8,10 +8,11 @@ use std::time::Duration;
 use crate::clock::SystemClock;
 use crate::config::{ConfigSource, Settings, SettingsHandle};
 use crate::db::{mask_password, Db};
+use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::audit::Actor;
-use crate::{http, paths, rules_summary};
+use crate::{http, jobs, paths, rules_summary};
 
 /// How a command failed: `Failed` exits 1, `Usage` (a command line that cannot work) exits 2.
 #[derive(Debug)]
@@ -56,7 +57,12 @@ pub fn serve(_source: ConfigSource, settings: Settings) -> Result<(), String> {
             db,
             clock: Arc::new(SystemClock),
             metrics: Metrics::new(),
+            keys: Keys::default(),
         };
+        if !state.reload_keys().await {
+            return Err("cannot load the signing keys (see the log)".into());
+        }
+        jobs::spawn_key_reloader(state.clone());
         let server = http::start(state, listener, None).map_err(|e| format!("cannot start the server: {e}"))?;
         server.await.map_err(|e| format!("server failed: {e}"))?;
         tracing::info!("gatehouse stopped");
@@ -148,5 +154,39 @@ pub fn clients_add(settings: &Settings, name: &str, redirect_uris: &[String]) ->
     let client = crate::clients::add_manual(&mut conn, &metadata, Actor::Cli, SystemClock.now_secs())
         .map_err(|e| e.to_string())?;
     println!("{}", client.client_id);
+    Ok(())
+}
+
+/// `keys list`.
+pub fn keys_list(settings: &Settings) -> Result<(), CommandError> {
+    let db = open_database(settings)?;
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    crate::keys::load(&mut conn, SystemClock.now_secs(), settings.tokens.access_token_ttl_secs as i64)
+        .map_err(|e| e.to_string())?;
+    let rows = crate::store::keys::all(&mut conn).map_err(|e| e.to_string())?;
+    println!("{:<45} {:<8} {:<22} {:<22} RETIRE_AT", "KID", "STATUS", "CREATED", "SIGNS_FROM");
+    for row in rows {
+        println!(
+            "{:<45} {:<8} {:<22} {:<22} {}",
+            row.kid,
+            row.status,
+            crate::clock::rfc3339(row.created_at),
+            crate::clock::rfc3339(row.activates_at),
+            row.retire_at.map(crate::clock::rfc3339).unwrap_or_else(|| "-".into())
+        );
+    }
+    Ok(())
+}
+
+/// `keys rotate`.
+pub fn keys_rotate(settings: &Settings) -> Result<(), CommandError> {
+    let db = open_database(settings)?;
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    let row = crate::keys::rotate(&mut conn, SystemClock.now_secs(), Actor::Cli).map_err(|e| e.to_string())?;
+    println!(
+        "new key {} published; it signs from {} (after every replica has reloaded and cached JWKS have expired)",
+        row.kid,
+        crate::clock::rfc3339(row.activates_at)
+    );
     Ok(())
 }

@@ -41,6 +41,8 @@ fn main() -> ExitCode {
         Command::Users { command: UsersCommand::Add { email, password_stdin } } => {
             commands::users_add(&settings, &email, password_stdin)
         }
+        Command::Keys { command: KeysCommand::List } => commands::keys_list(&settings),
+        Command::Keys { command: KeysCommand::Rotate } => commands::keys_rotate(&settings),
         Command::Clients { command: ClientsCommand::Add { name, redirect_uris } } => {
             commands::clients_add(&settings, &name, &redirect_uris)
         }

@@ -9,6 +9,8 @@ pub struct Metrics {
     pub registrations: IntCounterVec,
     /// RFC 7592 deletions by registrants (`token_retired`, `client_removed`).
     pub registration_deletions: IntCounterVec,
+    /// Access tokens issued, by grant type.
+    pub tokens_issued: IntCounterVec,
 }
 
 impl Metrics {
@@ -27,9 +29,15 @@ impl Metrics {
             &["result"],
         )
         .expect("static metric definition");
+        let tokens_issued = IntCounterVec::new(
+            Opts::new("gatehouse_tokens_issued_total", "Access tokens issued, by grant type"),
+            &["grant_type"],
+        )
+        .expect("static metric definition");
         registry.register(Box::new(registrations.clone())).expect("metric registered once");
+        registry.register(Box::new(tokens_issued.clone())).expect("metric registered once");
         registry.register(Box::new(registration_deletions.clone())).expect("metric registered once");
-        Metrics { registry, registrations, registration_deletions }
+        Metrics { registry, registrations, registration_deletions, tokens_issued }
     }
 
     pub fn registration(&self, outcome: &str, error: &str) {

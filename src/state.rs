@@ -3,6 +3,7 @@
 use crate::clock::SharedClock;
 use crate::config::SettingsHandle;
 use crate::db::Db;
+use crate::keys::Keys;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -11,4 +12,30 @@ pub struct AppState {
     pub db: Db,
     pub clock: SharedClock,
     pub metrics: Metrics,
+    pub keys: Keys,
+}
+
+impl AppState {
+    /// Reload the signing keys (creating or promoting as due). Errors are logged; the keys
+    /// already loaded stay in use.
+    pub async fn reload_keys(&self) -> bool {
+        let now = self.clock.now();
+        let ttl = self.settings.current().tokens.access_token_ttl_secs as i64;
+        let loaded = self
+            .db
+            .run(move |conn| {
+                crate::keys::load(conn, now, ttl).map_err(|e| crate::db::DbError::Unavailable(e.to_string()))
+            })
+            .await;
+        match loaded {
+            Ok(ring) => {
+                self.keys.replace(ring);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not load the signing keys");
+                false
+            }
+        }
+    }
 }

@@ -114,8 +114,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        private_key -> Text,
+        public_jwk -> Text,
+        status -> Text,
+        created_at -> BigInt,
+        activates_at -> BigInt,
+        retire_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_families (family_id) {
+        family_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        scope -> Text,
+        resource -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        created_at -> BigInt,
+        rotated_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(registration_tokens -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     registration_tokens,
@@ -126,4 +163,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     auth_requests,
     authorization_codes,
+    signing_keys,
+    refresh_families,
+    refresh_tokens,
 );

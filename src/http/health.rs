@@ -14,10 +14,11 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({"status": "ok"}))
 }
 
-/// Readiness: the database answers within a second.
+/// Readiness: the database answers within a second and the signing keys are loaded.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let check = tokio::time::timeout(READINESS_TIMEOUT, state.db.run(db::ping)).await;
     let (ready, problem) = match check {
+        Ok(Ok(())) if state.keys.current().is_none() => (false, Some("signing keys not loaded")),
         Ok(Ok(())) => (true, None),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database check failed");

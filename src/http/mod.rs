@@ -7,6 +7,7 @@ mod metadata;
 mod pages;
 mod register;
 mod request;
+mod token;
 
 use std::net::TcpListener;
 use std::time::Instant;
@@ -48,6 +49,19 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
                 .wrap(cors())
                 .route(web::get().to(register::read))
                 .route(web::delete().to(register::delete))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(web::resource(paths::JWKS).wrap(cors()).route(web::get().to(token::jwks)))
+        .service(
+            web::resource(paths::TOKEN)
+                .wrap(cors())
+                .route(web::post().to(token::token))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(paths::REVOKE)
+                .wrap(cors())
+                .route(web::post().to(token::revoke))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(web::resource(paths::AUTHORIZE).route(web::get().to(browser::authorize)))

@@ -3,3 +3,4 @@
 pub mod authorize;
 pub mod error;
 pub mod metadata;
+pub mod token;

@@ -146,7 +146,9 @@ impl TestApp {
             db,
             clock: clock.clone(),
             metrics: Metrics::new(),
+            keys: gatehouse::keys::Keys::default(),
         };
+        assert!(state.reload_keys().await, "signing keys load");
         let server = gatehouse::http::start(state.clone(), listener, Some(2)).expect("start server");
         let handle = server.handle();
         actix_web::rt::spawn(server);

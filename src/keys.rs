@@ -1,0 +1,151 @@
+//! Signing keys at run time: created on first start (one active key, even with replicas racing),
+//! rotated by the operator (published before it signs), reloaded by every replica at least every
+//! `KEY_RELOAD_SECS`, and held in memory behind a swappable handle.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value;
+
+use crate::db::{write_tx, DbConnection, DbError};
+use crate::jwt::{self, SigningKey};
+use crate::store::audit::{self, Actor, AuditRecord};
+use crate::store::keys::{self, KeyRow};
+
+/// How often every replica reloads the keys.
+pub const KEY_RELOAD_SECS: i64 = 30;
+/// `Cache-Control: max-age` of the JWKS document.
+pub const JWKS_MAX_AGE_SECS: i64 = 300;
+/// A new key signs only after every replica has reloaded and every cached JWKS has expired.
+pub const PUBLICATION_DELAY_SECS: i64 = KEY_RELOAD_SECS + JWKS_MAX_AGE_SECS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("signing key: {0}")]
+    Key(#[from] jwt::JwtError),
+    #[error("a rotation is already pending: key {0} starts signing at {1}")]
+    RotationPending(String, String),
+}
+
+impl From<diesel::result::Error> for KeyError {
+    fn from(e: diesel::result::Error) -> Self {
+        KeyError::Db(DbError::Query(e))
+    }
+}
+
+/// The keys one replica uses: the one that signs, and every key it publishes.
+pub struct KeyRing {
+    pub signing: SigningKey,
+    pub jwks: Value,
+}
+
+/// The swappable handle; empty until the first load (readiness waits for it).
+#[derive(Clone, Default)]
+pub struct Keys(Arc<ArcSwapOption<KeyRing>>);
+
+impl Keys {
+    pub fn current(&self) -> Option<Arc<KeyRing>> {
+        self.0.load_full()
+    }
+
+    pub fn replace(&self, ring: KeyRing) {
+        self.0.store(Some(Arc::new(ring)));
+    }
+}
+
+fn new_key_row(status: &str, now: i64, activates_at: i64) -> Result<KeyRow, KeyError> {
+    let generated = jwt::generate_es256_key()?;
+    Ok(KeyRow {
+        kid: generated.kid.clone(),
+        algorithm: "ES256".into(),
+        private_key: STANDARD.encode(&generated.pkcs8_der),
+        public_jwk: generated.public_jwk.to_string(),
+        status: status.into(),
+        created_at: now,
+        activates_at,
+        retire_at: None,
+    })
+}
+
+/// Create the first key when there is none. Two replicas racing: the unique index on the active
+/// key lets one insert win; the other finds it.
+fn ensure_active(conn: &mut DbConnection, now: i64) -> Result<(), KeyError> {
+    if keys::active(conn)?.is_some() {
+        return Ok(());
+    }
+    let row = new_key_row(keys::ACTIVE, now, now)?;
+    let created = write_tx(conn, |conn| {
+        if keys::active(conn)?.is_some() {
+            return Ok(false);
+        }
+        keys::insert(conn, &row)?;
+        Ok::<_, diesel::result::Error>(true)
+    });
+    match created {
+        Ok(true) => {
+            tracing::info!(kid = %row.kid, "created the first signing key");
+            Ok(())
+        }
+        Ok(false) => Ok(()),
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Load (creating or promoting as due) the keys from the database. Blocking: run it on the
+/// blocking pool. `access_token_ttl` keeps a retired key published until its tokens expire.
+pub fn load(conn: &mut DbConnection, now: i64, access_token_ttl: i64) -> Result<KeyRing, KeyError> {
+    ensure_active(conn, now)?;
+    if let Some(next) = keys::next(conn)? {
+        if next.activates_at <= now {
+            // Other replicas may sign with the old key until their next reload.
+            let retire_at = now + access_token_ttl + KEY_RELOAD_SECS;
+            if write_tx(conn, |conn| keys::promote(conn, &next, retire_at))? {
+                tracing::info!(kid = %next.kid, "signing key promoted");
+            }
+        }
+    }
+    keys::delete_expired(conn, now)?;
+    let rows = keys::all(conn)?;
+    let active = rows
+        .iter()
+        .find(|row| row.status == keys::ACTIVE)
+        .ok_or_else(|| KeyError::Db(DbError::Unavailable("no active signing key".into())))?;
+    let pkcs8 = STANDARD.decode(&active.private_key).map_err(|e| jwt::JwtError::InvalidKey(e.to_string()))?;
+    let signing = SigningKey::from_pkcs8(&active.kid, &pkcs8)?;
+    let published: Vec<Value> = rows
+        .iter()
+        .filter(|row| row.status != keys::RETIRED || row.retire_at.is_some_and(|at| at >= now))
+        .filter_map(|row| serde_json::from_str(&row.public_jwk).ok())
+        .collect();
+    Ok(KeyRing { signing, jwks: jwt::jwks(&published) })
+}
+
+/// `keys rotate`: a new key, published now, signing after `PUBLICATION_DELAY_SECS`.
+pub fn rotate(conn: &mut DbConnection, now: i64, actor: Actor) -> Result<KeyRow, KeyError> {
+    ensure_active(conn, now)?;
+    let row = new_key_row(keys::NEXT, now, now + PUBLICATION_DELAY_SECS)?;
+    write_tx(conn, |conn| {
+        if let Some(pending) = keys::next(conn)? {
+            return Err(KeyError::RotationPending(pending.kid, crate::clock::rfc3339(pending.activates_at)));
+        }
+        keys::insert(conn, &row)?;
+        audit::record(
+            conn,
+            now,
+            &AuditRecord {
+                event: audit::event::KEYS_ROTATED,
+                actor,
+                client_id: None,
+                address: None,
+                user_agent: None,
+                detail: serde_json::json!({"kid": row.kid, "activates_at": row.activates_at}),
+            },
+        )?;
+        Ok(row.clone())
+    })
+}

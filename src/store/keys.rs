@@ -1,0 +1,56 @@
+//! Signing keys.
+
+use diesel::prelude::*;
+
+use crate::db::schema::signing_keys as k;
+use crate::db::DbConnection;
+
+pub const ACTIVE: &str = "active";
+pub const NEXT: &str = "next";
+pub const RETIRED: &str = "retired";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = k)]
+pub struct KeyRow {
+    pub kid: String,
+    pub algorithm: String,
+    pub private_key: String,
+    pub public_jwk: String,
+    pub status: String,
+    pub created_at: i64,
+    pub activates_at: i64,
+    pub retire_at: Option<i64>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &KeyRow) -> QueryResult<()> {
+    diesel::insert_into(k::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<KeyRow>> {
+    k::table.select(k::all_columns).order(k::created_at.asc()).load(conn)
+}
+
+pub fn active(conn: &mut DbConnection) -> QueryResult<Option<KeyRow>> {
+    k::table.filter(k::status.eq(ACTIVE)).select(k::all_columns).first(conn).optional()
+}
+
+pub fn next(conn: &mut DbConnection) -> QueryResult<Option<KeyRow>> {
+    k::table.filter(k::status.eq(NEXT)).select(k::all_columns).first(conn).optional()
+}
+
+/// Promote a due `next` key: retire the older active key (never the one being promoted, so two
+/// replicas doing this at once cannot retire the new key), then activate the next one.
+pub fn promote(conn: &mut DbConnection, next: &KeyRow, retire_at: i64) -> QueryResult<bool> {
+    diesel::update(k::table.filter(k::status.eq(ACTIVE)).filter(k::activates_at.lt(next.activates_at)))
+        .set((k::status.eq(RETIRED), k::retire_at.eq(retire_at)))
+        .execute(conn)?;
+    let promoted =
+        diesel::update(k::table.find(&next.kid).filter(k::status.eq(NEXT))).set(k::status.eq(ACTIVE)).execute(conn)?;
+    Ok(promoted == 1)
+}
+
+/// Retired keys whose tokens have all expired.
+pub fn delete_expired(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
+    diesel::delete(k::table.filter(k::status.eq(RETIRED)).filter(k::retire_at.lt(now))).execute(conn)
+}

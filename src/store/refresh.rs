@@ -1,0 +1,86 @@
+//! Refresh-token families and their tokens (stored by digest).
+
+use diesel::prelude::*;
+
+use crate::db::schema::{refresh_families as f, refresh_tokens as t};
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = f)]
+pub struct FamilyRow {
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub resource: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = t)]
+pub struct TokenRow {
+    pub token_hash: String,
+    pub family_id: String,
+    pub created_at: i64,
+    pub rotated_at: Option<i64>,
+}
+
+pub fn insert_family(conn: &mut DbConnection, row: &FamilyRow) -> QueryResult<()> {
+    diesel::insert_into(f::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_token(conn: &mut DbConnection, token_hash: &str, family_id: &str, now: i64) -> QueryResult<()> {
+    diesel::insert_into(t::table)
+        .values((t::token_hash.eq(token_hash), t::family_id.eq(family_id), t::created_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_token(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<(TokenRow, FamilyRow)>> {
+    let Some(token) = t::table.find(token_hash).select(TokenRow::as_select()).first(conn).optional()? else {
+        return Ok(None);
+    };
+    let family = f::table.find(&token.family_id).select(f::all_columns).first(conn)?;
+    Ok(Some((token, family)))
+}
+
+/// Rotate the live head; true only for the one request that did it.
+pub fn rotate(conn: &mut DbConnection, token_hash: &str, now: i64) -> QueryResult<bool> {
+    let changed = diesel::update(t::table.find(token_hash).filter(t::rotated_at.is_null()))
+        .set(t::rotated_at.eq(now))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Kill every live head of a family (a reuse inside the grace window replaces it).
+pub fn retire_heads(conn: &mut DbConnection, family_id: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(t::table.filter(t::family_id.eq(family_id)).filter(t::rotated_at.is_null()))
+        .set(t::rotated_at.eq(now))
+        .execute(conn)
+}
+
+/// Revoke a family; returns false when it was already revoked.
+pub fn revoke_family(conn: &mut DbConnection, family_id: &str, reason: &str, now: i64) -> QueryResult<bool> {
+    let changed = diesel::update(f::table.find(family_id).filter(f::revoked_at.is_null()))
+        .set((f::revoked_at.eq(now), f::revoked_reason.eq(reason)))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Revoke every live family of a client (disable, revoke-sessions); returns how many.
+pub fn revoke_client_families(conn: &mut DbConnection, client_id: &str, reason: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(f::table.filter(f::client_id.eq(client_id)).filter(f::revoked_at.is_null()))
+        .set((f::revoked_at.eq(now), f::revoked_reason.eq(reason)))
+        .execute(conn)
+}
+
+/// Revoke every live family of a user (user disabled).
+pub fn revoke_user_families(conn: &mut DbConnection, user_id: &str, reason: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(f::table.filter(f::user_id.eq(user_id)).filter(f::revoked_at.is_null()))
+        .set((f::revoked_at.eq(now), f::revoked_reason.eq(reason)))
+        .execute(conn)
+}

@@ -1,0 +1,363 @@
+//! The token half of the flow (SPEC §5): code exchange, refresh rotation with reuse detection,
+//! revocation, and minting ES256 access tokens. Parsing lives in `oauth::token`.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::db::{write_tx, DbConnection, DbError};
+use crate::error::AppError;
+use crate::oauth::authorize::verify_s256;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::token::{narrow_scope, RevocationRequest, TokenRequest};
+use crate::registration::rules::ClientMetadata;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::audit::{self, event, Actor, AuditRecord};
+use crate::store::clients::{self, ClientRow};
+use crate::store::codes::{self, CodeRow};
+use crate::store::refresh::{self, FamilyRow};
+
+/// Random bytes in a refresh token (≥ 256 bits).
+const REFRESH_TOKEN_BYTES: usize = 32;
+
+/// RFC 6749 §5.1; absent values are omitted, never `null`.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Who is calling, for the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// What a grant settled on, before the access token is signed.
+struct Grant {
+    client_id: String,
+    user_id: String,
+    scope: String,
+    resource: Option<String>,
+    refresh_token: Option<String>,
+}
+
+enum Outcome {
+    Granted(Grant),
+    /// Refused; nothing was changed.
+    Refused(ErrorCode, &'static str),
+    /// Refused after revoking what the replay or reuse put at risk (committed first).
+    Revoked(&'static str),
+}
+
+fn invalid_grant(description: &str) -> AppError {
+    AppError::bad_request(ErrorCode::InvalidGrant, description)
+}
+
+fn allows_refresh(client: &ClientRow) -> bool {
+    serde_json::from_str::<ClientMetadata>(&client.metadata)
+        .map(|m| m.grant_types.iter().any(|g| g == "refresh_token"))
+        .unwrap_or(false)
+}
+
+/// `POST /token`.
+pub async fn token(
+    state: &AppState,
+    settings: &Settings,
+    request: TokenRequest,
+    caller: &Caller,
+) -> Result<TokenResponse, AppError> {
+    let now = state.clock.now();
+    let refresh_ttl = settings.tokens.refresh_token_ttl_secs as i64;
+    let grace = settings.tokens.refresh_reuse_grace_secs as i64;
+    let caller = caller.clone();
+    let (grant_type, outcome) = match request {
+        TokenRequest::AuthorizationCode { code, redirect_uri, client_id, code_verifier, resource } => {
+            let outcome = state
+                .db
+                .run(move |conn| {
+                    write_tx(conn, |conn| {
+                        redeem_code(
+                            conn,
+                            now,
+                            refresh_ttl,
+                            &caller,
+                            &code,
+                            &redirect_uri,
+                            &client_id,
+                            &code_verifier,
+                            resource.as_deref(),
+                        )
+                    })
+                })
+                .await?;
+            ("authorization_code", outcome)
+        }
+        TokenRequest::RefreshToken { refresh_token, client_id, scope, resource } => {
+            let outcome = state
+                .db
+                .run(move |conn| {
+                    write_tx(conn, |conn| {
+                        rotate_refresh(
+                            conn,
+                            now,
+                            grace,
+                            &caller,
+                            &refresh_token,
+                            &client_id,
+                            scope.as_deref(),
+                            resource.as_deref(),
+                        )
+                    })
+                })
+                .await?;
+            ("refresh_token", outcome)
+        }
+    };
+    let grant = match outcome {
+        Outcome::Granted(grant) => grant,
+        Outcome::Refused(code, description) => return Err(AppError::bad_request(code, description)),
+        Outcome::Revoked(description) => return Err(invalid_grant(description)),
+    };
+    touch_client_later(state, grant.client_id.clone(), now);
+    let access_token = mint_access_token(state, settings, &grant, now)?;
+    state.metrics.tokens_issued.with_label_values(&[grant_type]).inc();
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: settings.tokens.access_token_ttl_secs,
+        scope: (!grant.scope.is_empty()).then(|| grant.scope.clone()),
+        refresh_token: grant.refresh_token,
+    })
+}
+
+/// Last seen, off the response path: at most one write a minute, never a failed request.
+fn touch_client_later(state: &AppState, client_id: String, now: i64) {
+    let db = state.db.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(error) = db.run(move |conn| Ok(clients::touch_last_seen(conn, &client_id, now)?)).await {
+            tracing::warn!(%error, "could not update the client's last-seen time");
+        }
+    });
+}
+
+fn mint_access_token(state: &AppState, settings: &Settings, grant: &Grant, now: i64) -> Result<String, AppError> {
+    let ring = state.keys.current().ok_or_else(|| AppError::Internal("signing keys are not loaded".into()))?;
+    let audience = grant.resource.clone().unwrap_or_else(|| {
+        if settings.resources.default_audience.is_empty() {
+            settings.issuer.clone()
+        } else {
+            settings.resources.default_audience.clone()
+        }
+    });
+    let claims = json!({
+        "iss": settings.issuer,
+        "sub": grant.user_id,
+        "aud": audience,
+        "client_id": grant.client_id,
+        "scope": grant.scope,
+        "iat": now,
+        "exp": now + settings.tokens.access_token_ttl_secs as i64,
+        "jti": secrets::random_token(16),
+    });
+    ring.signing.sign(&claims).map_err(|e| AppError::Internal(format!("signing failed: {e}")))
+}
+
+fn audit_row(event: &'static str, client_id: &str, caller: &Caller, detail: serde_json::Value) -> AuditRecord {
+    AuditRecord {
+        event,
+        actor: Actor::Client,
+        client_id: Some(client_id.to_string()),
+        address: caller.address.clone(),
+        user_agent: caller.user_agent.clone(),
+        detail,
+    }
+}
+
+/// A new family (when the client may refresh) with its first token.
+fn start_family(conn: &mut DbConnection, now: i64, ttl: i64, code: &CodeRow) -> QueryResultOf<String> {
+    let family_id = secrets::random_token(16);
+    refresh::insert_family(
+        conn,
+        &FamilyRow {
+            family_id: family_id.clone(),
+            client_id: code.client_id.clone(),
+            user_id: code.user_id.clone(),
+            scope: code.scope.clone(),
+            resource: code.resource.clone(),
+            created_at: now,
+            expires_at: now + ttl,
+            revoked_at: None,
+            revoked_reason: None,
+        },
+    )?;
+    let token = secrets::random_token(REFRESH_TOKEN_BYTES);
+    refresh::insert_token(conn, &secrets::digest(&token), &family_id, now)?;
+    codes::set_family(conn, &code.code_hash, &family_id)?;
+    Ok(token)
+}
+
+type QueryResultOf<T> = Result<T, diesel::result::Error>;
+
+/// A replayed code: revoke what it produced, audit, refuse (SPEC §5, RFC 6749 §4.1.2).
+fn code_replayed(conn: &mut DbConnection, now: i64, caller: &Caller, code_hash: &str) -> Result<Outcome, DbError> {
+    let Some(code) = codes::find(conn, code_hash)? else {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "unknown code"));
+    };
+    let revoked = match &code.family_id {
+        Some(family) => refresh::revoke_family(conn, family, "authorization code replayed", now)?,
+        None => false,
+    };
+    audit::record(
+        conn,
+        now,
+        &audit_row(event::TOKEN_CODE_REPLAY_DETECTED, &code.client_id, caller, json!({"family_revoked": revoked})),
+    )?;
+    tracing::warn!(client_id = %code.client_id, "authorization code replay detected");
+    Ok(Outcome::Revoked("the authorization code was already used"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn redeem_code(
+    conn: &mut DbConnection,
+    now: i64,
+    refresh_ttl: i64,
+    caller: &Caller,
+    code: &str,
+    redirect_uri: &str,
+    client_id: &str,
+    verifier: &str,
+    resource: Option<&str>,
+) -> Result<Outcome, DbError> {
+    let hash = secrets::digest(code);
+    let Some(row) = codes::find(conn, &hash)? else {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the authorization code is unknown"));
+    };
+    if row.used_at.is_some() {
+        return code_replayed(conn, now, caller, &hash);
+    }
+    if !secrets::constant_time_eq(&row.client_id, client_id) {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the authorization code was issued to another client"));
+    }
+    if row.expires_at <= now {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the authorization code has expired"));
+    }
+    if row.redirect_uri != redirect_uri {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "redirect_uri differs from the authorization request"));
+    }
+    if !verify_s256(verifier, &row.code_challenge) {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the code_verifier does not match the code_challenge"));
+    }
+    if resource.is_some_and(|r| Some(r) != row.resource.as_deref()) {
+        return Ok(Outcome::Refused(ErrorCode::InvalidTarget, "resource differs from the authorization request"));
+    }
+    let client = match clients::find(conn, client_id)? {
+        Some(client) if client.is_active() => client,
+        _ => return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled or unknown")),
+    };
+    // The one conditional update that decides between parallel redemptions.
+    if !codes::mark_used(conn, &hash, now)? {
+        return code_replayed(conn, now, caller, &hash);
+    }
+    let refresh_token = if allows_refresh(&client) { Some(start_family(conn, now, refresh_ttl, &row)?) } else { None };
+    Ok(Outcome::Granted(Grant {
+        client_id: row.client_id,
+        user_id: row.user_id,
+        scope: row.scope,
+        resource: row.resource,
+        refresh_token,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rotate_refresh(
+    conn: &mut DbConnection,
+    now: i64,
+    grace: i64,
+    caller: &Caller,
+    presented: &str,
+    client_id: &str,
+    scope: Option<&str>,
+    resource: Option<&str>,
+) -> Result<Outcome, DbError> {
+    let hash = secrets::digest(presented);
+    let Some((token, family)) = refresh::find_token(conn, &hash)? else {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token is unknown"));
+    };
+    if !secrets::constant_time_eq(&family.client_id, client_id) {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was issued to another client"));
+    }
+    match clients::find(conn, client_id)? {
+        Some(client) if client.is_active() => {}
+        _ => return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled or unknown")),
+    }
+    if family.revoked_at.is_some() {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token has been revoked"));
+    }
+    if family.expires_at <= now {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token has expired"));
+    }
+    if resource.is_some_and(|r| Some(r) != family.resource.as_deref()) {
+        return Ok(Outcome::Refused(ErrorCode::InvalidTarget, "resource differs from the original grant"));
+    }
+    let granted_scope = match narrow_scope(&family.scope, scope) {
+        Ok(scope) => scope,
+        Err(OAuthError { error, .. }) => return Ok(Outcome::Refused(error, "the requested scope exceeds the grant")),
+    };
+    let rotated_now = token.rotated_at.is_none() && refresh::rotate(conn, &hash, now)?;
+    if !rotated_now {
+        // Already rotated (or rotated a moment ago by a parallel request).
+        let rotated_at = token.rotated_at.unwrap_or(now);
+        if now - rotated_at > grace {
+            refresh::revoke_family(conn, &family.family_id, "refresh token reused", now)?;
+            audit::record(
+                conn,
+                now,
+                &audit_row(
+                    event::TOKEN_REFRESH_REUSE_DETECTED,
+                    client_id,
+                    caller,
+                    json!({"family_id": family.family_id}),
+                ),
+            )?;
+            tracing::warn!(client_id, "refresh token reuse detected; family revoked");
+            return Ok(Outcome::Revoked("the refresh token was already used; the grant has been revoked"));
+        }
+        // Inside the grace window (a client retrying): one live head, the new one.
+        refresh::retire_heads(conn, &family.family_id, now)?;
+    }
+    let next = secrets::random_token(REFRESH_TOKEN_BYTES);
+    refresh::insert_token(conn, &secrets::digest(&next), &family.family_id, now)?;
+    Ok(Outcome::Granted(Grant {
+        client_id: family.client_id,
+        user_id: family.user_id,
+        scope: granted_scope,
+        resource: family.resource,
+        refresh_token: Some(next),
+    }))
+}
+
+/// `POST /revoke` (RFC 7009): a refresh token revokes its family; anything else — an access
+/// token, an unknown token, another client's token — is accepted with no effect.
+pub async fn revoke(state: &AppState, request: RevocationRequest) -> Result<(), AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            let Some((_, family)) = refresh::find_token(conn, &secrets::digest(&request.token))? else { return Ok(()) };
+            if request.client_id.as_deref().is_some_and(|id| !secrets::constant_time_eq(id, &family.client_id)) {
+                return Ok(());
+            }
+            refresh::revoke_family(conn, &family.family_id, "revoked by the client", now)?;
+            Ok(())
+        })
+        .await
+        .map_err(AppError::from)
+}
