@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use gatehouse::cli::{Cli, ClientsCommand, Command, ConfigCommand, UsersCommand};
+use gatehouse::cli::{Cli, ClientsCommand, Command, ConfigCommand, KeysCommand, UsersCommand};
 use gatehouse::commands::CommandError;
 use gatehouse::config::ConfigSource;
 use gatehouse::{commands, logging};
