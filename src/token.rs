@@ -313,9 +313,11 @@ fn rotate_refresh(
     };
     let rotated_now = token.rotated_at.is_none() && refresh::rotate(conn, &hash, now)?;
     if !rotated_now {
-        // Already rotated (or rotated a moment ago by a parallel request).
+        // Already rotated (or rotated a moment ago by a parallel request). A retry inside the
+        // grace window is tolerated; a head revoked by such a retry, or a reuse after the
+        // window, means two parties hold the family's tokens.
         let rotated_at = token.rotated_at.unwrap_or(now);
-        if now - rotated_at > grace {
+        if token.revoked_at.is_some() || now - rotated_at > grace {
             refresh::revoke_family(conn, &family.family_id, "refresh token reused", now)?;
             audit::record(
                 conn,
@@ -331,7 +333,7 @@ fn rotate_refresh(
             return Ok(Outcome::Revoked("the refresh token was already used; the grant has been revoked"));
         }
         // Inside the grace window (a client retrying): one live head, the new one.
-        refresh::retire_heads(conn, &family.family_id, now)?;
+        refresh::revoke_heads(conn, &family.family_id, now)?;
     }
     let next = secrets::random_token(REFRESH_TOKEN_BYTES);
     refresh::insert_token(conn, &secrets::digest(&next), &family.family_id, now)?;

@@ -147,6 +147,7 @@ diesel::table! {
         family_id -> Text,
         created_at -> BigInt,
         rotated_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
     }
 }
 

@@ -26,6 +26,7 @@ pub struct TokenRow {
     pub family_id: String,
     pub created_at: i64,
     pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 pub fn insert_family(conn: &mut DbConnection, row: &FamilyRow) -> QueryResult<()> {
@@ -56,10 +57,11 @@ pub fn rotate(conn: &mut DbConnection, token_hash: &str, now: i64) -> QueryResul
     Ok(changed == 1)
 }
 
-/// Kill every live head of a family (a reuse inside the grace window replaces it).
-pub fn retire_heads(conn: &mut DbConnection, family_id: &str, now: i64) -> QueryResult<usize> {
+/// Revoke every live head of a family (a retry inside the grace window replaces it): a revoked
+/// head is never usable again, unlike a rotated token inside its grace window.
+pub fn revoke_heads(conn: &mut DbConnection, family_id: &str, now: i64) -> QueryResult<usize> {
     diesel::update(t::table.filter(t::family_id.eq(family_id)).filter(t::rotated_at.is_null()))
-        .set(t::rotated_at.eq(now))
+        .set((t::rotated_at.eq(now), t::revoked_at.eq(now)))
         .execute(conn)
 }
 

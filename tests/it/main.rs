@@ -13,3 +13,4 @@ mod migrations;
 mod rate_limit;
 mod register;
 mod registration_management;
+mod token;

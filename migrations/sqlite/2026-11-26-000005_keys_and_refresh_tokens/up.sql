@@ -32,6 +32,7 @@ CREATE TABLE refresh_tokens (
     token_hash TEXT PRIMARY KEY,
     family_id  TEXT NOT NULL REFERENCES refresh_families (family_id) ON DELETE CASCADE,
     created_at BIGINT NOT NULL,
-    rotated_at BIGINT                      -- NULL: the family's live head
+    rotated_at BIGINT,                     -- NULL: the family's live head
+    revoked_at BIGINT                      -- a head replaced by a retry inside the grace window
 );
 CREATE INDEX refresh_tokens_family_idx ON refresh_tokens (family_id);
