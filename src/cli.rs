@@ -50,6 +50,34 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Remove stale self-registered clients and purge expired codes, sessions, refresh tokens,
+    /// rate-limit windows and old audit rows (what the background job does)
+    Cleanup {
+        /// List what would go and why; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail, newest first
+    Audit {
+        /// Only this event (e.g. client.dcr.rejected)
+        #[arg(long)]
+        event: Option<String>,
+        /// Only events about this client id
+        #[arg(long)]
+        client: Option<String>,
+        /// Only events since: a duration (1h, 30m, 7d) or an RFC 3339 time
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many events
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// One JSON array, with the admin API's field names
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +87,20 @@ pub enum UsersCommand {
     Add {
         email: String,
         /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users
+    List {
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: their sessions end and their refresh tokens are revoked
+    Disable { email: String },
+    /// Set a user's password (from the first line of standard input with --password-stdin)
+    SetPassword {
+        email: String,
         #[arg(long)]
         password_stdin: bool,
     },
@@ -75,6 +117,40 @@ pub enum ClientsCommand {
         #[arg(long = "redirect-uri", required = true)]
         redirect_uris: Vec<String>,
     },
+    /// List clients, newest first
+    List {
+        /// Only clients of this source
+        #[arg(long, value_parser = ["dcr", "manual", "cimd"])]
+        source: Option<String>,
+        /// Only clients with this status
+        #[arg(long, value_parser = ["active", "disabled"])]
+        status: Option<String>,
+        /// Only stale clients (what cleanup would remove)
+        #[arg(long)]
+        stale: bool,
+        /// One JSON array, with the admin API's field names
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything stored about a client, its active sessions and recent audit events
+    Show {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a client: no new codes, tokens or refreshes from now; its refresh tokens revoked
+    Disable {
+        client_id: String,
+        /// Why (recorded in the audit trail)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Enable a disabled client (revoked refresh tokens stay revoked)
+    Enable { client_id: String },
+    /// Revoke every refresh token (grant) of a client; prints how many
+    RevokeSessions { client_id: String },
+    /// Delete a client and everything that hangs off it (the audit history stays)
+    Delete { client_id: String },
 }
 
 #[derive(Debug, Subcommand)]

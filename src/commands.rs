@@ -43,7 +43,7 @@ pub fn migrate(settings: &Settings) -> Result<(), String> {
     open_database(settings).map(|_| ())
 }
 
-pub fn serve(_source: ConfigSource, settings: Settings) -> Result<(), String> {
+pub fn serve(source: ConfigSource, settings: Settings) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let for_db = settings.clone();
         let db = tokio::task::spawn_blocking(move || open_database(&for_db))
@@ -63,11 +63,30 @@ pub fn serve(_source: ConfigSource, settings: Settings) -> Result<(), String> {
             return Err("cannot load the signing keys (see the log)".into());
         }
         jobs::spawn_key_reloader(state.clone());
-        let server = http::start(state, listener, None).map_err(|e| format!("cannot start the server: {e}"))?;
-        server.await.map_err(|e| format!("server failed: {e}"))?;
+        jobs::spawn_cleanup(state.clone());
+        crate::reload::spawn_watcher(state.clone(), source).map_err(|e| format!("cannot watch for SIGHUP: {e}"))?;
+        let admin_listener = match settings_admin_bind(&state) {
+            Some(bind) => Some(TcpListener::bind(&bind).map_err(|e| format!("cannot listen on admin.bind {bind}: {e}"))?),
+            None => None,
+        };
+        let with_admin = admin_listener.is_none();
+        let server = http::start(state.clone(), listener, with_admin, None).map_err(|e| format!("cannot start the server: {e}"))?;
+        match admin_listener {
+            Some(admin_listener) => {
+                let admin = http::start_admin(state, admin_listener).map_err(|e| format!("cannot start the admin server: {e}"))?;
+                let (public, admin) = futures_util::future::join(server, admin).await;
+                public.and(admin).map_err(|e| format!("server failed: {e}"))?;
+            }
+            None => server.await.map_err(|e| format!("server failed: {e}"))?,
+        }
         tracing::info!("gatehouse stopped");
         Ok(())
     })
+}
+
+fn settings_admin_bind(state: &AppState) -> Option<String> {
+    let bind = state.settings.current().admin.bind.clone();
+    (!bind.is_empty()).then_some(bind)
 }
 
 /// `config check`: the effective settings (secrets masked), the rules in plain words, warnings.
@@ -126,7 +145,7 @@ pub fn users_add(settings: &Settings, email: &str, password_stdin: bool) -> Resu
 }
 
 /// The first line of standard input, or — only on a terminal — a prompt, twice.
-fn read_new_password(from_stdin: bool) -> Result<String, CommandError> {
+pub fn read_new_password(from_stdin: bool) -> Result<String, CommandError> {
     use std::io::{BufRead, IsTerminal};
     if from_stdin {
         let mut line = String::new();

@@ -17,3 +17,32 @@ pub fn spawn_key_reloader(state: AppState) {
         }
     });
 }
+
+/// Run the cleanup every `dcr.cleanup_interval_secs` while `dcr.cleanup_enabled` (both read
+/// live, so a reload changes them without a restart).
+pub fn spawn_cleanup(state: AppState) {
+    actix_web::rt::spawn(async move {
+        loop {
+            let interval = state.settings.current().dcr.cleanup_interval_secs.max(1);
+            actix_web::rt::time::sleep(Duration::from_secs(interval)).await;
+            let settings = state.settings.current();
+            if !settings.dcr.cleanup_enabled {
+                continue;
+            }
+            let now = state.clock.now();
+            let result = state
+                .db
+                .run(move |conn| {
+                    Ok(crate::cleanup::run(conn, &settings, now, crate::store::audit::Actor::System, false))
+                })
+                .await;
+            match result {
+                Ok(report) if !report.errors.is_empty() => {
+                    tracing::warn!(errors = ?report.errors, "cleanup finished with errors")
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cleanup could not run; retrying next interval"),
+            }
+        }
+    });
+}

@@ -1,6 +1,7 @@
 //! Gatehouse: a standalone OAuth 2.1 authorization server for self-registering clients.
 //! The binary (`main.rs`) is a thin shell over this library, which tests build in-process.
 
+pub mod cleanup;
 pub mod cli;
 pub mod clients;
 pub mod clock;
@@ -17,8 +18,11 @@ pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod oauth;
+pub mod operator;
+pub mod operator_cli;
 pub mod paths;
 pub mod registration;
+pub mod reload;
 pub mod rules_summary;
 pub mod secrets;
 pub mod state;

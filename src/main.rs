@@ -7,7 +7,8 @@ use clap::Parser;
 use gatehouse::cli::{Cli, ClientsCommand, Command, ConfigCommand, KeysCommand, UsersCommand};
 use gatehouse::commands::CommandError;
 use gatehouse::config::ConfigSource;
-use gatehouse::{commands, logging};
+use gatehouse::operator::AuditRequest;
+use gatehouse::{commands, logging, operator_cli};
 
 /// Exit status for a configuration or command line that cannot be used.
 const EXIT_CONFIG: u8 = 2;
@@ -46,6 +47,35 @@ fn main() -> ExitCode {
         Command::Clients { command: ClientsCommand::Add { name, redirect_uris } } => {
             commands::clients_add(&settings, &name, &redirect_uris)
         }
+        Command::Clients { command: ClientsCommand::List { source, status, stale, json } } => {
+            operator_cli::clients_list(&settings, source, status, stale, json)
+        }
+        Command::Clients { command: ClientsCommand::Show { client_id, json } } => {
+            operator_cli::clients_show(&settings, &client_id, json)
+        }
+        Command::Clients { command: ClientsCommand::Disable { client_id, reason } } => {
+            operator_cli::clients_disable(&settings, &client_id, reason.as_deref())
+        }
+        Command::Clients { command: ClientsCommand::Enable { client_id } } => {
+            operator_cli::clients_enable(&settings, &client_id)
+        }
+        Command::Clients { command: ClientsCommand::RevokeSessions { client_id } } => {
+            operator_cli::clients_revoke_sessions(&settings, &client_id)
+        }
+        Command::Clients { command: ClientsCommand::Delete { client_id } } => {
+            operator_cli::clients_delete(&settings, &client_id)
+        }
+        Command::Users { command: UsersCommand::List { json } } => operator_cli::users_list(&settings, json),
+        Command::Users { command: UsersCommand::Disable { email } } => operator_cli::users_disable(&settings, &email),
+        Command::Users { command: UsersCommand::SetPassword { email, password_stdin } } => {
+            operator_cli::users_set_password(&settings, &email, password_stdin)
+        }
+        Command::Cleanup { dry_run, json } => operator_cli::cleanup(&settings, dry_run, json),
+        Command::Audit { event, client, since, limit, json } => operator_cli::audit(
+            &settings,
+            AuditRequest { event, client_id: client, since, cursor: None, limit: Some(limit) },
+            json,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! The HTTP surface: routing, CORS, request logging and the server itself. Handlers are thin:
 //! they extract what the request says and call one service function.
 
+mod admin;
 mod browser;
 mod health;
 mod metadata;
@@ -35,7 +36,8 @@ fn cors() -> Cors {
 }
 
 /// Every route, under the issuer's path; health and path-insertion metadata also at the root.
-pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
+/// The admin API and `/metrics` are here only when they have no listener of their own.
+pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool) {
     let scoped = web::scope(issuer_path)
         .service(web::resource(paths::METADATA).wrap(cors()).route(web::get().to(metadata::metadata)))
         .service(
@@ -77,8 +79,14 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
         )
         .service(web::resource(paths::LOGOUT).route(web::post().to(browser::logout)))
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
-        .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))
-        .service(web::resource(paths::METRICS).route(web::get().to(health::metrics)));
+        .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)));
+    let scoped = if with_admin {
+        scoped
+            .service(web::resource(paths::METRICS).route(web::get().to(health::metrics)))
+            .service(web::scope(paths::ADMIN_API).configure(admin::routes))
+    } else {
+        scoped
+    };
     if !issuer_path.is_empty() {
         cfg.service(
             web::resource(paths::metadata_path_insertion(issuer_path))
@@ -119,22 +127,49 @@ async fn log_request(
     Ok(response)
 }
 
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")).add(("X-Frame-Options", "DENY"))
+}
+
 /// Start serving on an already bound listener (the caller chooses the address; tests bind
-/// port 0). Graceful shutdown on SIGTERM/SIGINT is actix's default.
-pub fn start(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
+/// port 0). Graceful shutdown on SIGTERM/SIGINT is actix's default. `with_admin`: serve the admin
+/// API and `/metrics` here too (when `admin.bind` is not set).
+pub fn start(
+    state: AppState,
+    listener: TcpListener,
+    with_admin: bool,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
     let issuer_path = state.settings.current().issuer_path();
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")).add(("X-Frame-Options", "DENY")))
+            .wrap(security_headers())
             .wrap(from_fn(log_request))
-            .configure(|cfg| routes(cfg, &issuer_path))
+            .configure(|cfg| routes(cfg, &issuer_path, with_admin))
     })
     .shutdown_timeout(10)
     .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);
     }
+    Ok(server.run())
+}
+
+/// The admin listener (`admin.bind`): `/admin/api/…` and `/metrics` at its root, nothing else.
+pub fn start_admin(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(security_headers())
+            .wrap(from_fn(log_request))
+            .service(web::resource(paths::METRICS).route(web::get().to(health::metrics)))
+            .service(web::scope(paths::ADMIN_API).configure(admin::routes))
+    })
+    .shutdown_timeout(10)
+    .workers(1)
+    .listen(listener)?;
     Ok(server.run())
 }

@@ -17,6 +17,12 @@ pub mod event {
     pub const CLIENT_CREATED: &str = "client.created";
     pub const CLIENT_DISABLED: &str = "client.disabled";
     pub const CLIENT_ENABLED: &str = "client.enabled";
+    pub const CLIENT_SESSIONS_REVOKED: &str = "client.sessions_revoked";
+    pub const CLIENT_DELETED: &str = "client.deleted";
+    pub const CLIENT_CLEANUP_REMOVED: &str = "client.cleanup.removed";
+    pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
+    pub const USER_DISABLED: &str = "user.disabled";
+    pub const CONFIG_RELOADED: &str = "config.reloaded";
     pub const USER_CREATED: &str = "user.created";
     pub const USER_LOGIN_SUCCEEDED: &str = "user.login.succeeded";
     pub const USER_LOGIN_FAILED: &str = "user.login.failed";

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::clients;
+use crate::db::schema::{clients, refresh_families};
 use crate::db::DbConnection;
 
 pub const SOURCE_DCR: &str = "dcr";
@@ -79,4 +79,85 @@ pub fn touch_last_seen(conn: &mut DbConnection, client_id: &str, now: i64) -> Qu
     .set(clients::last_seen_at.eq(now))
     .execute(conn)?;
     Ok(())
+}
+
+/// Filters of the operator's client list; `stale_before` selects stale clients (see `is_stale`).
+#[derive(Debug, Clone, Default)]
+pub struct ClientQuery {
+    pub source: Option<String>,
+    pub status: Option<String>,
+    /// Clients not used since this time (or never used and created before it), without a live
+    /// refresh family, and not manual.
+    pub stale_before: Option<i64>,
+    pub now: i64,
+    /// Cursor: rows strictly after this (created_at, client_id), newest first.
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub fn list(conn: &mut DbConnection, query: &ClientQuery) -> QueryResult<Vec<ClientRow>> {
+    let mut q = clients::table.select(clients::all_columns).into_boxed();
+    if let Some(source) = &query.source {
+        q = q.filter(clients::source.eq(source.clone()));
+    }
+    if let Some(status) = &query.status {
+        q = q.filter(clients::status.eq(status.clone()));
+    }
+    if let Some(before) = query.stale_before {
+        q = q
+            .filter(clients::source.ne(SOURCE_MANUAL))
+            .filter(
+                clients::last_seen_at
+                    .lt(before)
+                    .or(clients::last_seen_at.is_null().and(clients::created_at.lt(before))),
+            )
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                refresh_families::table
+                    .filter(refresh_families::client_id.eq(clients::client_id))
+                    .filter(refresh_families::revoked_at.is_null())
+                    .filter(refresh_families::expires_at.gt(query.now)),
+            )));
+    }
+    if let Some((created_at, client_id)) = &query.after {
+        q = q.filter(
+            clients::created_at
+                .lt(*created_at)
+                .or(clients::created_at.eq(*created_at).and(clients::client_id.lt(client_id.clone()))),
+        );
+    }
+    q.order((clients::created_at.desc(), clients::client_id.desc())).limit(query.limit).load(conn)
+}
+
+/// Live refresh families of a client: its active sessions.
+pub fn live_families(conn: &mut DbConnection, client_id: &str, now: i64) -> QueryResult<i64> {
+    refresh_families::table
+        .filter(refresh_families::client_id.eq(client_id))
+        .filter(refresh_families::revoked_at.is_null())
+        .filter(refresh_families::expires_at.gt(now))
+        .count()
+        .get_result(conn)
+}
+
+/// Delete the client only if it is still stale at `cutoff` and has no live refresh family
+/// (the condition is re-checked in the statement, so concurrent cleanups remove it once).
+pub fn delete_if_stale(conn: &mut DbConnection, client_id: &str, cutoff: i64, now: i64) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        clients::table
+            .filter(clients::client_id.eq(client_id))
+            .filter(clients::source.ne(SOURCE_MANUAL))
+            .filter(
+                clients::last_seen_at
+                    .lt(cutoff)
+                    .or(clients::last_seen_at.is_null().and(clients::created_at.lt(cutoff))),
+            )
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                refresh_families::table
+                    .filter(refresh_families::client_id.eq(clients::client_id))
+                    .filter(refresh_families::revoked_at.is_null())
+                    .filter(refresh_families::expires_at.gt(now)),
+            ))),
+    )
+    .execute(conn)?;
+    Ok(deleted == 1)
 }

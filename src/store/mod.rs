@@ -5,6 +5,7 @@ pub mod auth_requests;
 pub mod clients;
 pub mod codes;
 pub mod keys;
+pub mod purge;
 pub mod rate_limits;
 pub mod refresh;
 pub mod registration_tokens;

@@ -42,3 +42,8 @@ pub fn claim_audit(conn: &mut DbConnection, key: &str, window_start: i64) -> Que
         .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// Attempts counted so far in a window (0 when none).
+pub fn attempts(conn: &mut DbConnection, key: &str, window_start: i64) -> QueryResult<i32> {
+    Ok(w::table.find((key, window_start)).select(w::attempts).first(conn).optional()?.unwrap_or(0))
+}

@@ -84,3 +84,14 @@ pub fn clear_failures(conn: &mut DbConnection, account_key: &str) -> QueryResult
     diesel::delete(login_failures::table.find(account_key)).execute(conn)?;
     Ok(())
 }
+
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<UserRow>> {
+    users::table.select(users::all_columns).order(users::email_lower.asc()).load(conn)
+}
+
+pub fn set_password_hash(conn: &mut DbConnection, user_id: &str, hash: &str, now: i64) -> QueryResult<bool> {
+    let changed = diesel::update(users::table.find(user_id))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(changed > 0)
+}

@@ -5,12 +5,15 @@
 mod common;
 
 mod authorize;
+mod cleanup;
 mod cli;
 mod config;
 mod health;
 mod metadata;
 mod migrations;
+mod operator;
 mod rate_limit;
 mod register;
 mod registration_management;
+mod reload;
 mod token;

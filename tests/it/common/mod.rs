@@ -149,7 +149,8 @@ impl TestApp {
             keys: gatehouse::keys::Keys::default(),
         };
         assert!(state.reload_keys().await, "signing keys load");
-        let server = gatehouse::http::start(state.clone(), listener, Some(2)).expect("start server");
+        let server = gatehouse::http::start(state.clone(), listener, settings.admin.bind.is_empty(), Some(2))
+            .expect("start server");
         let handle = server.handle();
         actix_web::rt::spawn(server);
         TestApp {

@@ -1,0 +1,170 @@
+//! Cleanup (SPEC §6): stale self-registered clients go, expired artefacts are purged — in
+//! batches, so a large backlog never holds a long lock, and with conditional deletes, so several
+//! replicas running it at once remove each client once and never fail. Each step logs and the
+//! run continues on error.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::clock::rfc3339;
+use crate::config::Settings;
+use crate::db::{write_tx, DbConnection};
+use crate::store::audit::{self, event, Actor, AuditRecord};
+use crate::store::clients::{self, ClientQuery, ClientRow};
+use crate::store::purge;
+
+/// Rows removed per statement.
+pub const BATCH: i64 = 500;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RemovedClient {
+    pub client_id: String,
+    pub client_name: String,
+    pub source: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Purged {
+    pub authorization_codes: usize,
+    pub auth_requests: usize,
+    pub sessions: usize,
+    pub refresh_families: usize,
+    pub rate_limit_windows: usize,
+    pub audit_events: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CleanupReport {
+    pub dry_run: bool,
+    /// Removed — or, in a dry run, that would be removed — and why.
+    pub clients: Vec<RemovedClient>,
+    /// Rows purged (in a dry run: rows that would be purged).
+    pub purged: Purged,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// Why a client is stale (the SPEC's two rules), or `None`.
+pub fn stale_reason(client: &ClientRow, now: i64, retention_days: u64) -> Option<String> {
+    let cutoff = now - retention_days as i64 * 86_400;
+    match client.last_seen_at {
+        None if client.created_at < cutoff => {
+            Some(format!("never used, registered {} (more than {retention_days} days ago)", rfc3339(client.created_at)))
+        }
+        Some(seen) if seen < cutoff => {
+            Some(format!("unused for more than {retention_days} days (last seen {})", rfc3339(seen)))
+        }
+        _ => None,
+    }
+}
+
+pub fn run(conn: &mut DbConnection, settings: &Settings, now: i64, actor: Actor, dry_run: bool) -> CleanupReport {
+    let mut report = CleanupReport { dry_run, ..CleanupReport::default() };
+    let retention = settings.dcr.stale_client_retention_days;
+    if let Err(e) = remove_stale_clients(conn, now, retention, actor, dry_run, &mut report) {
+        report.errors.push(format!("stale clients: {e}"));
+    }
+    let rate_window_horizon = settings.dcr.rate_limit_window_secs.max(3600) as i64;
+    let audit_cutoff = now - settings.audit.retention_days as i64 * 86_400;
+    let steps: [(&str, &mut usize, purge::Target); 6] = [
+        ("authorization codes", &mut report.purged.authorization_codes, purge::Target::Codes { before: now }),
+        ("authorization requests", &mut report.purged.auth_requests, purge::Target::AuthRequests { before: now }),
+        ("sessions", &mut report.purged.sessions, purge::Target::Sessions { before: now }),
+        // Revoked families linger a day, so a late reuse still meets "revoked", not "unknown".
+        (
+            "refresh families",
+            &mut report.purged.refresh_families,
+            purge::Target::RefreshFamilies { expired_before: now, revoked_before: now - 86_400 },
+        ),
+        (
+            "rate-limit windows",
+            &mut report.purged.rate_limit_windows,
+            purge::Target::RateLimitWindows { before: now - rate_window_horizon },
+        ),
+        ("audit events", &mut report.purged.audit_events, purge::Target::AuditEvents { before: audit_cutoff }),
+    ];
+    let mut errors = Vec::new();
+    for (name, count, target) in steps {
+        let result = if dry_run { purge::count(conn, &target) } else { purge::in_batches(conn, &target, BATCH) };
+        match result {
+            Ok(n) => *count = n,
+            Err(e) => {
+                tracing::error!(step = name, error = %e, "cleanup step failed; continuing");
+                errors.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    report.errors.extend(errors);
+    if !dry_run && (!report.clients.is_empty() || report.purged != Purged::default()) {
+        tracing::info!(clients_removed = report.clients.len(), purged = ?report.purged, "cleanup finished");
+    }
+    report
+}
+
+fn remove_stale_clients(
+    conn: &mut DbConnection,
+    now: i64,
+    retention_days: u64,
+    actor: Actor,
+    dry_run: bool,
+    report: &mut CleanupReport,
+) -> Result<(), diesel::result::Error> {
+    let cutoff = now - retention_days as i64 * 86_400;
+    let mut after = None;
+    loop {
+        let query = ClientQuery {
+            stale_before: Some(cutoff),
+            now,
+            after: after.clone(),
+            limit: BATCH,
+            ..ClientQuery::default()
+        };
+        let batch = clients::list(conn, &query)?;
+        for client in &batch {
+            let Some(reason) = stale_reason(client, now, retention_days) else { continue };
+            let removed = RemovedClient {
+                client_id: client.client_id.clone(),
+                client_name: client.client_name.clone(),
+                source: client.source.clone(),
+                reason,
+            };
+            if dry_run {
+                report.clients.push(removed);
+                continue;
+            }
+            // Conditional delete (still stale, still no live family) with its audit row: a
+            // replica that lost the race deletes nothing and writes nothing.
+            let deleted = write_tx(conn, |conn| {
+                if !clients::delete_if_stale(conn, &client.client_id, cutoff, now)? {
+                    return Ok(false);
+                }
+                audit::record(
+                    conn,
+                    now,
+                    &AuditRecord {
+                        event: event::CLIENT_CLEANUP_REMOVED,
+                        actor,
+                        client_id: Some(client.client_id.clone()),
+                        address: None,
+                        user_agent: None,
+                        detail: json!({"reason": removed.reason, "client_name": removed.client_name, "source": removed.source}),
+                    },
+                )?;
+                Ok::<_, diesel::result::Error>(true)
+            });
+            match deleted {
+                Ok(true) => report.clients.push(removed),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(client_id = %client.client_id, error = %e, "could not remove a stale client; continuing");
+                    report.errors.push(format!("client {}: {e}", client.client_id));
+                }
+            }
+        }
+        if (batch.len() as i64) < BATCH {
+            return Ok(());
+        }
+        after = batch.last().map(|c| (c.created_at, c.client_id.clone()));
+    }
+}

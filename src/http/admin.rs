@@ -1,0 +1,279 @@
+//! `/admin/api` (SPEC §6): the operator API over the same service layer as the CLI. Enabled
+//! only when `admin.token` is set; bearer token compared in constant time; failures throttled
+//! per address. No CORS: browsers have no business here.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::request::{bearer_token, read_body, registrant, BodyError};
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::oauth::error::ErrorCode;
+use crate::operator::{self, AuditRequest, ClientListRequest, OperatorError};
+use crate::registration::rate_limit::Window;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::audit::Actor;
+use crate::store::rate_limits;
+
+/// Failed authentications allowed per address and minute before every attempt is refused.
+const FAILURES_PER_WINDOW: i32 = 10;
+const FAILURE_WINDOW_SECS: u64 = 60;
+
+impl From<OperatorError> for AppError {
+    fn from(error: OperatorError) -> Self {
+        match error {
+            OperatorError::NotFound(message) => AppError::oauth(StatusCode::NOT_FOUND, ErrorCode::NotFound, message),
+            OperatorError::Invalid(message) => AppError::bad_request(ErrorCode::InvalidRequest, message),
+            OperatorError::Db(e) => AppError::Db(e),
+        }
+    }
+}
+
+/// Run an operator-service call on the blocking pool, keeping its error kinds.
+async fn run_operator<T, F>(state: &AppState, work: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut crate::db::DbConnection) -> Result<T, OperatorError> + Send + 'static,
+    T: Send + 'static,
+{
+    state.db.run_with(work).await.map_err(AppError::from)
+}
+
+/// The bearer check, with per-address throttling of failures.
+async fn authenticate(request: &HttpRequest, state: &AppState, settings: &Settings) -> Result<(), AppError> {
+    if settings.admin.token.is_empty() {
+        return Err(AppError::oauth(StatusCode::NOT_FOUND, ErrorCode::NotFound, "the admin API is not enabled"));
+    }
+    let now = state.clock.now();
+    let window = Window::containing(now, FAILURE_WINDOW_SECS);
+    let key = format!("admin:{}", registrant(request, settings).rate_limit_key);
+    let peek_key = key.clone();
+    let failures = state.db.run(move |conn| Ok(rate_limits::attempts(conn, &peek_key, window.start)?)).await?;
+    if failures >= FAILURES_PER_WINDOW {
+        return Err(AppError::SlowDown {
+            retry_after: window.seconds_left(now),
+            description: "too many failed admin authentications from this address".into(),
+        });
+    }
+    let presented = bearer_token(request).unwrap_or_default();
+    if secrets::constant_time_eq(&presented, &settings.admin.token) {
+        return Ok(());
+    }
+    state.db.run(move |conn| Ok(rate_limits::hit(conn, &key, window.start)?)).await?;
+    tracing::warn!("admin API authentication failed");
+    Err(AppError::InvalidToken("a valid admin bearer token is required".into()))
+}
+
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(body)
+}
+
+fn query_value(request: &HttpRequest, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(request.query_string().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn query_flag(request: &HttpRequest, name: &str) -> Result<bool, AppError> {
+    match query_value(request, name).as_deref() {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => {
+            Err(AppError::bad_request(ErrorCode::InvalidRequest, format!("{name}={other:?}: use true or false")))
+        }
+    }
+}
+
+fn query_limit(request: &HttpRequest) -> Result<Option<i64>, AppError> {
+    query_value(request, "limit")
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| AppError::bad_request(ErrorCode::InvalidRequest, "limit must be a number"))
+        })
+        .transpose()
+}
+
+/// A JSON object body (empty allowed when `optional`).
+async fn json_body(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    optional: bool,
+) -> Result<Value, AppError> {
+    let body = read_body(request, payload, limit).await.map_err(|e| match e {
+        BodyError::TooLarge => {
+            AppError::oauth(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::InvalidRequest, "body too large")
+        }
+        BodyError::Broken => AppError::bad_request(ErrorCode::InvalidRequest, "the body could not be read"),
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) && optional {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        _ => Err(AppError::bad_request(ErrorCode::InvalidRequest, "the body must be a JSON object")),
+    }
+}
+
+pub async fn list_clients(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    authenticate(&request, &state, &settings).await?;
+    let list = ClientListRequest {
+        source: query_value(&request, "source"),
+        status: query_value(&request, "status"),
+        stale: query_flag(&request, "stale")?,
+        cursor: query_value(&request, "cursor"),
+        limit: query_limit(&request)?,
+    };
+    let now = state.clock.now();
+    let retention = settings.dcr.stale_client_retention_days;
+    let page = run_operator(&state, move |conn| operator::list_clients(conn, &list, retention, now)).await?;
+    Ok(json_response(StatusCode::OK, &page))
+}
+
+pub async fn show_client(
+    request: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    authenticate(&request, &state, &settings).await?;
+    let now = state.clock.now();
+    let id = id.into_inner();
+    let detail = run_operator(&state, move |conn| operator::show_client(conn, &id, now)).await?;
+    Ok(json_response(StatusCode::OK, &detail))
+}
+
+pub async fn add_client(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    authenticate(&request, &state, &settings).await?;
+    let body = json_body(&request, payload, settings.server.max_body_bytes, false).await?;
+    let name = body["name"].as_str().or(body["client_name"].as_str()).unwrap_or("").to_string();
+    let uris: Vec<String> = match body.get("redirect_uris") {
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+            items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        }
+        _ => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "redirect_uris must be an array of strings")),
+    };
+    if name.trim().is_empty() {
+        return Err(AppError::bad_request(ErrorCode::InvalidRequest, "name is required"));
+    }
+    let metadata = crate::clients::manual_metadata(&settings, &name, &uris)
+        .map_err(|e| AppError::bad_request(ErrorCode::InvalidRequest, e.to_string()))?;
+    let now = state.clock.now();
+    let created = run_operator(&state, move |conn| {
+        crate::clients::add_manual(conn, &metadata, Actor::AdminApi, now).map_err(|e| match e {
+            crate::clients::ClientError::Db(e) => OperatorError::Db(e),
+            crate::clients::ClientError::Invalid(m) => OperatorError::Invalid(m),
+        })
+    })
+    .await?;
+    Ok(json_response(StatusCode::CREATED, &operator::ClientSummary::from(&created)))
+}
+
+pub async fn disable_client(
+    request: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    authenticate(&request, &state, &settings).await?;
+    let body = json_body(&request, payload, settings.server.max_body_bytes, true).await?;
+    let reason = match body.get("reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(reason)) => Some(reason.clone()),
+        Some(_) => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "reason must be a string")),
+    };
+    let now = state.clock.now();
+    let id = id.into_inner();
+    let done =
+        run_operator(&state, move |conn| operator::disable_client(conn, &id, reason.as_deref(), Actor::AdminApi, now))
+            .await?;
+    Ok(json_response(StatusCode::OK, &done))
+}
+
+pub async fn enable_client(
+    request: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    authenticate(&request, &state, &settings).await?;
+    let now = state.clock.now();
+    let id = id.into_inner();
+    let client_id = id.clone();
+    run_operator(&state, move |conn| operator::enable_client(conn, &id, Actor::AdminApi, now)).await?;
+    Ok(json_response(StatusCode::OK, &json!({"client_id": client_id, "status": "active"})))
+}
+
+pub async fn revoke_sessions(
+    request: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    authenticate(&request, &state, &settings).await?;
+    let now = state.clock.now();
+    let id = id.into_inner();
+    let client_id = id.clone();
+    let revoked =
+        run_operator(&state, move |conn| operator::revoke_client_sessions(conn, &id, Actor::AdminApi, now)).await?;
+    Ok(json_response(StatusCode::OK, &json!({"client_id": client_id, "revoked": revoked})))
+}
+
+pub async fn delete_client(
+    request: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    authenticate(&request, &state, &settings).await?;
+    let now = state.clock.now();
+    let id = id.into_inner();
+    run_operator(&state, move |conn| operator::delete_client(conn, &id, Actor::AdminApi, now)).await?;
+    Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish())
+}
+
+pub async fn audit(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    authenticate(&request, &state, &settings).await?;
+    let query = AuditRequest {
+        event: query_value(&request, "event"),
+        client_id: query_value(&request, "client"),
+        since: query_value(&request, "since"),
+        cursor: query_value(&request, "cursor"),
+        limit: query_limit(&request)?,
+    };
+    let now = state.clock.now();
+    let page = run_operator(&state, move |conn| operator::query_audit(conn, &query, now)).await?;
+    Ok(json_response(StatusCode::OK, &page))
+}
+
+pub async fn cleanup(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    authenticate(&request, &state, &settings).await?;
+    let dry_run = query_flag(&request, "dry_run")?;
+    let now = state.clock.now();
+    let report =
+        state.db.run(move |conn| Ok(crate::cleanup::run(conn, &settings, now, Actor::AdminApi, dry_run))).await?;
+    Ok(json_response(StatusCode::OK, &report))
+}
+
+/// Every admin route, relative to wherever the scope is mounted.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/clients").route(web::get().to(list_clients)).route(web::post().to(add_client)))
+        .service(
+            web::resource("/clients/{id}").route(web::get().to(show_client)).route(web::delete().to(delete_client)),
+        )
+        .service(web::resource("/clients/{id}/disable").route(web::post().to(disable_client)))
+        .service(web::resource("/clients/{id}/enable").route(web::post().to(enable_client)))
+        .service(web::resource("/clients/{id}/revoke-sessions").route(web::post().to(revoke_sessions)))
+        .service(web::resource("/audit").route(web::get().to(audit)))
+        .service(web::resource("/cleanup").route(web::post().to(cleanup)));
+}

@@ -1,0 +1,115 @@
+//! Purging expired rows in bounded batches (each batch its own short statement).
+
+use diesel::prelude::*;
+
+use crate::db::schema::{
+    audit_events, auth_requests, authorization_codes, rate_limit_windows, refresh_families, sessions,
+};
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    Codes { before: i64 },
+    AuthRequests { before: i64 },
+    Sessions { before: i64 },
+    RefreshFamilies { expired_before: i64, revoked_before: i64 },
+    RateLimitWindows { before: i64 },
+    AuditEvents { before: i64 },
+}
+
+/// How many rows would go.
+pub fn count(conn: &mut DbConnection, target: &Target) -> QueryResult<usize> {
+    let n: i64 = match *target {
+        Target::Codes { before } => {
+            authorization_codes::table.filter(authorization_codes::expires_at.lt(before)).count().get_result(conn)?
+        }
+        Target::AuthRequests { before } => {
+            auth_requests::table.filter(auth_requests::expires_at.lt(before)).count().get_result(conn)?
+        }
+        Target::Sessions { before } => {
+            sessions::table.filter(sessions::expires_at.lt(before)).count().get_result(conn)?
+        }
+        Target::RefreshFamilies { expired_before, revoked_before } => refresh_families::table
+            .filter(refresh_families::expires_at.lt(expired_before).or(refresh_families::revoked_at.lt(revoked_before)))
+            .count()
+            .get_result(conn)?,
+        Target::RateLimitWindows { before } => {
+            rate_limit_windows::table.filter(rate_limit_windows::window_start.lt(before)).count().get_result(conn)?
+        }
+        Target::AuditEvents { before } => {
+            audit_events::table.filter(audit_events::at.lt(before)).count().get_result(conn)?
+        }
+    };
+    Ok(n as usize)
+}
+
+/// Delete at most `batch` rows; returns how many went.
+fn one_batch(conn: &mut DbConnection, target: &Target, batch: i64) -> QueryResult<usize> {
+    match *target {
+        Target::Codes { before } => {
+            let ids: Vec<String> = authorization_codes::table
+                .filter(authorization_codes::expires_at.lt(before))
+                .select(authorization_codes::code_hash)
+                .limit(batch)
+                .load(conn)?;
+            diesel::delete(authorization_codes::table.filter(authorization_codes::code_hash.eq_any(ids))).execute(conn)
+        }
+        Target::AuthRequests { before } => {
+            let ids: Vec<String> = auth_requests::table
+                .filter(auth_requests::expires_at.lt(before))
+                .select(auth_requests::request_id)
+                .limit(batch)
+                .load(conn)?;
+            diesel::delete(auth_requests::table.filter(auth_requests::request_id.eq_any(ids))).execute(conn)
+        }
+        Target::Sessions { before } => {
+            let ids: Vec<String> = sessions::table
+                .filter(sessions::expires_at.lt(before))
+                .select(sessions::session_hash)
+                .limit(batch)
+                .load(conn)?;
+            diesel::delete(sessions::table.filter(sessions::session_hash.eq_any(ids))).execute(conn)
+        }
+        Target::RefreshFamilies { expired_before, revoked_before } => {
+            let ids: Vec<String> = refresh_families::table
+                .filter(
+                    refresh_families::expires_at.lt(expired_before).or(refresh_families::revoked_at.lt(revoked_before)),
+                )
+                .select(refresh_families::family_id)
+                .limit(batch)
+                .load(conn)?;
+            // Their tokens go by cascade.
+            diesel::delete(refresh_families::table.filter(refresh_families::family_id.eq_any(ids))).execute(conn)
+        }
+        Target::RateLimitWindows { before } => {
+            let starts: Vec<i64> = rate_limit_windows::table
+                .filter(rate_limit_windows::window_start.lt(before))
+                .select(rate_limit_windows::window_start)
+                .distinct()
+                .limit(batch.min(50))
+                .load(conn)?;
+            diesel::delete(rate_limit_windows::table.filter(rate_limit_windows::window_start.eq_any(starts)))
+                .execute(conn)
+        }
+        Target::AuditEvents { before } => {
+            let ids: Vec<i64> = audit_events::table
+                .filter(audit_events::at.lt(before))
+                .select(audit_events::id)
+                .limit(batch)
+                .load(conn)?;
+            diesel::delete(audit_events::table.filter(audit_events::id.eq_any(ids))).execute(conn)
+        }
+    }
+}
+
+/// Delete every matching row, `batch` at a time.
+pub fn in_batches(conn: &mut DbConnection, target: &Target, batch: i64) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let removed = one_batch(conn, target, batch)?;
+        total += removed;
+        if removed == 0 || (removed as i64) < batch.min(50) {
+            return Ok(total);
+        }
+    }
+}

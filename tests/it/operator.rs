@@ -1,0 +1,453 @@
+//! Operator controls: the admin API and the CLI over one service layer — listing, disabling,
+//! enabling, revoking, deleting clients; users; the audit query.
+
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+use crate::common::flow::*;
+use crate::common::{TestApp, TestDb};
+use crate::register::audit_rows;
+
+const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef-admin";
+const REDIRECT: &str = "https://app.example/callback";
+
+async fn admin_app() -> TestApp {
+    TestApp::spawn_with(|s| s.admin.token = ADMIN_TOKEN.into()).await
+}
+
+async fn admin(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut request = app.http.request(method, app.url(&format!("/admin/api{path}"))).bearer_auth(ADMIN_TOKEN);
+    if let Some(body) = body {
+        request = request.header("content-type", "application/json").body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null), headers)
+}
+
+fn cli(db_url: &str, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command.args(args).env_remove("GATEHOUSE_CONFIG").current_dir(std::env::temp_dir());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("GATEHOUSE__")) {
+        command.env_remove(key);
+    }
+    command.env("GATEHOUSE__DATABASE__URL", db_url).output().unwrap()
+}
+
+fn db_url(app: &TestApp) -> String {
+    app.db.as_ref().unwrap().url().to_string()
+}
+
+#[actix_web::test]
+async fn admin_api_authentication() {
+    let app = admin_app().await;
+    let url = app.url("/admin/api/clients");
+    let none = app.http.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert!(none.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    let wrong = app.http.get(&url).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let mut same_length = ADMIN_TOKEN.to_string();
+    same_length.replace_range(0..1, "X");
+    let near = app.http.get(&url).bearer_auth(&same_length).send().await.unwrap();
+    assert_eq!(near.status(), 401);
+    assert_eq!(near.json::<Value>().await.unwrap()["error"], "invalid_token");
+    let (status, body, headers) = admin(&app, reqwest::Method::GET, "/clients", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(headers.get("access-control-allow-origin").is_none());
+    // No CORS, not even for a preflight.
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.headers().get("access-control-allow-origin").is_none());
+}
+
+#[actix_web::test]
+async fn failed_admin_authentications_are_throttled_per_address() {
+    let app = admin_app().await;
+    for _ in 0..10 {
+        let response = app.http.get(app.url("/admin/api/clients")).bearer_auth("wrong").send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let throttled = app.http.get(app.url("/admin/api/clients")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(throttled.status(), 429, "even the right token waits out the window");
+    app.clock.advance(60);
+    let (status, _, _) = admin(&app, reqwest::Method::GET, "/clients", None).await;
+    assert_eq!(status, 200);
+}
+
+#[actix_web::test]
+async fn admin_api_is_off_without_a_token() {
+    let app = TestApp::spawn().await;
+    let response = app.http.get(app.url("/admin/api/clients")).bearer_auth("anything").send().await.unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[test]
+fn a_short_admin_token_is_refused_at_load() {
+    let problems = gatehouse::config::Settings {
+        admin: gatehouse::config::AdminSettings { token: "short".into(), bind: String::new() },
+        ..Default::default()
+    }
+    .validate();
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].starts_with("admin.token:"));
+}
+
+#[actix_web::test]
+async fn disable_stops_everything_at_once_and_enable_restores_new_flows() {
+    let app = admin_app().await;
+    create_user(&app, "alice@example.com").await;
+    let client = dcr_client(&app, &[REDIRECT]).await;
+    let p = pkce();
+    let b = browser();
+    let query = authorize_query(&client, REDIRECT, &p.challenge, &[]);
+    // A grant with a refresh token, and an unredeemed code.
+    let code = app.authorization_code(&b, &query, "alice@example.com").await;
+    let (_, tokens) = exchange(&app, &client, &code, &p.verifier).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let pending_code = app.authorization_code(&b, &query, "alice@example.com").await;
+
+    let (status, body, _) = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/clients/{client}/disable"),
+        Some(json!({"reason": "abuse report 17"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sessions_revoked"], 1);
+    assert_eq!(body["default_reason_used"], false);
+    // Authorize: a page. Code exchange and refresh: invalid_grant.
+    let start = app.get_with(&b, &format!("{}/authorize?{query}", app.issuer)).await;
+    assert_eq!(start.status(), 400);
+    let (status, _) = exchange(&app, &client, &pending_code, &p.verifier).await;
+    assert_eq!(status, 400);
+    let (status, _) = refresh_with(&app, &client, &refresh).await;
+    assert_eq!(status, 400);
+    // Idempotent.
+    let (status, again, _) = admin(&app, reqwest::Method::POST, &format!("/clients/{client}/disable"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["already_disabled"], true);
+    assert_eq!(again["default_reason_used"], true);
+
+    let (status, _, _) = admin(&app, reqwest::Method::POST, &format!("/clients/{client}/enable"), None).await;
+    assert_eq!(status, 200);
+    let code = app.authorization_code(&b, &query, "alice@example.com").await;
+    let (status, _) = exchange(&app, &client, &code, &p.verifier).await;
+    assert_eq!(status, 200, "new flows work again");
+    let (status, _) = refresh_with(&app, &client, &refresh).await;
+    assert_eq!(status, 400, "revoked families stay revoked");
+
+    let events: Vec<String> = audit_rows(&app, "client.disabled").await.iter().map(|r| r.actor.clone()).collect();
+    assert_eq!(events, vec!["admin_api", "admin_api"]);
+    assert_eq!(audit_rows(&app, "client.enabled").await.len(), 1);
+}
+
+async fn exchange(app: &TestApp, client: &str, code: &str, verifier: &str) -> (u16, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client),
+            ("code_verifier", verifier),
+        ])
+        .finish();
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn refresh_with(app: &TestApp, client: &str, token: &str) -> (u16, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client)])
+        .finish();
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[actix_web::test]
+async fn revoke_sessions_kills_refresh_and_delete_removes_dependants_but_not_history() {
+    let app = admin_app().await;
+    create_user(&app, "alice@example.com").await;
+    let client = dcr_client(&app, &[REDIRECT]).await;
+    let p = pkce();
+    let b = browser();
+    let query = authorize_query(&client, REDIRECT, &p.challenge, &[]);
+    let code = app.authorization_code(&b, &query, "alice@example.com").await;
+    let (_, tokens) = exchange(&app, &client, &code, &p.verifier).await;
+
+    let (status, body, _) = admin(&app, reqwest::Method::GET, &format!("/clients/{client}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["active_sessions"], 1);
+    assert!(body["recent_audit"].as_array().unwrap().iter().any(|e| e["event"] == "client.dcr.registered"));
+
+    let (status, body, _) =
+        admin(&app, reqwest::Method::POST, &format!("/clients/{client}/revoke-sessions"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["revoked"], 1);
+    let (status, _) = refresh_with(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 400);
+    assert_eq!(audit_rows(&app, "client.sessions_revoked").await.len(), 1);
+
+    let (status, _, _) = admin(&app, reqwest::Method::DELETE, &format!("/clients/{client}"), None).await;
+    assert_eq!(status, 204);
+    let (status, body, _) = admin(&app, reqwest::Method::GET, &format!("/clients/{client}"), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "not_found");
+    let id = client.clone();
+    let leftovers = app
+        .with_db(move |c| {
+            use diesel::prelude::*;
+            use gatehouse::db::schema::{authorization_codes, refresh_families, registration_tokens};
+            let codes: i64 =
+                authorization_codes::table.filter(authorization_codes::client_id.eq(&id)).count().get_result(c)?;
+            let families: i64 =
+                refresh_families::table.filter(refresh_families::client_id.eq(&id)).count().get_result(c)?;
+            let tokens: i64 =
+                registration_tokens::table.filter(registration_tokens::client_id.eq(&id)).count().get_result(c)?;
+            Ok(codes + families + tokens)
+        })
+        .await;
+    assert_eq!(leftovers, 0);
+    let (_, history, _) = admin(&app, reqwest::Method::GET, &format!("/audit?client={client}"), None).await;
+    let events: Vec<&str> = history["items"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events.first(), Some(&"client.deleted"));
+    assert!(events.contains(&"client.dcr.registered"), "history kept: {events:?}");
+}
+
+#[actix_web::test]
+async fn unknown_ids_are_404_with_a_json_body() {
+    let app = admin_app().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/clients/dcr_nope"),
+        (reqwest::Method::POST, "/clients/dcr_nope/disable"),
+        (reqwest::Method::POST, "/clients/dcr_nope/enable"),
+        (reqwest::Method::POST, "/clients/dcr_nope/revoke-sessions"),
+        (reqwest::Method::DELETE, "/clients/dcr_nope"),
+    ] {
+        let (status, body, _) = admin(&app, method.clone(), path, None).await;
+        assert_eq!(status, 404, "{method} {path}");
+        assert_eq!(body["error"], "not_found", "{method} {path}");
+    }
+    let (status, body, _) = admin(&app, reqwest::Method::GET, "/audit?since=yesterday", None).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[actix_web::test]
+async fn list_filters_and_pages() {
+    let app = admin_app().await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(dcr_client(&app, &[&format!("https://app{n}.example/cb")]).await);
+        app.clock.advance(1);
+    }
+    let manual = manual_client(&app, &[REDIRECT]).await;
+    let (_, body, _) = admin(&app, reqwest::Method::POST, &format!("/clients/{}/disable", ids[0]), None).await;
+    assert_eq!(body["client_id"], ids[0].as_str());
+
+    let (_, page, _) = admin(&app, reqwest::Method::GET, "/clients?limit=4", None).await;
+    let first: Vec<&str> = page["items"].as_array().unwrap().iter().map(|c| c["client_id"].as_str().unwrap()).collect();
+    assert_eq!(first.len(), 4);
+    assert_eq!(first[0], manual, "newest first");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest, _) = admin(&app, reqwest::Method::GET, &format!("/clients?limit=4&cursor={cursor}"), None).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 2);
+    assert!(rest.get("next_cursor").is_none());
+
+    let (_, dcr, _) = admin(&app, reqwest::Method::GET, "/clients?source=dcr&status=active", None).await;
+    assert_eq!(dcr["items"].as_array().unwrap().len(), 4);
+    let item = &dcr["items"][0];
+    for field in [
+        "client_id",
+        "source",
+        "status",
+        "client_name",
+        "redirect_uris",
+        "redirect_hosts",
+        "created_at",
+        "registrant_address",
+    ] {
+        assert!(item.get(field).is_some(), "{field} in {item}");
+    }
+    assert!(item.get("last_seen_at").is_none(), "never used: omitted, not null");
+
+    // Stale: never used and older than the retention.
+    app.clock.advance(31 * 86_400);
+    let (_, stale, _) = admin(&app, reqwest::Method::GET, "/clients?stale=true", None).await;
+    assert_eq!(stale["items"].as_array().unwrap().len(), 5, "the five DCR clients, not the manual one");
+    let (status, _, _) = admin(&app, reqwest::Method::GET, "/clients?source=nope", None).await;
+    assert_eq!(status, 400);
+}
+
+#[actix_web::test]
+async fn cli_and_api_give_the_same_answers() {
+    let app = admin_app().await;
+    let client = dcr_client(&app, &[REDIRECT]).await;
+    let url = db_url(&app);
+    let list = cli(&url, &["clients", "list", "--json"]);
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let from_cli: Value = serde_json::from_slice(&list.stdout).expect("--json is JSON");
+    let (_, from_api, _) = admin(&app, reqwest::Method::GET, "/clients", None).await;
+    assert_eq!(from_cli, from_api["items"]);
+
+    let show = cli(&url, &["clients", "show", &client, "--json"]);
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    let (_, api_shown, _) = admin(&app, reqwest::Method::GET, &format!("/clients/{client}"), None).await;
+    assert_eq!(shown["client_id"], api_shown["client_id"]);
+    assert_eq!(shown["metadata"], api_shown["metadata"]);
+
+    // The table shows the full client id.
+    let table = cli(&url, &["clients", "list"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains(&client));
+
+    // Disable without a reason: the default, and the CLI says so; audited as the CLI.
+    let disabled = cli(&url, &["clients", "disable", &client]);
+    assert!(disabled.status.success());
+    assert!(String::from_utf8_lossy(&disabled.stderr).contains("no --reason given"));
+    let rows = audit_rows(&app, "client.disabled").await;
+    assert_eq!(rows[0].actor, "cli");
+    assert!(rows[0].detail.contains(gatehouse::operator::DEFAULT_DISABLE_REASON));
+    let count = cli(&url, &["clients", "revoke-sessions", &client]);
+    assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "0");
+
+    // Unknown ids: exit 1, one line on stderr.
+    for args in [
+        vec!["clients", "show", "dcr_nope"],
+        vec!["clients", "disable", "dcr_nope"],
+        vec!["clients", "delete", "dcr_nope"],
+        vec!["users", "disable", "nobody@example.com"],
+    ] {
+        let output = cli(&url, &args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr).trim().lines().count(), 1, "{args:?}");
+    }
+    let garbage = cli(&url, &["audit", "--since", "last tuesday"]);
+    assert_eq!(garbage.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&garbage.stderr).contains("--since"));
+
+    // Accepted and rejected registrations are both visible in the audit query.
+    app.post_json("/register", &json!({"redirect_uris": ["http://example.com/cb"]})).await;
+    // The CLI runs on real time and the app on the test clock: an absolute --since.
+    let audit = cli(&url, &["audit", "--json", "--since", "2026-01-01T00:00:00Z"]);
+    let entries: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let events: Vec<&str> = entries.as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert!(events.contains(&"client.dcr.registered") && events.contains(&"client.dcr.rejected"), "{events:?}");
+}
+
+#[actix_web::test]
+async fn users_disable_ends_sessions_and_set_password_is_audited() {
+    let app = admin_app().await;
+    create_user(&app, "alice@example.com").await;
+    let client = dcr_client(&app, &[REDIRECT]).await;
+    let p = pkce();
+    let b = browser();
+    let query = authorize_query(&client, REDIRECT, &p.challenge, &[]);
+    let code = app.authorization_code(&b, &query, "alice@example.com").await;
+    let (_, tokens) = exchange(&app, &client, &code, &p.verifier).await;
+    let url = db_url(&app);
+
+    let list = cli(&url, &["users", "list", "--json"]);
+    let users: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(users[0]["email"], "alice@example.com");
+    assert_eq!(users[0]["status"], "active");
+
+    let disabled = cli(&url, &["users", "disable", "alice@example.com"]);
+    assert!(disabled.status.success(), "{}", String::from_utf8_lossy(&disabled.stderr));
+    let (status, _) = refresh_with(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 400, "refresh families revoked");
+    let again = app.get_with(&b, &format!("{}/authorize?{query}", app.issuer)).await;
+    assert!(location(&again).contains("/login"), "the session has ended");
+    assert_eq!(audit_rows(&app, "user.disabled").await.len(), 1);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["users", "set-password", "alice@example.com", "--password-stdin"])
+        .env_remove("GATEHOUSE_CONFIG")
+        .env("GATEHOUSE__DATABASE__URL", &url)
+        .current_dir(std::env::temp_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"a brand new password\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(audit_rows(&app, "user.password_changed").await.len(), 1);
+}
+
+#[actix_web::test]
+async fn admin_api_adds_manual_clients() {
+    let app = admin_app().await;
+    let (status, body, _) = admin(
+        &app,
+        reqwest::Method::POST,
+        "/clients",
+        Some(json!({"name": "Ops app", "redirect_uris": ["https://ops.example/cb"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["source"], "manual");
+    let rows = audit_rows(&app, "client.created").await;
+    assert_eq!(rows[0].actor, "admin_api");
+    let (status, _, _) = admin(
+        &app,
+        reqwest::Method::POST,
+        "/clients",
+        Some(json!({"name": "Bad", "redirect_uris": ["http://example.com/cb"]})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _, _) = admin(&app, reqwest::Method::POST, "/clients", Some(json!(["not an object"]))).await;
+    assert_eq!(status, 400);
+}
+
+#[actix_web::test]
+async fn admin_bind_serves_the_api_apart_from_the_public_listener() {
+    let db = TestDb::new(crate::common::backend());
+    let admin_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin_addr = admin_listener.local_addr().unwrap();
+    let app = TestApp::spawn_on(db.url(), "", |s| {
+        s.admin.token = ADMIN_TOKEN.into();
+        s.admin.bind = admin_addr.to_string();
+    })
+    .await;
+    let server = gatehouse::http::start_admin(app.state.clone(), admin_listener).unwrap();
+    actix_web::rt::spawn(server);
+    let on_admin =
+        app.http.get(format!("http://{admin_addr}/admin/api/clients")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(on_admin.status(), 200);
+    let metrics = app.http.get(format!("http://{admin_addr}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let on_public = app.http.get(app.url("/admin/api/clients")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(on_public.status(), 404);
+    assert_eq!(app.http.get(app.url("/metrics")).send().await.unwrap().status(), 404);
+}
