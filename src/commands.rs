@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::SystemClock;
-use crate::config::{ConfigSource, Settings, SettingsHandle};
+use crate::config::{ConfigSource, Settings};
 use crate::db::{mask_password, Db};
-use crate::keys::Keys;
-use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::{http, jobs, paths, rules_summary};
@@ -52,13 +50,7 @@ pub fn serve(source: ConfigSource, settings: Settings) -> Result<(), String> {
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.server.bind))?;
         tracing::info!(bind = %settings.server.bind, issuer = %settings.issuer, dcr = settings.dcr.enabled, "gatehouse listening");
-        let state = AppState {
-            settings: SettingsHandle::new(settings),
-            db,
-            clock: Arc::new(SystemClock),
-            metrics: Metrics::new(),
-            keys: Keys::default(),
-        };
+        let state = AppState::new(settings, db, Arc::new(SystemClock));
         if !state.reload_keys().await {
             return Err("cannot load the signing keys (see the log)".into());
         }

@@ -33,9 +33,6 @@ const LIST_KEYS: &[&str] = &[
     "scopes.supported",
 ];
 
-/// Known-client compatibility profile names (SPEC §4.5).
-pub const COMPATIBILITY_PROFILES: &[&str] = &["chatgpt", "claude", "vscode", "cursor", "mcp-inspector"];
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -465,11 +462,12 @@ impl Settings {
                 format!("{:?} is not one of \"downgrade\", \"reject\"", dcr.auth_method_mismatch),
             );
         }
+        let known_profiles = crate::registration::profiles::profile_names();
         for profile in &dcr.compatibility {
-            if !COMPATIBILITY_PROFILES.contains(&profile.as_str()) {
+            if !known_profiles.contains(&profile.as_str()) {
                 problem(
                     "dcr.compatibility",
-                    format!("{profile:?} is not a known profile ({})", COMPATIBILITY_PROFILES.join(", ")),
+                    format!("{profile:?} is not a known profile ({})", known_profiles.join(", ")),
                 );
             }
         }

@@ -213,8 +213,9 @@ pub async fn authorize(
         }
     };
     let metadata = client_metadata(&client);
+    let supported_scopes = crate::registration::profiles::effective_scopes(settings);
     let rules = RequestRules {
-        supported_scopes: &settings.scopes.supported,
+        supported_scopes: &supported_scopes,
         client_scope: metadata.as_ref().and_then(|m| m.scope.as_deref()),
         allowed_resources: &settings.resources.allowed,
     };

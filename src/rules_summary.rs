@@ -7,7 +7,7 @@ pub fn describe(settings: &Settings) -> Vec<String> {
     let on_off = |on: bool| if on { "allowed" } else { "refused" };
     let mut lines = vec![format!(
         "dynamic client registration (POST /register): {}",
-        if dcr.enabled { "ON" } else { "OFF (POST /register answers 404)" }
+        if dcr.enabled { "ON" } else { "OFF (POST /register answers 404; compatibility profiles never switch it on)" }
     )];
     if !dcr.enabled {
         return lines;
@@ -17,15 +17,65 @@ pub fn describe(settings: &Settings) -> Vec<String> {
         "reject" => "a request for client_secret_* or private_key_jwt is refused".into(),
         _ => "a request for client_secret_* or private_key_jwt is registered as public (\"none\")".into(),
     });
-    lines.push(format!("https redirect URIs with a host: {}", on_off(dcr.allow_https_redirect_uris)));
-    lines.push(format!(
-        "http loopback redirect URIs (localhost, 127.0.0.1, [::1], any port): {}",
-        on_off(dcr.allow_loopback_redirect_uris)
-    ));
-    lines.push(if dcr.private_use_schemes.is_empty() {
+    let profiles = crate::registration::profiles::selected(settings);
+    if profiles.is_empty() {
+        lines.push(format!("https redirect URIs with a host: {}", on_off(dcr.allow_https_redirect_uris)));
+        lines.push(format!(
+            "http loopback redirect URIs (localhost, 127.0.0.1, [::1], any port): {}",
+            on_off(dcr.allow_loopback_redirect_uris)
+        ));
+    } else {
+        let names: Vec<&str> = profiles.iter().map(|p| p.name).collect();
+        let mut accepted = crate::registration::profiles::describe(&profiles);
+        accepted.extend(dcr.policy.redirect_hosts_allow.iter().map(|h| format!("https://{h}/…")));
+        lines.push(format!(
+            "compatibility profiles {}: accepted redirects only: {}",
+            names.join(", "),
+            accepted.join(", ")
+        ));
+        if !dcr.allow_https_redirect_uris {
+            lines.push("  … but https redirect URIs are switched off (dcr.allow_https_redirect_uris = false)".into());
+        }
+        if !dcr.allow_loopback_redirect_uris {
+            lines.push(
+                "  … but loopback redirect URIs are switched off (dcr.allow_loopback_redirect_uris = false)".into(),
+            );
+        }
+    }
+    let schemes = crate::registration::profiles::effective_private_use_schemes(settings);
+    lines.push(if schemes.is_empty() {
         "private-use (native app) schemes: none".into()
     } else {
-        format!("private-use (native app) schemes: {}", dcr.private_use_schemes.join(", "))
+        format!("private-use (native app) schemes: {}", schemes.join(", "))
+    });
+    let policy = &dcr.policy;
+    if profiles.is_empty() && !policy.redirect_hosts_allow.is_empty() {
+        lines.push(format!("redirect hosts allowed: {}", policy.redirect_hosts_allow.join(", ")));
+    }
+    if !policy.redirect_hosts_deny.is_empty() {
+        lines.push(format!("redirect hosts refused: {}", policy.redirect_hosts_deny.join(", ")));
+    }
+    lines.push(if policy.registrant_networks_allow.is_empty() {
+        "registrants from: anywhere".into()
+    } else {
+        format!("registrants from: {}", policy.registrant_networks_allow.join(", "))
+    });
+    if policy.require_software_id || !policy.software_ids_allow.is_empty() {
+        let ids =
+            if policy.software_ids_allow.is_empty() { "any".to_string() } else { policy.software_ids_allow.join(", ") };
+        let required = if policy.require_software_id { "required" } else { "optional" };
+        lines.push(format!("software_id: {required}; accepted: {ids}"));
+    }
+    if !policy.client_name_deny.is_empty() {
+        lines.push(format!("client names refused when they contain: {}", policy.client_name_deny.join(", ")));
+    }
+    lines.push(if policy.webhook_url.is_empty() {
+        "webhook: none".into()
+    } else {
+        format!(
+            "webhook: {} asked after every other rule (timeout {} ms; on error: {})",
+            policy.webhook_url, policy.webhook_timeout_ms, policy.webhook_on_error
+        )
     });
     lines.push(format!("at most {} redirect URIs per client", dcr.max_redirect_uris));
     lines.push(format!(
@@ -42,7 +92,10 @@ pub fn describe(settings: &Settings) -> Vec<String> {
     } else {
         "RFC 7592 registration management: off".into()
     });
-    lines.push(format!("scopes granted at most: {}", settings.scopes.supported.join(" ")));
+    lines.push(format!(
+        "scopes granted at most: {}",
+        crate::registration::profiles::effective_scopes(settings).join(" ")
+    ));
     lines
 }
 

@@ -13,9 +13,22 @@ pub struct AppState {
     pub clock: SharedClock,
     pub metrics: Metrics,
     pub keys: Keys,
+    /// Shared HTTP client of the policy webhook.
+    pub webhook: reqwest::Client,
 }
 
 impl AppState {
+    pub fn new(settings: crate::config::Settings, db: Db, clock: SharedClock) -> AppState {
+        AppState {
+            settings: SettingsHandle::new(settings),
+            db,
+            clock,
+            metrics: Metrics::new(),
+            keys: Keys::default(),
+            webhook: crate::registration::webhook::client(),
+        }
+    }
+
     /// Reload the signing keys (creating or promoting as due). Errors are logged; the keys
     /// already loaded stay in use.
     pub async fn reload_keys(&self) -> bool {

@@ -33,7 +33,7 @@ pub fn server_metadata(settings: &Settings) -> ServerMetadata {
         jwks_uri: paths::endpoint(issuer, paths::JWKS),
         revocation_endpoint: paths::endpoint(issuer, paths::REVOKE),
         registration_endpoint: settings.dcr.enabled.then(|| paths::endpoint(issuer, paths::REGISTER)),
-        scopes_supported: settings.scopes.supported.clone(),
+        scopes_supported: crate::registration::profiles::effective_scopes(settings),
         response_types_supported: ["code"],
         response_modes_supported: ["query"],
         grant_types_supported: ["authorization_code", "refresh_token"],

@@ -2,6 +2,9 @@
 //! stores registrations and answers RFC 7592 requests.
 
 pub mod fingerprint;
+pub mod policy;
+pub mod profiles;
 pub mod rate_limit;
 pub mod rules;
 pub mod service;
+pub mod webhook;

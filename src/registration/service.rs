@@ -6,8 +6,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::fingerprint::fingerprint;
+use super::policy::Policy;
 use super::rate_limit::Window;
 use super::rules::{self, AuthMethodMismatch, ClientMetadata, RegistrationRules};
+use super::webhook::{self, Answer};
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
@@ -134,14 +136,14 @@ pub fn rules_from(settings: &Settings) -> RegistrationRules {
     RegistrationRules {
         allow_https_redirect_uris: settings.dcr.allow_https_redirect_uris,
         allow_loopback_redirect_uris: settings.dcr.allow_loopback_redirect_uris,
-        private_use_schemes: settings.dcr.private_use_schemes.clone(),
+        private_use_schemes: super::profiles::effective_private_use_schemes(settings),
         max_redirect_uris: settings.dcr.max_redirect_uris,
         auth_method_mismatch: if settings.dcr.auth_method_mismatch == "reject" {
             AuthMethodMismatch::Reject
         } else {
             AuthMethodMismatch::Downgrade
         },
-        supported_scopes: settings.scopes.supported.clone(),
+        supported_scopes: super::profiles::effective_scopes(settings),
     }
 }
 
@@ -166,6 +168,10 @@ pub async fn register(
             )
         }
     };
+    let decision = match apply_policy(state, settings, registrant, &request, &metadata).await {
+        Ok(decision) => decision,
+        Err(refused) => return Err(refused),
+    };
 
     let now = state.clock.now();
     let fingerprint = settings.dcr.deduplicate.then(|| fingerprint(&metadata));
@@ -179,15 +185,15 @@ pub async fn register(
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let result = store_registration(
-                    conn,
-                    now,
-                    &metadata,
-                    fingerprint.as_deref(),
-                    token_hash.as_deref(),
-                    &registrant_owned,
-                    &submitted,
-                );
+                let new = NewRegistration {
+                    metadata: &metadata,
+                    fingerprint: fingerprint.as_deref(),
+                    token_hash: token_hash.as_deref(),
+                    registrant: &registrant_owned,
+                    submitted: &submitted,
+                    decision: &decision,
+                };
+                let result = store_registration(conn, now, &new);
                 match result {
                     // Lost a race with an identical registration: the retry finds its row.
                     Err(diesel::result::Error::DatabaseError(
@@ -226,15 +232,22 @@ enum Stored {
 }
 
 /// Step 7, one transaction: dedupe lookup or insert, registration token, audit row.
+/// What one registration writes (step 7).
+struct NewRegistration<'a> {
+    metadata: &'a ClientMetadata,
+    fingerprint: Option<&'a str>,
+    token_hash: Option<&'a str>,
+    registrant: &'a Registrant,
+    submitted: &'a Value,
+    decision: &'a Value,
+}
+
 fn store_registration(
     conn: &mut DbConnection,
     now: i64,
-    metadata: &ClientMetadata,
-    fingerprint: Option<&str>,
-    token_hash: Option<&str>,
-    registrant: &Registrant,
-    submitted: &Value,
+    new: &NewRegistration,
 ) -> Result<Stored, diesel::result::Error> {
+    let NewRegistration { metadata, fingerprint, token_hash, registrant, submitted, decision } = *new;
     write_tx(conn, |conn| {
         let audit_row = |event: &'static str, client_id: &str, detail: Value| AuditRecord {
             event,
@@ -259,7 +272,8 @@ fn store_registration(
                 if let Some(hash) = token_hash {
                     registration_tokens::insert(conn, hash, &existing.client_id, now)?;
                 }
-                audit::record(conn, now, &audit_row(event::DCR_REUSED, &existing.client_id, serde_json::json!({})))?;
+                let detail = with_decision(serde_json::json!({}), decision);
+                audit::record(conn, now, &audit_row(event::DCR_REUSED, &existing.client_id, detail))?;
                 return Ok(Stored::Reused(existing));
             }
         }
@@ -282,10 +296,13 @@ fn store_registration(
         if let Some(hash) = token_hash {
             registration_tokens::insert(conn, hash, &row.client_id, now)?;
         }
-        let detail = serde_json::json!({
-            "client_name": audit::truncate(&metadata.client_name, 200),
-            "redirect_uris": metadata.redirect_uris,
-        });
+        let detail = with_decision(
+            serde_json::json!({
+                "client_name": audit::truncate(&metadata.client_name, 200),
+                "redirect_uris": metadata.redirect_uris,
+            }),
+            decision,
+        );
         audit::record(conn, now, &audit_row(event::DCR_REGISTERED, &row.client_id, detail))?;
         Ok(Stored::New(row))
     })
@@ -324,19 +341,33 @@ pub async fn refuse(
     description: &str,
     request: Option<&Map<String, Value>>,
 ) -> AppError {
+    refuse_with(state, registrant, status, code, description, request, &Value::Null).await
+}
+
+/// As `refuse`, with the policy webhook's decision in the audit detail.
+async fn refuse_with(
+    state: &AppState,
+    registrant: &Registrant,
+    status: StatusCode,
+    code: ErrorCode,
+    description: &str,
+    request: Option<&Map<String, Value>>,
+    decision: &Value,
+) -> AppError {
     state.metrics.registration("rejected", code.as_str());
     tracing::info!(error = code.as_str(), reason = description, "registration refused");
+    let detail = serde_json::json!({
+        "error": code.as_str(),
+        "reason": audit::truncate(description, 500),
+        "submitted": request.map(submitted_values).unwrap_or(Value::Null),
+    });
     let record = AuditRecord {
         event: event::DCR_REJECTED,
         actor: Actor::Anonymous,
         client_id: None,
         address: registrant.address.clone(),
         user_agent: registrant.user_agent.clone(),
-        detail: serde_json::json!({
-            "error": code.as_str(),
-            "reason": audit::truncate(description, 500),
-            "submitted": request.map(submitted_values).unwrap_or(Value::Null),
-        }),
+        detail: with_decision(detail, decision),
     };
     let now = state.clock.now();
     let written = state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await;
@@ -344,6 +375,91 @@ pub async fn refuse(
         Ok(()) => AppError::oauth(status, code, description),
         // Without its audit row the refusal cannot be recorded; say so rather than pretend.
         Err(e) => AppError::Db(e),
+    }
+}
+
+/// Add the webhook's decision (when one was asked for) to an audit detail.
+fn with_decision(mut detail: Value, decision: &Value) -> Value {
+    if let (Value::Object(map), false) = (&mut detail, decision.is_null()) {
+        map.insert("webhook".into(), decision.clone());
+    }
+    detail
+}
+
+/// Step 6: compatibility profiles, the `[dcr.policy]` rules, then the webhook — outside any
+/// transaction, holding no pooled connection. Returns the webhook's decision for the audit
+/// detail (`null` when there is no webhook), or the audited refusal.
+async fn apply_policy(
+    state: &AppState,
+    settings: &Settings,
+    registrant: &Registrant,
+    request: &Map<String, Value>,
+    metadata: &ClientMetadata,
+) -> Result<Value, AppError> {
+    let policy = Policy::from_settings(settings);
+    let bad_request = StatusCode::BAD_REQUEST;
+    if let Err(reason) = policy.check_profiles(metadata) {
+        return Err(refuse(state, registrant, bad_request, ErrorCode::InvalidRedirectUri, &reason, Some(request)).await);
+    }
+    let ip = registrant.address.as_deref().and_then(|a| a.parse().ok());
+    if let Err(reason) = policy.check(metadata, ip) {
+        return Err(
+            refuse(state, registrant, bad_request, ErrorCode::InvalidClientMetadata, &reason, Some(request)).await
+        );
+    }
+    let webhook = &settings.dcr.policy;
+    if webhook.webhook_url.is_empty() {
+        return Ok(Value::Null);
+    }
+    let context = serde_json::json!({
+        "client_name": metadata.client_name,
+        "redirect_uris": metadata.redirect_uris,
+        "grant_types": metadata.grant_types,
+        "response_types": metadata.response_types,
+        "token_endpoint_auth_method": metadata.token_endpoint_auth_method,
+        "software_id": metadata.software_id,
+        "software_version": metadata.software_version,
+        "registrant_ip": registrant.address,
+        "user_agent": registrant.user_agent,
+    });
+    let timeout = std::time::Duration::from_millis(webhook.webhook_timeout_ms);
+    let outcome = webhook::decide(&state.webhook, &webhook.webhook_url, timeout, &context).await;
+    let latency_ms = outcome.latency_ms;
+    match outcome.answer {
+        Ok(Answer::Allow) => Ok(serde_json::json!({"decision": "allow", "latency_ms": latency_ms})),
+        Ok(Answer::Deny(reason)) => {
+            let decision = serde_json::json!({"decision": "deny", "latency_ms": latency_ms});
+            Err(refuse_with(
+                state,
+                registrant,
+                bad_request,
+                ErrorCode::InvalidClientMetadata,
+                &reason,
+                Some(request),
+                &decision,
+            )
+            .await)
+        }
+        Err(error) if webhook.webhook_on_error == "allow" => {
+            tracing::warn!(%error, "policy webhook failed; allowed by webhook_on_error = \"allow\"");
+            Ok(serde_json::json!({"decision": "error_allowed", "error": error, "latency_ms": latency_ms}))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "policy webhook failed; denied by webhook_on_error = \"deny\"");
+            let decision = serde_json::json!({"decision": "error_denied", "error": error, "latency_ms": latency_ms});
+            let reason =
+                "the registration could not be approved right now (the policy service did not answer); try again later";
+            Err(refuse_with(
+                state,
+                registrant,
+                bad_request,
+                ErrorCode::InvalidClientMetadata,
+                reason,
+                Some(request),
+                &decision,
+            )
+            .await)
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod health;
 mod metadata;
 mod migrations;
 mod operator;
+mod policy;
 mod rate_limit;
 mod register;
 mod registration_management;

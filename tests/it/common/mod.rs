@@ -11,9 +11,8 @@ use std::sync::Arc;
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use gatehouse::clock::ManualClock;
-use gatehouse::config::{Settings, SettingsHandle};
+use gatehouse::config::Settings;
 use gatehouse::db::{Db, DbConnection, DbError};
-use gatehouse::metrics::Metrics;
 use gatehouse::state::AppState;
 use serde_json::Value;
 
@@ -141,13 +140,7 @@ impl TestApp {
             .unwrap()
             .expect("open test database");
         let clock = Arc::new(ManualClock::new(T0));
-        let state = AppState {
-            settings: SettingsHandle::new(settings.clone()),
-            db,
-            clock: clock.clone(),
-            metrics: Metrics::new(),
-            keys: gatehouse::keys::Keys::default(),
-        };
+        let state = AppState::new(settings.clone(), db, clock.clone());
         assert!(state.reload_keys().await, "signing keys load");
         let server = gatehouse::http::start(state.clone(), listener, settings.admin.bind.is_empty(), Some(2))
             .expect("start server");
