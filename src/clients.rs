@@ -65,6 +65,7 @@ pub fn add_manual(
         created_at: now,
         updated_at: now,
         last_seen_at: None,
+        ..ClientRow::default()
     };
     write_tx(conn, |conn| {
         clients::insert(conn, &row)?;

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use crate::cimd::{self, Lookup, Requester};
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
@@ -158,10 +159,12 @@ pub async fn authorize(
     if client_id.is_empty() || client_id.chars().count() > MAX_CLIENT_ID_CHARS {
         return Ok(page(400, "Invalid request", "The request has no valid client_id."));
     }
-    let lookup_id = client_id.clone();
-    let client = state.db.run(move |conn| Ok(clients::find(conn, &lookup_id)?)).await?;
-    let Some(client) = client else {
-        return Ok(page(400, "Unknown application", "This application is not registered with this server."));
+    let client = match cimd::lookup_client(state, settings, &client_id, &requester(browser)).await? {
+        Lookup::Found(client) => client,
+        Lookup::NotFound => {
+            return Ok(page(400, "Unknown application", "This application is not registered with this server."))
+        }
+        Lookup::Failed(message) => return Ok(page(400, "Client metadata document refused", message)),
     };
     let requested_redirect = first_param(query, "redirect_uri").unwrap_or_default();
     if !client.is_active() {
@@ -288,6 +291,24 @@ fn expired_request() -> ErrorPage {
 }
 
 /// A pending request that this browser started, checked against the form's CSRF token when given.
+fn open_pending(
+    conn: &mut DbConnection,
+    request_id: &str,
+    browser: &Browser,
+    csrf_token: Option<&str>,
+    now: i64,
+) -> Result<Option<AuthRequestRow>, DbError> {
+    let Some(pending) = auth_requests::find_open(conn, request_id, now)? else { return Ok(None) };
+    let same_browser = browser
+        .browser_token
+        .as_deref()
+        .is_some_and(|token| secrets::constant_time_eq(&secrets::digest(token), &pending.browser_hash));
+    let csrf_ok = csrf_token.is_none_or(|token| secrets::constant_time_eq(token, &pending.csrf_token));
+    Ok((same_browser && csrf_ok).then_some(pending))
+}
+
+/// As `open_pending`, with the request's client, which must be stored and active (the consent
+/// decision: a CIMD client was stored when the consent page was shown).
 fn open_request(
     conn: &mut DbConnection,
     request_id: &str,
@@ -295,17 +316,32 @@ fn open_request(
     csrf_token: Option<&str>,
     now: i64,
 ) -> Result<Option<(AuthRequestRow, ClientRow)>, DbError> {
-    let Some(pending) = auth_requests::find_open(conn, request_id, now)? else { return Ok(None) };
-    let same_browser = browser
-        .browser_token
-        .as_deref()
-        .is_some_and(|token| secrets::constant_time_eq(&secrets::digest(token), &pending.browser_hash));
-    let csrf_ok = csrf_token.is_none_or(|token| secrets::constant_time_eq(token, &pending.csrf_token));
-    if !same_browser || !csrf_ok {
-        return Ok(None);
-    }
+    let Some(pending) = open_pending(conn, request_id, browser, csrf_token, now)? else { return Ok(None) };
     match clients::find(conn, &pending.client_id)? {
         Some(client) if client.is_active() => Ok(Some((pending, client))),
+        _ => Ok(None),
+    }
+}
+
+fn requester(browser: &Browser) -> Requester {
+    Requester { address: browser.address.clone(), user_agent: browser.user_agent.clone() }
+}
+
+/// The pending request and its client — stored, or (CIMD) described by its document.
+async fn pending_request(
+    state: &AppState,
+    settings: &Settings,
+    request_id: String,
+    browser: &Browser,
+    csrf_token: Option<String>,
+) -> Result<Option<(AuthRequestRow, ClientRow)>, AppError> {
+    let now = state.clock.now();
+    let for_db = browser.clone();
+    let pending =
+        state.db.run(move |conn| open_pending(conn, &request_id, &for_db, csrf_token.as_deref(), now)).await?;
+    let Some(pending) = pending else { return Ok(None) };
+    match cimd::lookup_client(state, settings, &pending.client_id, &requester(browser)).await? {
+        Lookup::Found(client) if client.is_active() => Ok(Some((pending, client))),
         _ => Ok(None),
     }
 }
@@ -333,11 +369,13 @@ pub enum LoginOutcome {
 }
 
 /// `GET /login`.
-pub async fn login_form(state: &AppState, request_id: String, browser: &Browser) -> Result<LoginOutcome, AppError> {
-    let now = state.clock.now();
-    let browser = browser.clone();
-    let found = state.db.run(move |conn| open_request(conn, &request_id, &browser, None, now)).await?;
-    Ok(match found {
+pub async fn login_form(
+    state: &AppState,
+    settings: &Settings,
+    request_id: String,
+    browser: &Browser,
+) -> Result<LoginOutcome, AppError> {
+    Ok(match pending_request(state, settings, request_id, browser, None).await? {
         None => LoginOutcome::Page(expired_request()),
         Some((pending, client)) => LoginOutcome::Form(LoginView {
             request_id: pending.request_id,
@@ -381,26 +419,23 @@ pub async fn login_submit(
     let account_key = secrets::digest(&format!("login:{}", form.email.trim().to_lowercase()));
     let email = form.email.trim().to_string();
     let (request_id, csrf) = (form.request_id.clone(), form.csrf_token.clone());
-    let for_db = browser.clone();
-    let (found, address_attempts, account_failures, user) = {
+    let Some((pending, client)) = pending_request(state, settings, request_id, browser, Some(csrf)).await? else {
+        return Ok(LoginOutcome::Page(expired_request()));
+    };
+    let (address_attempts, account_failures, user) = {
         let address_key = address_key.clone();
         let account_key = account_key.clone();
         let email = email.clone();
         state
             .db
             .run(move |conn| {
-                let found = open_request(conn, &request_id, &for_db, Some(&csrf), now)?;
-                if found.is_none() {
-                    return Ok((None, 0, None, None));
-                }
                 let attempts = rate_limits::hit(conn, &address_key, window.start)?;
                 let failures = users::failures(conn, &account_key)?;
                 let user = users::find_by_email(conn, &email)?;
-                Ok((found, attempts, failures, user))
+                Ok((attempts, failures, user))
             })
             .await?
     };
-    let Some((pending, client)) = found else { return Ok(LoginOutcome::Page(expired_request())) };
     let view = |error: &str, status: u16| LoginView {
         request_id: pending.request_id.clone(),
         csrf_token: pending.csrf_token.clone(),
@@ -504,6 +539,8 @@ pub struct ConsentView {
     pub scopes: Vec<String>,
     pub resource: Option<String>,
     pub user_email: String,
+    /// CIMD clients: the host that serves (vouches for) the client's metadata document.
+    pub document_host: Option<String>,
 }
 
 pub enum ConsentOutcome {
@@ -529,6 +566,7 @@ fn consent_view(pending: &AuthRequestRow, client: &ClientRow, session: &SessionR
         scopes: pending.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         resource: pending.resource.clone(),
         user_email: user.email.clone(),
+        document_host: cimd::document_host(client),
     }
 }
 
@@ -540,29 +578,30 @@ pub async fn consent_form(
     browser: &Browser,
 ) -> Result<ConsentOutcome, AppError> {
     let now = state.clock.now();
-    let browser = browser.clone();
     let login = format!("{}{}?request_id={request_id}", settings.issuer_path(), paths::LOGIN);
-    state
+    let Some((pending, client)) = pending_request(state, settings, request_id, browser, None).await? else {
+        return Ok(ConsentOutcome::Page(expired_request()));
+    };
+    let session_token = browser.session_token.clone();
+    let signed_in = state
         .db
         .run(move |conn| {
-            let Some((pending, client)) = open_request(conn, &request_id, &browser, None, now)? else {
-                return Ok(ConsentOutcome::Page(expired_request()));
-            };
-            let Some((session, user)) = session_user(conn, browser.session_token.as_deref(), now)? else {
-                return Ok(ConsentOutcome::Login(login));
-            };
+            let Some((session, user)) = session_user(conn, session_token.as_deref(), now)? else { return Ok(None) };
             match pending.user_id.as_deref() {
                 Some(id) if id == user.user_id => {}
                 // Signed in (in another tab) since the request began: the request is theirs now.
                 None => auth_requests::set_user(conn, &pending.request_id, &user.user_id)?,
-                Some(_) => return Ok(ConsentOutcome::Login(login)),
+                Some(_) => return Ok(None),
             }
             let mut pending = pending;
             pending.user_id = Some(user.user_id.clone());
-            Ok(ConsentOutcome::Form(consent_view(&pending, &client, &session, &user)))
+            Ok(Some((pending, session, user)))
         })
-        .await
-        .map_err(AppError::from)
+        .await?;
+    let Some((pending, session, user)) = signed_in else { return Ok(ConsentOutcome::Login(login)) };
+    // A signed-in user reached consent: now a CIMD client is stored (and audited).
+    cimd::store_at_consent(state, &client, &requester(browser)).await?;
+    Ok(ConsentOutcome::Form(consent_view(&pending, &client, &session, &user)))
 }
 
 pub struct ConsentForm {

@@ -1,6 +1,7 @@
 //! Gatehouse: a standalone OAuth 2.1 authorization server for self-registering clients.
 //! The binary (`main.rs`) is a thin shell over this library, which tests build in-process.
 
+pub mod cimd;
 pub mod cleanup;
 pub mod cli;
 pub mod clients;

@@ -15,6 +15,8 @@ pub struct AppState {
     pub keys: Keys,
     /// Shared HTTP client of the policy webhook.
     pub webhook: reqwest::Client,
+    /// Client ID Metadata Documents: fetcher and caches.
+    pub cimd: std::sync::Arc<crate::cimd::Cimd>,
 }
 
 impl AppState {
@@ -26,6 +28,7 @@ impl AppState {
             metrics: Metrics::new(),
             keys: Keys::default(),
             webhook: crate::registration::webhook::client(),
+            cimd: std::sync::Arc::new(crate::cimd::Cimd::new()),
         }
     }
 

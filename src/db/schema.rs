@@ -16,6 +16,11 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         last_seen_at -> Nullable<BigInt>,
+        cimd_fetched_at -> Nullable<BigInt>,
+        cimd_expires_at -> Nullable<BigInt>,
+        cimd_etag -> Nullable<Text>,
+        cimd_last_modified -> Nullable<Text>,
+        cimd_failed_at -> Nullable<BigInt>,
     }
 }
 

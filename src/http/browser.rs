@@ -106,7 +106,7 @@ fn login_response(settings: &Settings, outcome: LoginOutcome) -> HttpResponse {
 
 pub async fn login_form(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let outcome = flow::login_form(&state, request_id_of(&request), &browser(&request, &settings)).await?;
+    let outcome = flow::login_form(&state, &settings, request_id_of(&request), &browser(&request, &settings)).await?;
     Ok(login_response(&settings, outcome))
 }
 

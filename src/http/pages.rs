@@ -120,9 +120,14 @@ pub fn consent_page(issuer_path: &str, view: &ConsentView) -> HttpResponse {
             "<p class=\"warn\">This application receives the answer through an app link on your device. Any app can claim such a link; allow only if you started this from the app you expect.</p>\n",
         );
     }
-    if view.unverified {
-        details
-            .push_str("<p class=\"muted\">This application registered itself; its name has not been verified.</p>\n");
+    match &view.document_host {
+        Some(host) => details.push_str(&format!(
+            "<p class=\"muted\">This application is described by a document published by <strong><code>{}</code></strong>; its name has not been verified.</p>\n",
+            escape(host)
+        )),
+        None if view.unverified => details
+            .push_str("<p class=\"muted\">This application registered itself; its name has not been verified.</p>\n"),
+        None => {}
     }
     if view.scopes.is_empty() {
         details.push_str("<p>It asks for basic access to your account.</p>\n");

@@ -22,6 +22,8 @@ pub struct ServerMetadata {
     pub revocation_endpoint_auth_methods_supported: [&'static str; 1],
     pub code_challenge_methods_supported: [&'static str; 1],
     pub authorization_response_iss_parameter_supported: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id_metadata_document_supported: Option<bool>,
 }
 
 pub fn server_metadata(settings: &Settings) -> ServerMetadata {
@@ -41,6 +43,7 @@ pub fn server_metadata(settings: &Settings) -> ServerMetadata {
         revocation_endpoint_auth_methods_supported: ["none"],
         code_challenge_methods_supported: ["S256"],
         authorization_response_iss_parameter_supported: true,
+        client_id_metadata_document_supported: settings.cimd.enabled.then_some(true),
     }
 }
 

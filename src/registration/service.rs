@@ -291,6 +291,7 @@ fn store_registration(
             created_at: now,
             updated_at: now,
             last_seen_at: None,
+            ..clients::ClientRow::default()
         };
         clients::insert(conn, &row)?;
         if let Some(hash) = token_hash {

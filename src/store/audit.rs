@@ -14,6 +14,10 @@ pub mod event {
     pub const DCR_REJECTED: &str = "client.dcr.rejected";
     pub const DCR_RATE_LIMITED: &str = "client.dcr.rate_limited";
     pub const DCR_DELETED_BY_CLIENT: &str = "client.dcr.deleted_by_client";
+    pub const CIMD_DISCOVERED: &str = "client.cimd.discovered";
+    pub const CIMD_FETCH_FAILED: &str = "client.cimd.fetch_failed";
+    pub const CIMD_REJECTED: &str = "client.cimd.rejected";
+    pub const CIMD_METADATA_CHANGED: &str = "client.cimd.metadata_changed";
     pub const CLIENT_CREATED: &str = "client.created";
     pub const CLIENT_DISABLED: &str = "client.disabled";
     pub const CLIENT_ENABLED: &str = "client.enabled";

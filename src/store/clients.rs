@@ -7,10 +7,11 @@ use crate::db::DbConnection;
 
 pub const SOURCE_DCR: &str = "dcr";
 pub const SOURCE_MANUAL: &str = "manual";
+pub const SOURCE_CIMD: &str = "cimd";
 pub const STATUS_ACTIVE: &str = "active";
 pub const STATUS_DISABLED: &str = "disabled";
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, PartialEq, Eq)]
 #[diesel(table_name = clients)]
 pub struct ClientRow {
     pub client_id: String,
@@ -28,6 +29,13 @@ pub struct ClientRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_seen_at: Option<i64>,
+    /// CIMD clients: when the document was fetched, until when it is fresh, its validators,
+    /// and the last failed refetch (NULL once one succeeds).
+    pub cimd_fetched_at: Option<i64>,
+    pub cimd_expires_at: Option<i64>,
+    pub cimd_etag: Option<String>,
+    pub cimd_last_modified: Option<String>,
+    pub cimd_failed_at: Option<i64>,
 }
 
 impl ClientRow {
@@ -160,4 +168,22 @@ pub fn delete_if_stale(conn: &mut DbConnection, client_id: &str, cutoff: i64, no
     )
     .execute(conn)?;
     Ok(deleted == 1)
+}
+
+/// Replace a CIMD client's document (metadata, name, redirect URIs, cache times, validators).
+pub fn update_document(conn: &mut DbConnection, row: &ClientRow) -> QueryResult<()> {
+    diesel::update(clients::table.find(&row.client_id))
+        .set((
+            clients::client_name.eq(&row.client_name),
+            clients::redirect_uris.eq(&row.redirect_uris),
+            clients::metadata.eq(&row.metadata),
+            clients::updated_at.eq(row.updated_at),
+            clients::cimd_fetched_at.eq(row.cimd_fetched_at),
+            clients::cimd_expires_at.eq(row.cimd_expires_at),
+            clients::cimd_etag.eq(&row.cimd_etag),
+            clients::cimd_last_modified.eq(&row.cimd_last_modified),
+            clients::cimd_failed_at.eq(row.cimd_failed_at),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

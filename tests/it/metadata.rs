@@ -34,6 +34,9 @@ async fn metadata_publishes_every_endpoint() {
     assert_eq!(doc["revocation_endpoint_auth_methods_supported"], serde_json::json!(["none"]));
     assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(doc["client_id_metadata_document_supported"], true, "CIMD is on by default");
+    app.update_settings(|s| s.cimd.enabled = false);
+    let (_, _, doc) = fetch(&app, &app.url("/.well-known/oauth-authorization-server")).await;
     assert!(doc.get("client_id_metadata_document_supported").is_none());
 }
 

@@ -32,7 +32,7 @@ CREATE TABLE auth_requests (
     request_id     TEXT PRIMARY KEY,
     browser_hash   TEXT NOT NULL,         -- SHA-256 of the browser-binding cookie
     csrf_token     TEXT NOT NULL,
-    client_id      TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+    client_id      TEXT NOT NULL,         -- no foreign key: a CIMD client is stored only at consent
     redirect_uri   TEXT NOT NULL,         -- as sent
     state          TEXT,
     code_challenge TEXT NOT NULL,

@@ -1,0 +1,349 @@
+//! Client ID Metadata Documents (SPEC §8): a `client_id` that is an https URL names the
+//! client's own metadata. This module resolves such ids to clients — through a bounded
+//! in-memory cache, one fetch per URL at a time, a few fetches at once in the whole process,
+//! failures remembered for a minute and fetches per host capped — and stores a CIMD client only
+//! once a signed-in user reaches consent, so unauthenticated requests cannot fill the tables.
+
+pub mod address;
+pub mod document;
+pub mod fetch;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::config::{CimdSettings, Settings};
+use crate::db::{write_tx, DbError};
+use crate::error::AppError;
+use crate::registration::policy::{normalise_host, HostPattern};
+use crate::registration::rules::ClientMetadata;
+use crate::registration::service::rules_from;
+use crate::state::AppState;
+use crate::store::audit::{self, event, Actor, AuditRecord};
+use crate::store::clients::{self, ClientRow, SOURCE_CIMD, STATUS_ACTIVE};
+use fetch::{FetchConfig, FetchError, FetchResponse, Fetcher};
+
+/// Fetches in flight at once, in the whole process.
+const MAX_CONCURRENT_FETCHES: usize = 4;
+/// A failed URL is answered from memory this long.
+const FAILURE_MEMORY_SECS: i64 = 60;
+/// Network fetches per host and minute.
+const FETCHES_PER_HOST_PER_MINUTE: u32 = 10;
+/// The in-memory document cache's bounds.
+const CACHE_MAX_ENTRIES: usize = 256;
+const CACHE_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// A fetched and validated document.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub metadata: ClientMetadata,
+    pub fetched_at: i64,
+    pub expires_at: i64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    size: usize,
+}
+
+/// What a client lookup found.
+pub enum Lookup {
+    Found(ClientRow),
+    NotFound,
+    /// A CIMD client id whose document cannot be used; the message is for the client's author.
+    Failed(String),
+}
+
+/// Who is asking, for the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct Requester {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+type InFlight = Arc<OnceCell<Result<Resolved, String>>>;
+
+#[derive(Default)]
+struct DocumentCache {
+    entries: HashMap<String, (Resolved, u64)>,
+    bytes: usize,
+    next: u64,
+}
+
+impl DocumentCache {
+    fn get(&self, url: &str, now: i64) -> Option<Resolved> {
+        self.entries.get(url).filter(|(doc, _)| doc.expires_at > now).map(|(doc, _)| doc.clone())
+    }
+
+    /// Insert, evicting the oldest entries beyond the bounds.
+    fn put(&mut self, url: String, doc: Resolved) {
+        if let Some((old, _)) = self.entries.remove(&url) {
+            self.bytes -= old.size;
+        }
+        self.bytes += doc.size;
+        self.next += 1;
+        self.entries.insert(url, (doc, self.next));
+        while self.entries.len() > CACHE_MAX_ENTRIES || self.bytes > CACHE_MAX_BYTES {
+            let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, seq))| *seq).map(|(k, _)| k.clone()) else { break };
+            if let Some((doc, _)) = self.entries.remove(&oldest) {
+                self.bytes -= doc.size;
+            }
+        }
+    }
+}
+
+/// The fetcher and its settings: rebuilt when `[cimd]` changes (trust roots included).
+struct FetcherSlot {
+    built_for: CimdSettings,
+    overrides: HashMap<String, Vec<IpAddr>>,
+    fetcher: Arc<Fetcher>,
+}
+
+#[derive(Default)]
+pub struct Cimd {
+    fetcher: Mutex<Option<FetcherSlot>>,
+    /// Test-only DNS pinning (there is no public DNS in tests).
+    overrides: Mutex<HashMap<String, Vec<IpAddr>>>,
+    permits: Option<Semaphore>,
+    in_flight: Mutex<HashMap<String, InFlight>>,
+    failures: Mutex<HashMap<String, (i64, String)>>,
+    host_fetches: Mutex<HashMap<String, (i64, u32)>>,
+    host_audits: Mutex<HashMap<String, i64>>,
+    documents: Mutex<DocumentCache>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Cimd {
+    pub fn new() -> Cimd {
+        Cimd { permits: Some(Semaphore::new(MAX_CONCURRENT_FETCHES)), ..Cimd::default() }
+    }
+
+    /// Resolve `host` to these addresses in every fetch (tests only: no public DNS there).
+    pub fn pin_host(&self, host: &str, addresses: Vec<IpAddr>) {
+        lock(&self.overrides).insert(host.to_ascii_lowercase(), addresses);
+    }
+
+    fn fetcher(&self, settings: &CimdSettings) -> Result<Arc<Fetcher>, String> {
+        let overrides = lock(&self.overrides).clone();
+        let mut slot = lock(&self.fetcher);
+        if let Some(current) = slot.as_ref() {
+            if &current.built_for == settings && current.overrides == overrides {
+                return Ok(current.fetcher.clone());
+            }
+        }
+        let mut roots = Vec::new();
+        for path in &settings.extra_root_certificates {
+            roots.push(std::fs::read(path).map_err(|e| format!("cimd.extra_root_certificates {path:?}: {e}"))?);
+        }
+        let fetcher = Arc::new(Fetcher::new(FetchConfig {
+            allow_private_addresses: settings.allow_private_addresses,
+            timeout: std::time::Duration::from_millis(settings.http_timeout_ms),
+            max_document_bytes: settings.max_document_bytes,
+            extra_root_certificates: roots,
+            resolver_overrides: overrides.clone(),
+        })?);
+        *slot = Some(FetcherSlot { built_for: settings.clone(), overrides, fetcher: fetcher.clone() });
+        Ok(fetcher)
+    }
+
+    /// Count a network fetch for `host`; false when its minute's budget is spent.
+    fn take_host_budget(&self, host: &str, now: i64) -> bool {
+        let mut fetches = lock(&self.host_fetches);
+        let entry = fetches.entry(host.to_string()).or_insert((now, 0));
+        if now - entry.0 >= 60 {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= FETCHES_PER_HOST_PER_MINUTE
+    }
+
+    /// At most one failure row per host and minute.
+    fn claim_failure_audit(&self, host: &str, now: i64) -> bool {
+        let mut audits = lock(&self.host_audits);
+        match audits.get(host) {
+            Some(last) if now - last < 60 => false,
+            _ => {
+                audits.insert(host.to_string(), now);
+                true
+            }
+        }
+    }
+
+    fn remembered_failure(&self, url: &str, now: i64) -> Option<String> {
+        lock(&self.failures).get(url).filter(|(until, _)| *until > now).map(|(_, message)| message.clone())
+    }
+
+    /// The document of `url`: from memory, or fetched once for all who wait on it.
+    async fn resolve(&self, state: &AppState, settings: &Settings, url: &url::Url, requester: &Requester) -> Result<Resolved, String> {
+        let now = state.clock.now();
+        let key = url.as_str().to_string();
+        if let Some(doc) = lock(&self.documents).get(&key, now) {
+            return Ok(doc);
+        }
+        if let Some(message) = self.remembered_failure(&key, now) {
+            return Err(message);
+        }
+        let cell = lock(&self.in_flight).entry(key.clone()).or_insert_with(|| Arc::new(OnceCell::new())).clone();
+        let result = cell.get_or_init(|| self.fetch_and_validate(state, settings, url, requester)).await.clone();
+        lock(&self.in_flight).remove(&key);
+        match &result {
+            Ok(doc) => lock(&self.documents).put(key, doc.clone()),
+            Err(message) => {
+                lock(&self.failures).insert(key, (now + FAILURE_MEMORY_SECS, message.clone()));
+            }
+        }
+        result
+    }
+
+    async fn fetch_and_validate(&self, state: &AppState, settings: &Settings, url: &url::Url, requester: &Requester) -> Result<Resolved, String> {
+        let now = state.clock.now();
+        let host = normalise_host(url.host_str().unwrap_or(""));
+        let cimd = &settings.cimd;
+        let failed = |event: &'static str, message: String| (event, message);
+        let outcome: Result<Resolved, (&'static str, String)> = async {
+            if cimd.denied_hosts.iter().any(|p| HostPattern::parse(p).matches(&host)) {
+                return Err(failed(event::CIMD_REJECTED, format!("the host {host} may not serve client metadata documents here")));
+            }
+            if !cimd.trusted_hosts.is_empty() && !cimd.trusted_hosts.iter().any(|p| HostPattern::parse(p).matches(&host)) {
+                return Err(failed(event::CIMD_REJECTED, format!("the host {host} is not trusted to serve client metadata documents here")));
+            }
+            if !self.take_host_budget(&host, now) {
+                return Err(failed(event::CIMD_FETCH_FAILED, format!("too many document fetches for {host}; try again in a minute")));
+            }
+            let fetcher = self.fetcher(cimd).map_err(|e| failed(event::CIMD_FETCH_FAILED, e))?;
+            let _permit = match &self.permits {
+                Some(permits) => Some(permits.acquire().await.map_err(|e| failed(event::CIMD_FETCH_FAILED, e.to_string()))?),
+                None => None,
+            };
+            let response = fetcher.fetch(url, None, None).await.map_err(|e| match e {
+                FetchError::Refused(m) => failed(event::CIMD_REJECTED, format!("the client metadata document was not fetched: {m}")),
+                FetchError::Failed(m) => failed(event::CIMD_FETCH_FAILED, format!("fetching the client metadata document failed: {m}")),
+            })?;
+            let FetchResponse::Document { body, etag, last_modified, .. } = response else {
+                return Err(failed(event::CIMD_FETCH_FAILED, "the document server answered 304 to an unconditional request".into()));
+            };
+            let metadata = document::validate(url.as_str(), &body, &rules_from(settings))
+                .map_err(|m| failed(event::CIMD_REJECTED, format!("the client metadata document is not acceptable: {m}")))?;
+            Ok(Resolved { metadata, fetched_at: now, expires_at: now + cimd.cache_default_secs as i64, etag, last_modified, size: body.len() })
+        }
+        .await;
+        match outcome {
+            Ok(doc) => Ok(doc),
+            Err((event, message)) => {
+                tracing::info!(url = %url, %message, "client metadata document refused");
+                if self.claim_failure_audit(&host, now) {
+                    let record = AuditRecord {
+                        event,
+                        actor: Actor::Anonymous,
+                        client_id: Some(url.as_str().chars().take(2000).collect()),
+                        address: requester.address.clone(),
+                        user_agent: requester.user_agent.clone(),
+                        detail: json!({"host": host, "reason": audit::truncate(&message, 500)}),
+                    };
+                    if let Err(error) = state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await {
+                        tracing::warn!(%error, "could not audit a CIMD failure");
+                    }
+                }
+                Err(message)
+            }
+        }
+    }
+}
+
+/// A CIMD client as it would be stored.
+fn client_row(url: &str, doc: &Resolved) -> ClientRow {
+    ClientRow {
+        client_id: url.to_string(),
+        source: SOURCE_CIMD.into(),
+        status: STATUS_ACTIVE.into(),
+        client_name: doc.metadata.client_name.clone(),
+        redirect_uris: serde_json::to_string(&doc.metadata.redirect_uris).unwrap_or_default(),
+        metadata: serde_json::to_string(&doc.metadata).unwrap_or_default(),
+        created_at: doc.fetched_at,
+        updated_at: doc.fetched_at,
+        cimd_fetched_at: Some(doc.fetched_at),
+        cimd_expires_at: Some(doc.expires_at),
+        cimd_etag: doc.etag.clone(),
+        cimd_last_modified: doc.last_modified.clone(),
+        ..ClientRow::default()
+    }
+}
+
+/// The client named by `client_id`: a stored one, or — for a CIMD URL while CIMD is enabled — the
+/// one its document describes (fetched when not fresh; stored clients are updated quietly).
+pub async fn lookup_client(state: &AppState, settings: &Settings, client_id: &str, requester: &Requester) -> Result<Lookup, AppError> {
+    let id = client_id.to_string();
+    let stored = state.db.run(move |conn| Ok(clients::find(conn, &id)?)).await?;
+    if !settings.cimd.enabled || !fetch::looks_like_url(client_id) {
+        return Ok(stored.map_or(Lookup::NotFound, Lookup::Found));
+    }
+    let now = state.clock.now();
+    match &stored {
+        // A disabled CIMD client is refused however good its document is.
+        Some(row) if !row.is_active() => return Ok(Lookup::Found(row.clone())),
+        Some(row) if row.cimd_expires_at.is_some_and(|at| at > now) => return Ok(Lookup::Found(row.clone())),
+        _ => {}
+    }
+    let url = match fetch::check_client_id_url(client_id) {
+        Ok(url) => url,
+        Err(message) => return Ok(Lookup::Failed(format!("this client_id is not a valid client metadata document URL: {message}"))),
+    };
+    let doc = match state.cimd.resolve(state, settings, &url, requester).await {
+        Ok(doc) => doc,
+        Err(message) => return Ok(Lookup::Failed(message)),
+    };
+    let mut row = client_row(client_id, &doc);
+    if let Some(existing) = stored {
+        row.created_at = existing.created_at;
+        row.last_seen_at = existing.last_seen_at;
+        let update = row.clone();
+        state.db.run(move |conn| Ok(clients::update_document(conn, &update)?)).await?;
+    }
+    Ok(Lookup::Found(row))
+}
+
+/// Store a CIMD client when a signed-in user reaches consent (audited `client.cimd.discovered`
+/// the first time); a no-op for stored ones.
+pub async fn store_at_consent(state: &AppState, client: &ClientRow, requester: &Requester) -> Result<(), AppError> {
+    if client.source != SOURCE_CIMD {
+        return Ok(());
+    }
+    let row = client.clone();
+    let requester = requester.clone();
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                if clients::find(conn, &row.client_id)?.is_some() {
+                    return Ok(());
+                }
+                clients::insert(conn, &row)?;
+                let host = url::Url::parse(&row.client_id).ok().and_then(|u| u.host_str().map(str::to_string));
+                audit::record(
+                    conn,
+                    now,
+                    &AuditRecord {
+                        event: event::CIMD_DISCOVERED,
+                        actor: Actor::Anonymous,
+                        client_id: Some(row.client_id.clone()),
+                        address: requester.address.clone(),
+                        user_agent: requester.user_agent.clone(),
+                        detail: json!({"client_name": row.client_name, "host": host, "redirect_uris": serde_json::from_str::<serde_json::Value>(&row.redirect_uris).unwrap_or_default()}),
+                    },
+                )?;
+                Ok::<_, DbError>(())
+            })
+        })
+        .await
+        .map_err(AppError::from)
+}
+
+/// The host that serves a CIMD client's document (shown on the consent page).
+pub fn document_host(client: &ClientRow) -> Option<String> {
+    (client.source == SOURCE_CIMD).then(|| url::Url::parse(&client.client_id).ok()?.host_str().map(str::to_string)).flatten()
+}
