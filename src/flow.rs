@@ -160,7 +160,7 @@ pub async fn authorize(
         return Ok(page(400, "Invalid request", "The request has no valid client_id."));
     }
     let client = match cimd::lookup_client(state, settings, &client_id, &requester(browser)).await? {
-        Lookup::Found(client) => client,
+        Lookup::Found(client) => *client,
         Lookup::NotFound => {
             return Ok(page(400, "Unknown application", "This application is not registered with this server."))
         }
@@ -341,7 +341,7 @@ async fn pending_request(
         state.db.run(move |conn| open_pending(conn, &request_id, &for_db, csrf_token.as_deref(), now)).await?;
     let Some(pending) = pending else { return Ok(None) };
     match cimd::lookup_client(state, settings, &pending.client_id, &requester(browser)).await? {
-        Lookup::Found(client) if client.is_active() => Ok(Some((pending, client))),
+        Lookup::Found(client) if client.is_active() => Ok(Some((pending, *client))),
         _ => Ok(None),
     }
 }

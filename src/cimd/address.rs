@@ -52,22 +52,22 @@ const FORBIDDEN_V4: &[Ipv4Net] = &[
 
 /// IPv6 ranges the fetcher must never connect to (unless private addresses are allowed).
 const FORBIDDEN_V6: &[Ipv6Net] = &[
-    v6(0, 0, 0, 0, 0, 0, 0, 0, 96),                 // IPv4-compatible, includes :: and ::1
-    v6(0, 0, 0, 0, 0, 0xffff, 0, 0, 96),            // IPv4-mapped
-    v6(0, 0, 0, 0, 0xffff, 0, 0, 0, 96),            // IPv4-translated (SIIT)
-    v6(0x64, 0xff9b, 0, 0, 0, 0, 0, 0, 96),         // NAT64 well-known prefix
-    v6(0x64, 0xff9b, 1, 0, 0, 0, 0, 0, 48),         // NAT64 local-use prefix
-    v6(0x100, 0, 0, 0, 0, 0, 0, 0, 64),             // discard-only
-    v6(0x2001, 0, 0, 0, 0, 0, 0, 0, 32),            // Teredo (exactly 2001:0000::/32)
-    v6(0x2001, 0x2, 0, 0, 0, 0, 0, 0, 48),          // benchmarking
-    v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0, 32),        // documentation
-    v6(0x2002, 0, 0, 0, 0, 0, 0, 0, 16),            // 6to4
-    v6(0x3fff, 0, 0, 0, 0, 0, 0, 0, 20),            // documentation (RFC 9637)
-    v6(0x5f00, 0, 0, 0, 0, 0, 0, 0, 16),            // SRv6 SIDs
-    v6(0xfc00, 0, 0, 0, 0, 0, 0, 0, 7),             // unique-local
-    v6(0xfe80, 0, 0, 0, 0, 0, 0, 0, 10),            // link-local
-    v6(0xfec0, 0, 0, 0, 0, 0, 0, 0, 10),            // site-local (deprecated)
-    v6(0xff00, 0, 0, 0, 0, 0, 0, 0, 8),             // multicast
+    v6(0, 0, 0, 0, 0, 0, 0, 0, 96),          // IPv4-compatible, includes :: and ::1
+    v6(0, 0, 0, 0, 0, 0xffff, 0, 0, 96),     // IPv4-mapped
+    v6(0, 0, 0, 0, 0xffff, 0, 0, 0, 96),     // IPv4-translated (SIIT)
+    v6(0x64, 0xff9b, 0, 0, 0, 0, 0, 0, 96),  // NAT64 well-known prefix
+    v6(0x64, 0xff9b, 1, 0, 0, 0, 0, 0, 48),  // NAT64 local-use prefix
+    v6(0x100, 0, 0, 0, 0, 0, 0, 0, 64),      // discard-only
+    v6(0x2001, 0, 0, 0, 0, 0, 0, 0, 32),     // Teredo (exactly 2001:0000::/32)
+    v6(0x2001, 0x2, 0, 0, 0, 0, 0, 0, 48),   // benchmarking
+    v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0, 32), // documentation
+    v6(0x2002, 0, 0, 0, 0, 0, 0, 0, 16),     // 6to4
+    v6(0x3fff, 0, 0, 0, 0, 0, 0, 0, 20),     // documentation (RFC 9637)
+    v6(0x5f00, 0, 0, 0, 0, 0, 0, 0, 16),     // SRv6 SIDs
+    v6(0xfc00, 0, 0, 0, 0, 0, 0, 0, 7),      // unique-local
+    v6(0xfe80, 0, 0, 0, 0, 0, 0, 0, 10),     // link-local
+    v6(0xfec0, 0, 0, 0, 0, 0, 0, 0, 10),     // site-local (deprecated)
+    v6(0xff00, 0, 0, 0, 0, 0, 0, 0, 8),      // multicast
 ];
 
 /// Global unicast: the only IPv6 space from which public addresses are assigned.

@@ -24,11 +24,13 @@ pub fn validate(url: &str, body: &[u8], rules: &RegistrationRules) -> Result<Cli
         Some(id) if id == url => {}
         Some(id) => {
             let shown: String = id.chars().filter(|c| !c.is_control()).take(200).collect();
-            return Err(format!("the document's client_id ({shown:?}) must be exactly the URL it is served from ({url:?})"));
+            return Err(format!(
+                "the document's client_id ({shown:?}) must be exactly the URL it is served from ({url:?})"
+            ));
         }
         None => return Err(format!("the document has no client_id; it must be {url:?}")),
     }
-    if !document.get("client_name").and_then(Value::as_str).is_some_and(|n| !n.trim().is_empty()) {
+    if document.get("client_name").and_then(Value::as_str).is_none_or(|n| n.trim().is_empty()) {
         return Err("the document has no client_name".into());
     }
     if document.get("redirect_uris").is_none_or(Value::is_null) {
@@ -36,7 +38,9 @@ pub fn validate(url: &str, body: &[u8], rules: &RegistrationRules) -> Result<Cli
     }
 
     // Grant types: authorization_code is required; others (claude.ai lists jwt-bearer) are dropped.
-    let grants = strings(document.get("grant_types")).unwrap_or_else(|| vec!["authorization_code".into()]);
+    // Absent: both, as for a registration.
+    let grants = strings(document.get("grant_types"))
+        .unwrap_or_else(|| SUPPORTED_GRANTS.iter().map(|g| g.to_string()).collect());
     if !grants.iter().any(|g| g == "authorization_code") {
         return Err("the document's grant_types must include authorization_code".into());
     }
@@ -119,15 +123,33 @@ mod tests {
     #[test]
     fn refusals_say_what_is_wrong() {
         let cases = [
-            (serde_json::json!({"client_id": format!("{URL}/"), "client_name": "x", "redirect_uris": ["https://a.example/cb"]}), "must be exactly"),
-            (serde_json::json!({"client_id": URL.replace("oauth", "OAuth"), "client_name": "x", "redirect_uris": ["https://a.example/cb"]}), "must be exactly"),
+            (
+                serde_json::json!({"client_id": format!("{URL}/"), "client_name": "x", "redirect_uris": ["https://a.example/cb"]}),
+                "must be exactly",
+            ),
+            (
+                serde_json::json!({"client_id": URL.replace("oauth", "OAuth"), "client_name": "x", "redirect_uris": ["https://a.example/cb"]}),
+                "must be exactly",
+            ),
             (serde_json::json!({"client_name": "x", "redirect_uris": ["https://a.example/cb"]}), "no client_id"),
             (serde_json::json!({"client_id": URL, "redirect_uris": ["https://a.example/cb"]}), "no client_name"),
             (serde_json::json!({"client_id": URL, "client_name": "x"}), "no redirect_uris"),
-            (serde_json::json!({"client_id": URL, "client_name": "x", "redirect_uris": ["http://example.com/cb"]}), "http"),
-            (serde_json::json!({"client_id": URL, "client_name": "x", "redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]}), "authorization_code"),
-            (serde_json::json!({"client_id": URL, "client_name": "x", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic"}), "public clients only"),
-            (serde_json::json!({"client_id": URL, "client_name": "x", "redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}), "response_types"),
+            (
+                serde_json::json!({"client_id": URL, "client_name": "x", "redirect_uris": ["http://example.com/cb"]}),
+                "http",
+            ),
+            (
+                serde_json::json!({"client_id": URL, "client_name": "x", "redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]}),
+                "authorization_code",
+            ),
+            (
+                serde_json::json!({"client_id": URL, "client_name": "x", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic"}),
+                "public clients only",
+            ),
+            (
+                serde_json::json!({"client_id": URL, "client_name": "x", "redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}),
+                "response_types",
+            ),
         ];
         for (document, part) in cases {
             let error = check(document.clone()).unwrap_err();

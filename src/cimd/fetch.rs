@@ -2,7 +2,7 @@
 //!
 //! # How the connected address is kept equal to a checked address
 //!
-//! The shared `reqwest::Client` is built with a custom DNS resolver ([`PinningResolver`]). A fetch
+//! The shared `reqwest::Client` is built with a custom DNS resolver (`PinningResolver`). A fetch
 //! does the following, in order, before anything is sent:
 //!
 //! 1. checks the URL (https, a host, no user-info) and the effective port (443 unless private
@@ -25,7 +25,6 @@
 //! opened, and the later fetch still has to pass steps 1–3 first.
 
 use std::collections::HashMap;
-use std::error::Error as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -287,7 +286,8 @@ fn is_json_content_type(value: &str) -> bool {
     let Some(subtype) = essence.strip_prefix("application/") else {
         return false;
     };
-    let valid_token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
+    let valid_token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
     subtype == "json" || subtype.strip_suffix("+json").is_some_and(valid_token)
 }
 

@@ -49,7 +49,7 @@ pub struct Resolved {
 
 /// What a client lookup found.
 pub enum Lookup {
-    Found(ClientRow),
+    Found(Box<ClientRow>),
     NotFound,
     /// A CIMD client id whose document cannot be used; the message is for the client's author.
     Failed(String),
@@ -85,7 +85,9 @@ impl DocumentCache {
         self.next += 1;
         self.entries.insert(url, (doc, self.next));
         while self.entries.len() > CACHE_MAX_ENTRIES || self.bytes > CACHE_MAX_BYTES {
-            let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, seq))| *seq).map(|(k, _)| k.clone()) else { break };
+            let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, seq))| *seq).map(|(k, _)| k.clone()) else {
+                break;
+            };
             if let Some((doc, _)) = self.entries.remove(&oldest) {
                 self.bytes -= doc.size;
             }
@@ -178,7 +180,13 @@ impl Cimd {
     }
 
     /// The document of `url`: from memory, or fetched once for all who wait on it.
-    async fn resolve(&self, state: &AppState, settings: &Settings, url: &url::Url, requester: &Requester) -> Result<Resolved, String> {
+    async fn resolve(
+        &self,
+        state: &AppState,
+        settings: &Settings,
+        url: &url::Url,
+        requester: &Requester,
+    ) -> Result<Resolved, String> {
         let now = state.clock.now();
         let key = url.as_str().to_string();
         if let Some(doc) = lock(&self.documents).get(&key, now) {
@@ -199,36 +207,70 @@ impl Cimd {
         result
     }
 
-    async fn fetch_and_validate(&self, state: &AppState, settings: &Settings, url: &url::Url, requester: &Requester) -> Result<Resolved, String> {
+    async fn fetch_and_validate(
+        &self,
+        state: &AppState,
+        settings: &Settings,
+        url: &url::Url,
+        requester: &Requester,
+    ) -> Result<Resolved, String> {
         let now = state.clock.now();
         let host = normalise_host(url.host_str().unwrap_or(""));
         let cimd = &settings.cimd;
         let failed = |event: &'static str, message: String| (event, message);
         let outcome: Result<Resolved, (&'static str, String)> = async {
             if cimd.denied_hosts.iter().any(|p| HostPattern::parse(p).matches(&host)) {
-                return Err(failed(event::CIMD_REJECTED, format!("the host {host} may not serve client metadata documents here")));
+                return Err(failed(
+                    event::CIMD_REJECTED,
+                    format!("the host {host} may not serve client metadata documents here"),
+                ));
             }
-            if !cimd.trusted_hosts.is_empty() && !cimd.trusted_hosts.iter().any(|p| HostPattern::parse(p).matches(&host)) {
-                return Err(failed(event::CIMD_REJECTED, format!("the host {host} is not trusted to serve client metadata documents here")));
+            if !cimd.trusted_hosts.is_empty()
+                && !cimd.trusted_hosts.iter().any(|p| HostPattern::parse(p).matches(&host))
+            {
+                return Err(failed(
+                    event::CIMD_REJECTED,
+                    format!("the host {host} is not trusted to serve client metadata documents here"),
+                ));
             }
             if !self.take_host_budget(&host, now) {
-                return Err(failed(event::CIMD_FETCH_FAILED, format!("too many document fetches for {host}; try again in a minute")));
+                return Err(failed(
+                    event::CIMD_FETCH_FAILED,
+                    format!("too many document fetches for {host}; try again in a minute"),
+                ));
             }
             let fetcher = self.fetcher(cimd).map_err(|e| failed(event::CIMD_FETCH_FAILED, e))?;
             let _permit = match &self.permits {
-                Some(permits) => Some(permits.acquire().await.map_err(|e| failed(event::CIMD_FETCH_FAILED, e.to_string()))?),
+                Some(permits) => {
+                    Some(permits.acquire().await.map_err(|e| failed(event::CIMD_FETCH_FAILED, e.to_string()))?)
+                }
                 None => None,
             };
             let response = fetcher.fetch(url, None, None).await.map_err(|e| match e {
-                FetchError::Refused(m) => failed(event::CIMD_REJECTED, format!("the client metadata document was not fetched: {m}")),
-                FetchError::Failed(m) => failed(event::CIMD_FETCH_FAILED, format!("fetching the client metadata document failed: {m}")),
+                FetchError::Refused(m) => {
+                    failed(event::CIMD_REJECTED, format!("the client metadata document was not fetched: {m}"))
+                }
+                FetchError::Failed(m) => {
+                    failed(event::CIMD_FETCH_FAILED, format!("fetching the client metadata document failed: {m}"))
+                }
             })?;
             let FetchResponse::Document { body, etag, last_modified, .. } = response else {
-                return Err(failed(event::CIMD_FETCH_FAILED, "the document server answered 304 to an unconditional request".into()));
+                return Err(failed(
+                    event::CIMD_FETCH_FAILED,
+                    "the document server answered 304 to an unconditional request".into(),
+                ));
             };
-            let metadata = document::validate(url.as_str(), &body, &rules_from(settings))
-                .map_err(|m| failed(event::CIMD_REJECTED, format!("the client metadata document is not acceptable: {m}")))?;
-            Ok(Resolved { metadata, fetched_at: now, expires_at: now + cimd.cache_default_secs as i64, etag, last_modified, size: body.len() })
+            let metadata = document::validate(url.as_str(), &body, &rules_from(settings)).map_err(|m| {
+                failed(event::CIMD_REJECTED, format!("the client metadata document is not acceptable: {m}"))
+            })?;
+            Ok(Resolved {
+                metadata,
+                fetched_at: now,
+                expires_at: now + cimd.cache_default_secs as i64,
+                etag,
+                last_modified,
+                size: body.len(),
+            })
         }
         .await;
         match outcome {
@@ -275,22 +317,29 @@ fn client_row(url: &str, doc: &Resolved) -> ClientRow {
 
 /// The client named by `client_id`: a stored one, or — for a CIMD URL while CIMD is enabled — the
 /// one its document describes (fetched when not fresh; stored clients are updated quietly).
-pub async fn lookup_client(state: &AppState, settings: &Settings, client_id: &str, requester: &Requester) -> Result<Lookup, AppError> {
+pub async fn lookup_client(
+    state: &AppState,
+    settings: &Settings,
+    client_id: &str,
+    requester: &Requester,
+) -> Result<Lookup, AppError> {
     let id = client_id.to_string();
     let stored = state.db.run(move |conn| Ok(clients::find(conn, &id)?)).await?;
     if !settings.cimd.enabled || !fetch::looks_like_url(client_id) {
-        return Ok(stored.map_or(Lookup::NotFound, Lookup::Found));
+        return Ok(stored.map_or(Lookup::NotFound, |row| Lookup::Found(Box::new(row))));
     }
     let now = state.clock.now();
     match &stored {
         // A disabled CIMD client is refused however good its document is.
-        Some(row) if !row.is_active() => return Ok(Lookup::Found(row.clone())),
-        Some(row) if row.cimd_expires_at.is_some_and(|at| at > now) => return Ok(Lookup::Found(row.clone())),
+        Some(row) if !row.is_active() => return Ok(Lookup::Found(Box::new(row.clone()))),
+        Some(row) if row.cimd_expires_at.is_some_and(|at| at > now) => return Ok(Lookup::Found(Box::new(row.clone()))),
         _ => {}
     }
     let url = match fetch::check_client_id_url(client_id) {
         Ok(url) => url,
-        Err(message) => return Ok(Lookup::Failed(format!("this client_id is not a valid client metadata document URL: {message}"))),
+        Err(message) => {
+            return Ok(Lookup::Failed(format!("this client_id is not a valid client metadata document URL: {message}")))
+        }
     };
     let doc = match state.cimd.resolve(state, settings, &url, requester).await {
         Ok(doc) => doc,
@@ -303,7 +352,7 @@ pub async fn lookup_client(state: &AppState, settings: &Settings, client_id: &st
         let update = row.clone();
         state.db.run(move |conn| Ok(clients::update_document(conn, &update)?)).await?;
     }
-    Ok(Lookup::Found(row))
+    Ok(Lookup::Found(Box::new(row)))
 }
 
 /// Store a CIMD client when a signed-in user reaches consent (audited `client.cimd.discovered`
@@ -345,5 +394,7 @@ pub async fn store_at_consent(state: &AppState, client: &ClientRow, requester: &
 
 /// The host that serves a CIMD client's document (shown on the consent page).
 pub fn document_host(client: &ClientRow) -> Option<String> {
-    (client.source == SOURCE_CIMD).then(|| url::Url::parse(&client.client_id).ok()?.host_str().map(str::to_string)).flatten()
+    (client.source == SOURCE_CIMD)
+        .then(|| url::Url::parse(&client.client_id).ok()?.host_str().map(str::to_string))
+        .flatten()
 }

@@ -5,6 +5,8 @@
 mod common;
 
 mod authorize;
+mod cimd;
+mod cimd_fetch;
 mod cleanup;
 mod cli;
 mod config;

@@ -4,6 +4,7 @@
 
 pub mod flow;
 pub mod proxy;
+pub mod tls_server;
 
 use std::net::TcpListener;
 use std::sync::Arc;

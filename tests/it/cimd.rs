@@ -1,0 +1,342 @@
+//! Client ID Metadata Documents end to end, against a local https server with a CA made in the
+//! test (trusted through `extra_root_certificates`) and `client.test` pinned to 127.0.0.1 — no
+//! packet to anything but loopback.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use crate::common::flow::*;
+use crate::common::tls_server::{Route, TestPki, TlsServer};
+use crate::common::TestApp;
+use crate::register::{audit_rows, client_count};
+use gatehouse::store::clients;
+
+const HOST: &str = "client.test";
+
+struct Cimd {
+    app: TestApp,
+    server: TlsServer,
+    _ca: tempfile::NamedTempFile,
+}
+
+impl Cimd {
+    fn url(&self, path: &str) -> String {
+        format!("https://{HOST}:{}{path}", self.server.port())
+    }
+
+    fn serve(&self, path: &str, document: Value) {
+        self.server.set_route(path, Route::json(&document.to_string()));
+    }
+
+    /// A document for `path` naming itself, with these redirect URIs.
+    fn document(&self, path: &str, redirect_uris: &[&str]) -> Value {
+        json!({"client_id": self.url(path), "client_name": "Doc Client", "redirect_uris": redirect_uris})
+    }
+
+    async fn authorize(&self, b: &reqwest::Client, client_id: &str, redirect_uri: &str, p: &Pkce) -> reqwest::Response {
+        let query = authorize_query(client_id, redirect_uri, &p.challenge, &[]);
+        self.app.get_with(b, &format!("{}/authorize?{query}", self.app.issuer)).await
+    }
+
+    fn fetches(&self, path: &str) -> usize {
+        self.server.requests().iter().filter(|r| r.path == path).count()
+    }
+}
+
+async fn setup_with(adjust: impl FnOnce(&mut gatehouse::config::Settings) + Send + 'static) -> Cimd {
+    let pki = TestPki::new(HOST);
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &pki.ca_pem).unwrap();
+    let ca_path = ca.path().to_str().unwrap().to_string();
+    let server = TlsServer::start(&pki, HashMap::new()).await;
+    let app = TestApp::spawn_with(move |s| {
+        s.cimd.allow_private_addresses = true;
+        s.cimd.extra_root_certificates = vec![ca_path];
+        s.cimd.http_timeout_ms = 1000;
+        s.cimd.max_document_bytes = 4096;
+        adjust(s);
+    })
+    .await;
+    app.state.cimd.pin_host(HOST, vec!["127.0.0.1".parse().unwrap()]);
+    create_user(&app, "alice@example.com").await;
+    Cimd { app, server, _ca: ca }
+}
+
+async fn setup() -> Cimd {
+    setup_with(|_| {}).await
+}
+
+async fn page_text(response: reqwest::Response, case: &str) -> String {
+    assert_eq!(response.status(), 400, "{case}: expected an error page, got {:?}", response.headers().get("location"));
+    response.text().await.unwrap()
+}
+
+#[actix_web::test]
+async fn a_document_client_authorizes_and_gets_tokens_with_no_registration() {
+    let c = setup().await;
+    let redirect = "https://app.example/callback";
+    c.serve("/client.json", c.document("/client.json", &[redirect]));
+    let client_id = c.url("/client.json");
+    let b = browser();
+    let p = pkce();
+
+    // Before consent nothing is stored.
+    let start = c.authorize(&b, &client_id, redirect, &p).await;
+    assert_eq!(start.status(), 303);
+    assert_eq!(client_count(&c.app).await, 0);
+    let login = c.app.get_with(&b, &location(&start)).await.text().await.unwrap();
+    assert!(login.contains("Doc Client"));
+    assert_eq!(client_count(&c.app).await, 0, "unauthenticated requests cannot fill the tables");
+
+    let query = authorize_query(&client_id, redirect, &p.challenge, &[]);
+    let consent = c.app.sign_in_to_consent(&b, &query, "alice@example.com").await;
+    assert!(consent.contains(HOST), "the document's host is shown: {consent}");
+    assert!(consent.contains("app.example"), "and the redirect host");
+    let stored = {
+        let id = client_id.clone();
+        c.app.with_db(move |conn| Ok(clients::find(conn, &id)?)).await.expect("stored at consent")
+    };
+    assert_eq!(stored.source, "cimd");
+    assert!(stored.cimd_fetched_at.is_some() && stored.cimd_expires_at.is_some());
+    assert_eq!(audit_rows(&c.app, "client.cimd.discovered").await.len(), 1);
+
+    let decided = c.app.decide(&b, &consent, "allow").await;
+    let code = query_param(&location(&decided), "code").unwrap();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("client_id", &client_id),
+            ("code_verifier", &p.verifier),
+        ])
+        .finish();
+    let token = c
+        .app
+        .http
+        .post(c.app.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 200);
+    let tokens: Value = token.json().await.unwrap();
+    assert!(tokens["access_token"].is_string() && tokens["refresh_token"].is_string());
+    assert_eq!(c.fetches("/client.json"), 1, "the fresh document was fetched once");
+
+    // Operators see and control it like any other client.
+    let now = c.app.clock_now();
+    let listed = c
+        .app
+        .with_db(move |conn| {
+            let request = gatehouse::operator::ClientListRequest { source: Some("cimd".into()), ..Default::default() };
+            gatehouse::operator::list_clients(conn, &request, 30, now)
+                .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
+        })
+        .await;
+    assert_eq!(listed.items.len(), 1);
+    let id = client_id.clone();
+    c.app
+        .with_db(move |conn| {
+            gatehouse::operator::disable_client(conn, &id, Some("test"), gatehouse::store::audit::Actor::Cli, now)
+                .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
+        })
+        .await;
+    let refused = c.authorize(&browser(), &client_id, redirect, &pkce()).await;
+    let text = page_text(refused, "disabled CIMD client").await;
+    assert!(text.contains("disabled"), "{text}");
+}
+
+#[actix_web::test]
+async fn real_client_documents_are_accepted() {
+    let c = setup().await;
+    let cases = [
+        (
+            "/chatgpt.json",
+            json!({"client_name": "ChatGPT", "redirect_uris": ["https://chatgpt.com/connector_platform_oauth_redirect"],
+            "token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_methods_supported": ["private_key_jwt", "none"],
+            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]}),
+            "https://chatgpt.com/connector_platform_oauth_redirect",
+        ),
+        (
+            "/vscode.json",
+            json!({"client_name": "Visual Studio Code", "redirect_uris": ["https://vscode.dev/redirect", "http://127.0.0.1/", "http://127.0.0.1:33418/"],
+            "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"]}),
+            "http://127.0.0.1:40000/",
+        ),
+        (
+            "/claude-code.json",
+            json!({"client_name": "Claude Code", "redirect_uris": ["http://localhost/callback", "http://127.0.0.1/callback"],
+            "token_endpoint_auth_method": "none"}),
+            "http://localhost:51234/callback",
+        ),
+        (
+            "/claude.json",
+            json!({"client_name": "Claude", "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+            "grant_types": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"]}),
+            "https://claude.ai/api/mcp/auth_callback",
+        ),
+    ];
+    for (path, mut document, redirect) in cases {
+        document["client_id"] = Value::from(c.url(path));
+        c.serve(path, document);
+        let response = c.authorize(&browser(), &c.url(path), redirect, &pkce()).await;
+        assert_eq!(response.status(), 303, "{path}: {}", response.text().await.unwrap());
+    }
+}
+
+#[actix_web::test]
+async fn bad_documents_and_responses_are_error_pages() {
+    let c = setup().await;
+    let redirect = "https://app.example/callback";
+    let doc = |path: &str| c.document(path, &[redirect]);
+    let mut mismatch = doc("/mismatch.json");
+    mismatch["client_id"] = Value::from(format!("{}/", c.url("/mismatch.json")));
+    c.serve("/mismatch.json", mismatch);
+    let mut case = doc("/case.json");
+    case["client_id"] = Value::from(c.url("/CASE.json"));
+    c.serve("/case.json", case);
+    c.server.set_route("/text.json", Route::new(200).header("content-type", "text/plain").body(b"{}".to_vec()));
+    c.server.set_route("/invalid.json", Route::json("{not json"));
+    c.server.set_route("/huge.json", Route::json(&format!("{{\"pad\": \"{}\"}}", "x".repeat(1_000_000))));
+    c.server.set_route("/moved.json", Route::new(302).header("location", "https://client.test/elsewhere.json"));
+    c.server.set_route("/missing.json", Route::new(404));
+    c.server.set_route("/broken.json", Route::new(500));
+    c.server.set_route("/stall.json", Route::json("{}").delay(std::time::Duration::from_secs(3)));
+    let mut secret = doc("/secret.json");
+    secret["token_endpoint_auth_method"] = Value::from("client_secret_basic");
+    c.serve("/secret.json", secret);
+    c.serve("/other-redirect.json", c.document("/other-redirect.json", &["https://elsewhere.example/cb"]));
+    c.serve("/forbidden-redirect.json", c.document("/forbidden-redirect.json", &["http://example.com/cb"]));
+
+    let cases = [
+        ("/mismatch.json", "must be exactly"),
+        ("/case.json", "must be exactly"),
+        ("/text.json", "content type"),
+        ("/invalid.json", "not valid JSON"),
+        ("/huge.json", "larger than"),
+        ("/moved.json", "redirect"),
+        ("/missing.json", "404"),
+        ("/broken.json", "500"),
+        ("/stall.json", "time"),
+        ("/secret.json", "public clients only"),
+        ("/other-redirect.json", "redirect_uri is not registered"),
+        ("/forbidden-redirect.json", "http"),
+    ];
+    for (path, part) in cases {
+        c.app.clock.advance(61); // a fresh per-host fetch budget for each case
+        let response = c.authorize(&browser(), &c.url(path), redirect, &pkce()).await;
+        let text = page_text(response, path).await;
+        assert!(text.to_lowercase().contains(&part.to_lowercase()), "{path}: the page should say {part:?}: {text}");
+    }
+    assert_eq!(client_count(&c.app).await, 0);
+    // The redirect was not followed.
+    assert!(c.server.requests().iter().all(|r| r.path != "/elsewhere.json"));
+}
+
+#[actix_web::test]
+async fn invalid_client_id_urls_are_refused_without_a_request() {
+    let c = setup().await;
+    let redirect = "https://app.example/callback";
+    let port = c.server.port();
+    for client_id in [
+        format!("http://{HOST}:{port}/client.json"),
+        format!("https://{HOST}:{port}/client.json#frag"),
+        format!("https://user@{HOST}:{port}/client.json"),
+        format!("https://{HOST}:{port}/client.json?x=1"),
+        format!("https://{HOST}:{port}/a/../client.json"),
+        format!("https://{HOST}:{port}/./client.json"),
+    ] {
+        let response = c.authorize(&browser(), &client_id, redirect, &pkce()).await;
+        page_text(response, &client_id).await;
+    }
+    assert_eq!(c.server.connections(), 0);
+}
+
+#[actix_web::test]
+async fn denied_and_untrusted_hosts_are_refused_before_any_request() {
+    let denied = setup_with(|s| s.cimd.denied_hosts = vec!["*.test".into()]).await;
+    denied.serve("/client.json", denied.document("/client.json", &["https://app.example/cb"]));
+    let text = page_text(
+        denied.authorize(&browser(), &denied.url("/client.json"), "https://app.example/cb", &pkce()).await,
+        "denied",
+    )
+    .await;
+    assert!(text.contains("may not serve"), "{text}");
+    assert_eq!(denied.server.connections(), 0);
+
+    let untrusted = setup_with(|s| s.cimd.trusted_hosts = vec!["trusted.example".into()]).await;
+    untrusted.serve("/client.json", untrusted.document("/client.json", &["https://app.example/cb"]));
+    let text = page_text(
+        untrusted.authorize(&browser(), &untrusted.url("/client.json"), "https://app.example/cb", &pkce()).await,
+        "untrusted",
+    )
+    .await;
+    assert!(text.contains("not trusted"), "{text}");
+    assert_eq!(untrusted.server.connections(), 0);
+}
+
+#[actix_web::test]
+async fn private_addresses_are_refused_unless_allowed() {
+    let c = setup_with(|s| s.cimd.allow_private_addresses = false).await;
+    c.serve("/client.json", c.document("/client.json", &["https://app.example/cb"]));
+    let text =
+        page_text(c.authorize(&browser(), &c.url("/client.json"), "https://app.example/cb", &pkce()).await, "private")
+            .await;
+    assert!(text.contains("not fetched"), "{text}");
+    assert_eq!(c.server.connections(), 0, "refused before any connection");
+    assert_eq!(audit_rows(&c.app, "client.cimd.rejected").await.len(), 1);
+}
+
+#[actix_web::test]
+async fn concurrent_authorizations_for_one_url_make_one_fetch() {
+    let c = setup().await;
+    c.server.set_route(
+        "/slow.json",
+        Route::json(&c.document("/slow.json", &["https://app.example/cb"]).to_string())
+            .delay(std::time::Duration::from_millis(300)),
+    );
+    let client_id = c.url("/slow.json");
+    let requests: Vec<_> = (0..50)
+        .map(|_| {
+            let query = authorize_query(&client_id, "https://app.example/cb", &pkce().challenge, &[]);
+            let url = format!("{}/authorize?{query}", c.app.issuer);
+            async move { browser().get(url).send().await.unwrap().status().as_u16() }
+        })
+        .collect();
+    let statuses = futures::future::join_all(requests).await;
+    assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+    assert_eq!(c.fetches("/slow.json"), 1);
+}
+
+#[actix_web::test]
+async fn a_flood_of_unknown_urls_on_one_host_is_capped() {
+    let c = setup().await;
+    for n in 0..100 {
+        let response =
+            c.authorize(&browser(), &c.url(&format!("/flood-{n}.json")), "https://app.example/cb", &pkce()).await;
+        assert_eq!(response.status(), 400);
+    }
+    assert!(
+        c.server.requests().len() <= 10,
+        "at most 10 fetches a minute per host, made {}",
+        c.server.requests().len()
+    );
+    assert_eq!(client_count(&c.app).await, 0);
+    let failures = audit_rows(&c.app, "client.cimd.fetch_failed").await.len()
+        + audit_rows(&c.app, "client.cimd.rejected").await.len();
+    assert!(failures <= 1, "at most one failure row per host per minute, got {failures}");
+}
+
+#[actix_web::test]
+async fn cimd_off_means_url_client_ids_are_unknown() {
+    let c = setup_with(|s| s.cimd.enabled = false).await;
+    c.serve("/client.json", c.document("/client.json", &["https://app.example/cb"]));
+    let text =
+        page_text(c.authorize(&browser(), &c.url("/client.json"), "https://app.example/cb", &pkce()).await, "off")
+            .await;
+    assert!(text.contains("not registered"), "{text}");
+    assert_eq!(c.server.connections(), 0);
+}
