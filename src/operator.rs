@@ -63,10 +63,41 @@ pub struct ClientSummary {
     pub registrant_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
+    /// CIMD clients: the cached document's state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<DocumentCache>,
 }
 
-impl From<&ClientRow> for ClientSummary {
-    fn from(row: &ClientRow) -> Self {
+/// A CIMD client's cached document: `fresh` (used without a request), `stale` (revalidated at
+/// next use) or `failing` (the last refetch failed; served stale within `stale_if_error_secs`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DocumentCache {
+    pub state: &'static str,
+    pub fetched_at: String,
+    pub expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<String>,
+}
+
+impl DocumentCache {
+    fn of(row: &ClientRow, now: i64) -> Option<DocumentCache> {
+        let (fetched_at, expires_at) = (row.cimd_fetched_at?, row.cimd_expires_at?);
+        let state = match (row.cimd_failed_at, expires_at > now) {
+            (Some(_), _) => "failing",
+            (None, true) => "fresh",
+            (None, false) => "stale",
+        };
+        Some(DocumentCache {
+            state,
+            fetched_at: rfc3339(fetched_at),
+            expires_at: rfc3339(expires_at),
+            failed_at: row.cimd_failed_at.map(rfc3339),
+        })
+    }
+}
+
+impl ClientSummary {
+    pub fn of(row: &ClientRow, now: i64) -> Self {
         let redirect_uris: Vec<String> = serde_json::from_str(&row.redirect_uris).unwrap_or_default();
         let mut redirect_hosts: Vec<String> = redirect_uris.iter().map(|u| redirect_host(u)).collect();
         redirect_hosts.dedup();
@@ -81,6 +112,7 @@ impl From<&ClientRow> for ClientSummary {
             last_seen_at: row.last_seen_at.map(rfc3339),
             registrant_address: row.registrant_address.clone(),
             disabled_reason: row.disabled_reason.clone(),
+            document: DocumentCache::of(row, now),
         }
     }
 }
@@ -184,7 +216,7 @@ pub fn list_clients(
     } else {
         None
     };
-    Ok(Page { items: rows.iter().map(ClientSummary::from).collect(), next_cursor })
+    Ok(Page { items: rows.iter().map(|row| ClientSummary::of(row, now)).collect(), next_cursor })
 }
 
 pub fn show_client(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<ClientDetail> {
@@ -193,7 +225,7 @@ pub fn show_client(conn: &mut DbConnection, client_id: &str, now: i64) -> Result
     let filter = AuditFilter { client_id: Some(client_id.to_string()), ..AuditFilter::default() };
     let recent_audit = audit::list(conn, &filter, RECENT_AUDIT_EVENTS)?.into_iter().map(AuditEntry::from).collect();
     Ok(ClientDetail {
-        summary: ClientSummary::from(&row),
+        summary: ClientSummary::of(&row, now),
         metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
         registrant_user_agent: row.registrant_user_agent.clone(),
         updated_at: rfc3339(row.updated_at),

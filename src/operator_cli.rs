@@ -62,7 +62,7 @@ pub fn clients_list(
     );
     for client in &all {
         println!(
-            "{:<48} {:<7} {:<9} {:<21} {:<21} {:<24} {:<30} {}",
+            "{:<48} {:<7} {:<9} {:<21} {:<21} {:<24} {:<30} {:<16} {}",
             client.client_id,
             client.source,
             client.status,
@@ -71,6 +71,11 @@ pub fn clients_list(
             client.client_name.chars().take(24).collect::<String>(),
             client.redirect_hosts.join(","),
             client.registrant_address.as_deref().unwrap_or("-"),
+            client
+                .document
+                .as_ref()
+                .map(|d| format!("{} until {}", d.state, d.expires_at))
+                .unwrap_or_else(|| "-".into()),
         );
     }
     eprintln!("{} client(s)", all.len());
@@ -96,6 +101,15 @@ pub fn clients_show(settings: &Settings, client_id: &str, json: bool) -> Result<
     println!("redirect URIs:    {}", s.redirect_uris.join("\n                  "));
     println!("registrant:       {}", s.registrant_address.as_deref().unwrap_or("-"));
     println!("user agent:       {}", detail.registrant_user_agent.as_deref().unwrap_or("-"));
+    if let Some(document) = &s.document {
+        println!(
+            "document cache:   {} (fetched {}, fresh until {}{})",
+            document.state,
+            document.fetched_at,
+            document.expires_at,
+            document.failed_at.as_deref().map(|at| format!(", last refetch failed {at}")).unwrap_or_default()
+        );
+    }
     println!("active sessions:  {}", detail.active_sessions);
     println!("metadata:         {}", detail.metadata);
     println!("recent audit events:");

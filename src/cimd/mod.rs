@@ -5,6 +5,7 @@
 //! once a signed-in user reaches consent, so unauthenticated requests cannot fill the tables.
 
 pub mod address;
+pub mod cache;
 pub mod document;
 pub mod fetch;
 
@@ -24,6 +25,7 @@ use crate::registration::service::rules_from;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::clients::{self, ClientRow, SOURCE_CIMD, STATUS_ACTIVE};
+use crate::store::refresh;
 use fetch::{FetchConfig, FetchError, FetchResponse, Fetcher};
 
 /// Fetches in flight at once, in the whole process.
@@ -62,7 +64,14 @@ pub struct Requester {
     pub user_agent: Option<String>,
 }
 
-type InFlight = Arc<OnceCell<Result<Resolved, String>>>;
+/// A fetch's result: a new document, or (to a conditional request) "not modified".
+#[derive(Debug, Clone)]
+enum Fetched {
+    Document(Box<Resolved>),
+    NotModified { expires_at: i64 },
+}
+
+type InFlight = Arc<OnceCell<Result<Fetched, String>>>;
 
 #[derive(Default)]
 struct DocumentCache {
@@ -179,27 +188,32 @@ impl Cimd {
         lock(&self.failures).get(url).filter(|(until, _)| *until > now).map(|(_, message)| message.clone())
     }
 
-    /// The document of `url`: from memory, or fetched once for all who wait on it.
+    /// The document of `url`: from memory, or fetched once for all who wait on it —
+    /// conditionally when the stored client's validators are given.
     async fn resolve(
         &self,
         state: &AppState,
         settings: &Settings,
         url: &url::Url,
+        stored: Option<&ClientRow>,
         requester: &Requester,
-    ) -> Result<Resolved, String> {
+    ) -> Result<Fetched, String> {
         let now = state.clock.now();
         let key = url.as_str().to_string();
         if let Some(doc) = lock(&self.documents).get(&key, now) {
-            return Ok(doc);
+            return Ok(Fetched::Document(Box::new(doc)));
         }
         if let Some(message) = self.remembered_failure(&key, now) {
             return Err(message);
         }
+        let validators = stored.map(|row| (row.cimd_etag.clone(), row.cimd_last_modified.clone())).unwrap_or_default();
         let cell = lock(&self.in_flight).entry(key.clone()).or_insert_with(|| Arc::new(OnceCell::new())).clone();
-        let result = cell.get_or_init(|| self.fetch_and_validate(state, settings, url, requester)).await.clone();
+        let result =
+            cell.get_or_init(|| self.fetch_and_validate(state, settings, url, &validators, requester)).await.clone();
         lock(&self.in_flight).remove(&key);
         match &result {
-            Ok(doc) => lock(&self.documents).put(key, doc.clone()),
+            Ok(Fetched::Document(doc)) => lock(&self.documents).put(key, (**doc).clone()),
+            Ok(Fetched::NotModified { .. }) => {}
             Err(message) => {
                 lock(&self.failures).insert(key, (now + FAILURE_MEMORY_SECS, message.clone()));
             }
@@ -212,13 +226,14 @@ impl Cimd {
         state: &AppState,
         settings: &Settings,
         url: &url::Url,
+        validators: &(Option<String>, Option<String>),
         requester: &Requester,
-    ) -> Result<Resolved, String> {
+    ) -> Result<Fetched, String> {
         let now = state.clock.now();
         let host = normalise_host(url.host_str().unwrap_or(""));
         let cimd = &settings.cimd;
         let failed = |event: &'static str, message: String| (event, message);
-        let outcome: Result<Resolved, (&'static str, String)> = async {
+        let outcome: Result<Fetched, (&'static str, String)> = async {
             if cimd.denied_hosts.iter().any(|p| HostPattern::parse(p).matches(&host)) {
                 return Err(failed(
                     event::CIMD_REJECTED,
@@ -246,35 +261,38 @@ impl Cimd {
                 }
                 None => None,
             };
-            let response = fetcher.fetch(url, None, None).await.map_err(|e| match e {
-                FetchError::Refused(m) => {
-                    failed(event::CIMD_REJECTED, format!("the client metadata document was not fetched: {m}"))
+            let response =
+                fetcher.fetch(url, validators.0.as_deref(), validators.1.as_deref()).await.map_err(|e| match e {
+                    FetchError::Refused(m) => {
+                        failed(event::CIMD_REJECTED, format!("the client metadata document was not fetched: {m}"))
+                    }
+                    FetchError::Failed(m) => {
+                        failed(event::CIMD_FETCH_FAILED, format!("fetching the client metadata document failed: {m}"))
+                    }
+                })?;
+            match response {
+                FetchResponse::NotModified { cache_control, expires, .. } => Ok(Fetched::NotModified {
+                    expires_at: now + cache::freshness_secs(cache_control.as_deref(), expires.as_deref(), now, cimd),
+                }),
+                FetchResponse::Document { body, etag, last_modified, cache_control, expires } => {
+                    let metadata = document::validate(url.as_str(), &body, &rules_from(settings)).map_err(|m| {
+                        failed(event::CIMD_REJECTED, format!("the client metadata document is not acceptable: {m}"))
+                    })?;
+                    let fresh_for = cache::freshness_secs(cache_control.as_deref(), expires.as_deref(), now, cimd);
+                    Ok(Fetched::Document(Box::new(Resolved {
+                        metadata,
+                        fetched_at: now,
+                        expires_at: now + fresh_for,
+                        etag,
+                        last_modified,
+                        size: body.len(),
+                    })))
                 }
-                FetchError::Failed(m) => {
-                    failed(event::CIMD_FETCH_FAILED, format!("fetching the client metadata document failed: {m}"))
-                }
-            })?;
-            let FetchResponse::Document { body, etag, last_modified, .. } = response else {
-                return Err(failed(
-                    event::CIMD_FETCH_FAILED,
-                    "the document server answered 304 to an unconditional request".into(),
-                ));
-            };
-            let metadata = document::validate(url.as_str(), &body, &rules_from(settings)).map_err(|m| {
-                failed(event::CIMD_REJECTED, format!("the client metadata document is not acceptable: {m}"))
-            })?;
-            Ok(Resolved {
-                metadata,
-                fetched_at: now,
-                expires_at: now + cimd.cache_default_secs as i64,
-                etag,
-                last_modified,
-                size: body.len(),
-            })
+            }
         }
         .await;
         match outcome {
-            Ok(doc) => Ok(doc),
+            Ok(fetched) => Ok(fetched),
             Err((event, message)) => {
                 tracing::info!(url = %url, %message, "client metadata document refused");
                 if self.claim_failure_audit(&host, now) {
@@ -341,18 +359,103 @@ pub async fn lookup_client(
             return Ok(Lookup::Failed(format!("this client_id is not a valid client metadata document URL: {message}")))
         }
     };
-    let doc = match state.cimd.resolve(state, settings, &url, requester).await {
-        Ok(doc) => doc,
-        Err(message) => return Ok(Lookup::Failed(message)),
+    let fetched = state.cimd.resolve(state, settings, &url, stored.as_ref(), requester).await;
+    let Some(existing) = stored else {
+        return Ok(match fetched {
+            Ok(Fetched::Document(doc)) => Lookup::Found(Box::new(client_row(client_id, &doc))),
+            Ok(Fetched::NotModified { .. }) => {
+                Lookup::Failed("the document server answered 304 to an unconditional request".into())
+            }
+            Err(message) => Lookup::Failed(message),
+        });
     };
-    let mut row = client_row(client_id, &doc);
-    if let Some(existing) = stored {
-        row.created_at = existing.created_at;
-        row.last_seen_at = existing.last_seen_at;
-        let update = row.clone();
-        state.db.run(move |conn| Ok(clients::update_document(conn, &update)?)).await?;
-    }
+    // A stored client whose document is stale: revalidated, replaced, or served stale on error.
+    let row = match fetched {
+        Ok(Fetched::NotModified { expires_at }) => {
+            let mut row = existing;
+            row.cimd_expires_at = Some(expires_at);
+            row.cimd_failed_at = None;
+            let update = row.clone();
+            state.db.run(move |conn| Ok(clients::update_document(conn, &update)?)).await?;
+            row
+        }
+        Ok(Fetched::Document(doc)) => {
+            let mut row = client_row(client_id, &doc);
+            row.created_at = existing.created_at;
+            row.last_seen_at = existing.last_seen_at;
+            replace_document(state, &existing, &row).await?;
+            row
+        }
+        Err(message) => {
+            let stale_until = existing.cimd_expires_at.unwrap_or(0) + settings.cimd.stale_if_error_secs as i64;
+            let mut row = existing;
+            row.cimd_failed_at = Some(row.cimd_failed_at.unwrap_or(now));
+            let update = row.clone();
+            state.db.run(move |conn| Ok(clients::update_document(conn, &update)?)).await?;
+            if now > stale_until {
+                return Ok(Lookup::Failed(message));
+            }
+            tracing::warn!(client_id, %message, "client metadata document refetch failed; using the cached copy");
+            row
+        }
+    };
     Ok(Lookup::Found(Box::new(row)))
+}
+
+/// The security-relevant fields that differ between two versions of a document.
+pub fn security_changes(old: &ClientMetadata, new: &ClientMetadata) -> Vec<&'static str> {
+    let as_set = |values: &[String]| values.iter().cloned().collect::<std::collections::BTreeSet<String>>();
+    let mut changed = Vec::new();
+    if as_set(&old.redirect_uris) != as_set(&new.redirect_uris) {
+        changed.push("redirect_uris");
+    }
+    if as_set(&old.grant_types) != as_set(&new.grant_types) {
+        changed.push("grant_types");
+    }
+    if old.token_endpoint_auth_method != new.token_endpoint_auth_method {
+        changed.push("token_endpoint_auth_method");
+    }
+    changed
+}
+
+/// Store a changed document. A change to a security-relevant field revokes the client's grants
+/// and is audited `client.cimd.metadata_changed`; other changes are stored quietly.
+async fn replace_document(state: &AppState, existing: &ClientRow, row: &ClientRow) -> Result<(), AppError> {
+    let old: Option<ClientMetadata> = serde_json::from_str(&existing.metadata).ok();
+    let new: Option<ClientMetadata> = serde_json::from_str(&row.metadata).ok();
+    let changed = match (&old, &new) {
+        (Some(old), Some(new)) => security_changes(old, new),
+        _ => vec!["redirect_uris"],
+    };
+    let now = state.clock.now();
+    let row = row.clone();
+    state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                clients::update_document(conn, &row)?;
+                if changed.is_empty() {
+                    return Ok(());
+                }
+                let revoked =
+                    refresh::revoke_client_families(conn, &row.client_id, "client metadata document changed", now)?;
+                audit::record(
+                    conn,
+                    now,
+                    &AuditRecord {
+                        event: event::CIMD_METADATA_CHANGED,
+                        actor: Actor::System,
+                        client_id: Some(row.client_id.clone()),
+                        address: None,
+                        user_agent: None,
+                        detail: json!({"changed": changed, "sessions_revoked": revoked}),
+                    },
+                )?;
+                Ok::<_, DbError>(())
+            })
+        })
+        .await
+        .map_err(AppError::from)
 }
 
 /// Store a CIMD client when a signed-in user reaches consent (audited `client.cimd.discovered`

@@ -173,7 +173,7 @@ pub async fn add_client(
         })
     })
     .await?;
-    Ok(json_response(StatusCode::CREATED, &operator::ClientSummary::from(&created)))
+    Ok(json_response(StatusCode::CREATED, &operator::ClientSummary::of(&created, now)))
 }
 
 pub async fn disable_client(

@@ -340,3 +340,237 @@ async fn cimd_off_means_url_client_ids_are_unknown() {
     assert!(text.contains("not registered"), "{text}");
     assert_eq!(c.server.connections(), 0);
 }
+
+// ---- Part 2: HTTP caching, revalidation, stale-if-error, change detection, operator view ----
+
+const REDIRECT: &str = "https://app.example/callback";
+
+/// Run the whole flow for `client_id` and return the token response (the client is stored).
+async fn grant(c: &Cimd, client_id: &str) -> Value {
+    let b = browser();
+    let p = pkce();
+    let query = authorize_query(client_id, REDIRECT, &p.challenge, &[]);
+    let code = c.app.authorization_code(&b, &query, "alice@example.com").await;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id),
+            ("code_verifier", &p.verifier),
+        ])
+        .finish();
+    let response = c
+        .app
+        .http
+        .post(c.app.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn refresh(c: &Cimd, client_id: &str, token: &str) -> u16 {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client_id)])
+        .finish();
+    c.app
+        .http
+        .post(c.app.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn stored(c: &Cimd, client_id: &str) -> clients::ClientRow {
+    let id = client_id.to_string();
+    c.app.with_db(move |conn| Ok(clients::find(conn, &id)?)).await.expect("stored client")
+}
+
+async fn document_state(c: &Cimd) -> Value {
+    let now = c.app.clock_now();
+    let page = c
+        .app
+        .with_db(move |conn| {
+            let request = gatehouse::operator::ClientListRequest { source: Some("cimd".into()), ..Default::default() };
+            gatehouse::operator::list_clients(conn, &request, 30, now)
+                .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
+        })
+        .await;
+    serde_json::to_value(&page.items[0]).unwrap()["document"].clone()
+}
+
+#[actix_web::test]
+async fn freshness_follows_cache_headers_and_a_fresh_document_needs_no_request() {
+    let c = setup().await;
+    let path = "/cached.json";
+    c.server.set_route(
+        path,
+        Route::json(&c.document(path, &[REDIRECT]).to_string()).header("cache-control", "max-age=120"),
+    );
+    let client_id = c.url(path);
+    assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303);
+    c.app.clock.advance(100);
+    assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303);
+    assert_eq!(c.fetches(path), 1, "fresh for 120 s: no request");
+    c.app.clock.advance(30);
+    assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303);
+    assert_eq!(c.fetches(path), 2, "expired: fetched again");
+
+    // Stored with the expiry its headers gave, clamped to cache_min_secs for no-store.
+    let nostore = "/nostore.json";
+    c.server.set_route(
+        nostore,
+        Route::json(&c.document(nostore, &[REDIRECT]).to_string()).header("cache-control", "no-store"),
+    );
+    grant(&c, &c.url(nostore)).await;
+    let row = stored(&c, &c.url(nostore)).await;
+    assert_eq!(row.cimd_expires_at.unwrap() - row.cimd_fetched_at.unwrap(), 60);
+}
+
+#[actix_web::test]
+async fn revalidation_sends_validators_and_a_304_keeps_the_client() {
+    let c = setup().await;
+    let path = "/etag.json";
+    c.server.set_route(
+        path,
+        Route::json(&c.document(path, &[REDIRECT]).to_string())
+            .header("etag", "\"v1\"")
+            .header("last-modified", "Wed, 25 Nov 2026 00:00:00 GMT")
+            .header("cache-control", "max-age=300"),
+    );
+    let client_id = c.url(path);
+    let tokens = grant(&c, &client_id).await;
+    assert_eq!(stored(&c, &client_id).await.cimd_etag.as_deref(), Some("\"v1\""));
+    assert_eq!(document_state(&c).await["state"], "fresh");
+
+    c.app.clock.advance(301);
+    assert_eq!(document_state(&c).await["state"], "stale");
+    c.server.set_route(path, Route::new(304).header("etag", "\"v1\"").header("cache-control", "max-age=600"));
+    assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303);
+    let last = c.server.requests().into_iter().rfind(|r| r.path == path).unwrap();
+    assert_eq!(last.header("if-none-match"), Some("\"v1\""));
+    assert_eq!(last.header("if-modified-since"), Some("Wed, 25 Nov 2026 00:00:00 GMT"));
+    let row = stored(&c, &client_id).await;
+    assert_eq!(row.cimd_expires_at, Some(c.app.clock_now() + 600), "a 304 refreshes the expiry");
+    assert_eq!(refresh(&c, &client_id, tokens["refresh_token"].as_str().unwrap()).await, 200, "grants kept");
+    assert!(audit_rows(&c.app, "client.cimd.metadata_changed").await.is_empty());
+}
+
+#[actix_web::test]
+async fn a_changed_redirect_list_revokes_existing_grants_but_a_new_name_does_not() {
+    let c = setup().await;
+    let path = "/changing.json";
+    c.server
+        .set_route(path, Route::json(&c.document(path, &[REDIRECT]).to_string()).header("cache-control", "max-age=60"));
+    let client_id = c.url(path);
+    let tokens = grant(&c, &client_id).await;
+
+    // A new name only: stored quietly, grants kept.
+    let mut renamed = c.document(path, &[REDIRECT]);
+    renamed["client_name"] = Value::from("Renamed Client");
+    c.server.set_route(path, Route::json(&renamed.to_string()).header("cache-control", "max-age=60"));
+    c.app.clock.advance(61);
+    assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303);
+    assert_eq!(stored(&c, &client_id).await.client_name, "Renamed Client");
+    let rotated: Value = {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+                ("client_id", &client_id),
+            ])
+            .finish();
+        let response = c
+            .app
+            .http
+            .post(c.app.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "a cosmetic change keeps the grant");
+        response.json().await.unwrap()
+    };
+
+    // Another redirect URI: the grant is revoked and the change audited.
+    c.server.set_route(path, Route::json(&c.document(path, &[REDIRECT, "https://new.example/cb"]).to_string()));
+    c.app.clock.advance(61);
+    assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303);
+    assert_eq!(refresh(&c, &client_id, rotated["refresh_token"].as_str().unwrap()).await, 400);
+    let rows = audit_rows(&c.app, "client.cimd.metadata_changed").await;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].detail.contains("redirect_uris"), "{}", rows[0].detail);
+}
+
+#[actix_web::test]
+async fn a_failing_origin_is_tolerated_within_the_stale_window_only() {
+    let c = setup_with(|s| s.cimd.stale_if_error_secs = 600).await;
+    let path = "/flaky.json";
+    c.server
+        .set_route(path, Route::json(&c.document(path, &[REDIRECT]).to_string()).header("cache-control", "max-age=60"));
+    let client_id = c.url(path);
+    grant(&c, &client_id).await;
+
+    c.server.set_route(path, Route::new(500));
+    c.app.clock.advance(120); // expired 60 s ago: within the 600 s stale window
+    assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303, "served stale");
+    let state = document_state(&c).await;
+    assert_eq!(state["state"], "failing", "{state}");
+    assert!(state["failed_at"].is_string());
+
+    c.app.clock.advance(600); // now 660 s past expiry
+    let response = c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await;
+    let text = page_text(response, "beyond the stale window").await;
+    assert!(text.contains("500"), "{text}");
+
+    // The origin recovers: fresh again, failure cleared.
+    c.server.set_route(path, Route::json(&c.document(path, &[REDIRECT]).to_string()));
+    c.app.clock.advance(61); // past the remembered failure
+    assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303);
+    assert_eq!(document_state(&c).await["state"], "fresh");
+}
+
+#[actix_web::test]
+async fn cleanup_removes_unused_document_clients_but_not_those_with_live_grants() {
+    let c = setup_with(|s| s.tokens.refresh_token_ttl_secs = 90 * 86_400).await;
+    c.serve("/idle.json", c.document("/idle.json", &[REDIRECT]));
+    c.serve("/busy.json", c.document("/busy.json", &[REDIRECT]));
+    let idle = c.url("/idle.json");
+    let busy = c.url("/busy.json");
+    let tokens = grant(&c, &idle).await;
+    // The idle client's grant is revoked; the busy one keeps a live family.
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("token", tokens["refresh_token"].as_str().unwrap())])
+        .finish();
+    c.app
+        .http
+        .post(c.app.url("/revoke"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    grant(&c, &busy).await;
+    c.app.clock.advance(31 * 86_400);
+    let settings = c.app.settings();
+    let now = c.app.clock_now();
+    let report = c
+        .app
+        .with_db(move |conn| {
+            Ok(gatehouse::cleanup::run(conn, &settings, now, gatehouse::store::audit::Actor::System, false))
+        })
+        .await;
+    let removed: Vec<&str> = report.clients.iter().map(|r| r.client_id.as_str()).collect();
+    assert_eq!(removed, vec![idle.as_str()]);
+    assert_eq!(report.clients[0].source, "cimd");
+    assert_eq!(client_count(&c.app).await, 1);
+}
