@@ -103,26 +103,8 @@ async fn a_document_client_authorizes_and_gets_tokens_with_no_registration() {
 
     let decided = c.app.decide(&b, &consent, "allow").await;
     let code = query_param(&location(&decided), "code").unwrap();
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("client_id", &client_id),
-            ("code_verifier", &p.verifier),
-        ])
-        .finish();
-    let token = c
-        .app
-        .http
-        .post(c.app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(token.status(), 200);
-    let tokens: Value = token.json().await.unwrap();
+    let (status, tokens) = c.app.exchange_code(&client_id, redirect, &code, &p.verifier).await;
+    assert_eq!(status, 200);
     assert!(tokens["access_token"].is_string() && tokens["refresh_token"].is_string());
     assert_eq!(c.fetches("/client.json"), 1, "the fresh document was fetched once");
 
@@ -351,42 +333,13 @@ async fn grant(c: &Cimd, client_id: &str) -> Value {
     let p = pkce();
     let query = authorize_query(client_id, REDIRECT, &p.challenge, &[]);
     let code = c.app.authorization_code(&b, &query, "alice@example.com").await;
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", client_id),
-            ("code_verifier", &p.verifier),
-        ])
-        .finish();
-    let response = c
-        .app
-        .http
-        .post(c.app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    let (status, tokens) = c.app.exchange_code(client_id, REDIRECT, &code, &p.verifier).await;
+    assert_eq!(status, 200);
+    tokens
 }
 
 async fn refresh(c: &Cimd, client_id: &str, token: &str) -> u16 {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client_id)])
-        .finish();
-    c.app
-        .http
-        .post(c.app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    c.app.refresh_token(client_id, token).await.0
 }
 
 async fn stored(c: &Cimd, client_id: &str) -> clients::ClientRow {
@@ -480,26 +433,8 @@ async fn a_changed_redirect_list_revokes_existing_grants_but_a_new_name_does_not
     c.app.clock.advance(61);
     assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303);
     assert_eq!(stored(&c, &client_id).await.client_name, "Renamed Client");
-    let rotated: Value = {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-                ("client_id", &client_id),
-            ])
-            .finish();
-        let response = c
-            .app
-            .http
-            .post(c.app.url("/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "a cosmetic change keeps the grant");
-        response.json().await.unwrap()
-    };
+    let (status, rotated) = c.app.refresh_token(&client_id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "a cosmetic change keeps the grant");
 
     // Another redirect URI: the grant is revoked and the change audited.
     c.server.set_route(path, Route::json(&c.document(path, &[REDIRECT, "https://new.example/cb"]).to_string()));
@@ -548,17 +483,8 @@ async fn cleanup_removes_unused_document_clients_but_not_those_with_live_grants(
     let busy = c.url("/busy.json");
     let tokens = grant(&c, &idle).await;
     // The idle client's grant is revoked; the busy one keeps a live family.
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("token", tokens["refresh_token"].as_str().unwrap())])
-        .finish();
-    c.app
-        .http
-        .post(c.app.url("/revoke"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let (status, _) = c.app.post_form("/revoke", &[("token", tokens["refresh_token"].as_str().unwrap())]).await;
+    assert_eq!(status, 200);
     grant(&c, &busy).await;
     c.app.clock.advance(31 * 86_400);
     let settings = c.app.settings();

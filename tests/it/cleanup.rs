@@ -49,24 +49,8 @@ async fn removes_exactly_the_stale_clients_and_purges_expired_artefacts() {
     app.update_settings(|s| s.tokens.refresh_token_ttl_secs = 90 * DAY as u64);
     let code =
         app.authorization_code(&b, &authorize_query(&in_use, REDIRECT, &p.challenge, &[]), "alice@example.com").await;
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &in_use),
-            ("code_verifier", &p.verifier),
-        ])
-        .finish();
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let (status, _) = app.exchange_code(&in_use, REDIRECT, &code, &p.verifier).await;
+    assert_eq!(status, 200);
 
     // Day 35: past the 30-day retention for all but the fresh registration below.
     app.clock.advance(34 * DAY);

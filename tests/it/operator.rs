@@ -158,39 +158,11 @@ async fn disable_stops_everything_at_once_and_enable_restores_new_flows() {
 }
 
 async fn exchange(app: &TestApp, client: &str, code: &str, verifier: &str) -> (u16, Value) {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", client),
-            ("code_verifier", verifier),
-        ])
-        .finish();
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    app.exchange_code(client, REDIRECT, code, verifier).await
 }
 
 async fn refresh_with(app: &TestApp, client: &str, token: &str) -> (u16, Value) {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client)])
-        .finish();
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    app.refresh_token(client, token).await
 }
 
 #[actix_web::test]

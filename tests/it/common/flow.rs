@@ -91,6 +91,39 @@ pub fn authorize_query(client_id: &str, redirect_uri: &str, challenge: &str, ext
 }
 
 impl TestApp {
+    /// POST a form to an issuer-relative path: the status and the JSON body (`null` when none).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let response = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null))
+    }
+
+    /// The code exchange at `/token`.
+    pub async fn exchange_code(&self, client_id: &str, redirect_uri: &str, code: &str, verifier: &str) -> (u16, Value) {
+        let fields = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+            ("code_verifier", verifier),
+        ];
+        self.post_form("/token", &fields).await
+    }
+
+    /// A refresh at `/token`.
+    pub async fn refresh_token(&self, client_id: &str, token: &str) -> (u16, Value) {
+        self.post_form("/token", &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client_id)])
+            .await
+    }
+
     pub fn clock_now(&self) -> i64 {
         use gatehouse::clock::Clock;
         self.clock.now()
