@@ -27,6 +27,7 @@ pub struct RemovedClient {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Purged {
     pub authorization_codes: usize,
+    pub login_failures: usize,
     pub auth_requests: usize,
     pub sessions: usize,
     pub refresh_families: usize,
@@ -67,8 +68,14 @@ pub fn run(conn: &mut DbConnection, settings: &Settings, now: i64, actor: Actor,
     }
     let rate_window_horizon = settings.dcr.rate_limit_window_secs.max(3600) as i64;
     let audit_cutoff = now - settings.audit.retention_days as i64 * 86_400;
-    let steps: [(&str, &mut usize, purge::Target); 6] = [
-        ("authorization codes", &mut report.purged.authorization_codes, purge::Target::Codes { before: now }),
+    let refresh_ttl = settings.tokens.refresh_token_ttl_secs as i64;
+    let steps: [(&str, &mut usize, purge::Target); 7] = [
+        (
+            "authorization codes",
+            &mut report.purged.authorization_codes,
+            purge::Target::Codes { before: now, used_before: now - refresh_ttl },
+        ),
+        ("login failures", &mut report.purged.login_failures, purge::Target::LoginFailures { before: now - 86_400 }),
         ("authorization requests", &mut report.purged.auth_requests, purge::Target::AuthRequests { before: now }),
         ("sessions", &mut report.purged.sessions, purge::Target::Sessions { before: now }),
         // Revoked families linger a day, so a late reuse still meets "revoked", not "unknown".

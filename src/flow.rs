@@ -422,7 +422,9 @@ pub async fn login_submit(
     let Some((pending, client)) = pending_request(state, settings, request_id, browser, Some(csrf)).await? else {
         return Ok(LoginOutcome::Page(expired_request()));
     };
-    let (address_attempts, account_failures, user) = {
+    // Count the attempt against the address, and reserve it against the account *before* the
+    // password is checked (a conditional update), so parallel guesses cannot slip past the delay.
+    let (address_attempts, account_wait, user) = {
         let address_key = address_key.clone();
         let account_key = account_key.clone();
         let email = email.clone();
@@ -430,9 +432,21 @@ pub async fn login_submit(
             .db
             .run(move |conn| {
                 let attempts = rate_limits::hit(conn, &address_key, window.start)?;
-                let failures = users::failures(conn, &account_key)?;
-                let user = users::find_by_email(conn, &email)?;
-                Ok((attempts, failures, user))
+                if attempts > LOGIN_ATTEMPTS_PER_WINDOW {
+                    return Ok((attempts, 0, None));
+                }
+                let seen = users::failures(conn, &account_key)?;
+                if let Some((failures, last_failed_at)) = seen {
+                    let wait = last_failed_at + login_delay_secs(failures) - now;
+                    if wait > 0 {
+                        return Ok((attempts, wait, None));
+                    }
+                }
+                if !users::reserve_attempt(conn, &account_key, seen, now)? {
+                    // Another attempt on this account got there first.
+                    return Ok((attempts, 1, None));
+                }
+                Ok((attempts, 0, users::find_by_email(conn, &email)?))
             })
             .await?
     };
@@ -449,14 +463,9 @@ pub async fn login_submit(
         let wait = window.seconds_left(now);
         return Ok(LoginOutcome::Form(view(&format!("Too many sign-in attempts. Try again in {wait} seconds."), 429)));
     }
-    if let Some((failures, last_failed_at)) = account_failures {
-        let wait = last_failed_at + login_delay_secs(failures) - now;
-        if wait > 0 {
-            return Ok(LoginOutcome::Form(view(
-                &format!("Too many failed attempts. Try again in {wait} seconds."),
-                429,
-            )));
-        }
+    if account_wait > 0 {
+        let message = format!("Too many failed attempts. Try again in {account_wait} seconds.");
+        return Ok(LoginOutcome::Form(view(&message, 429)));
     }
 
     // argon2 is slow on purpose: off the async workers. Unknown emails verify a dummy hash.
@@ -483,7 +492,7 @@ pub async fn login_submit(
                 .db
                 .run(move |conn| {
                     write_tx(conn, |conn| {
-                        users::record_failure(conn, &account_key, now)?;
+                        // The attempt was counted against the account before the check.
                         // One failure row per address and window: a password spray cannot flood the audit table.
                         if rate_limits::claim_audit(conn, &address_key, window.start)? {
                             audit::record(conn, now, &record)?;

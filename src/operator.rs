@@ -10,6 +10,7 @@ use crate::db::{write_tx, DbConnection, DbError};
 use crate::flow::redirect_host;
 use crate::store::audit::{self, event, Actor, AuditFilter, AuditRecord, AuditRow};
 use crate::store::clients::{self, ClientQuery, ClientRow, STATUS_ACTIVE, STATUS_DISABLED};
+use crate::store::codes;
 use crate::store::refresh;
 use crate::store::sessions;
 use crate::store::users::{self, UserRow};
@@ -369,6 +370,7 @@ pub fn disable_user(conn: &mut DbConnection, email: &str, actor: Actor, now: i64
         users::set_status(conn, &user.user_id, users::STATUS_DISABLED, now)?;
         let sessions_ended = sessions::delete_for_user(conn, &user.user_id)?;
         let families_revoked = refresh::revoke_user_families(conn, &user.user_id, "user disabled", now)?;
+        codes::delete_unused_for_user(conn, &user.user_id)?;
         record(
             conn,
             now,

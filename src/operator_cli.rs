@@ -205,7 +205,7 @@ pub fn cleanup(settings: &Settings, dry_run: bool, json: bool) -> Result<(), Com
         }
         let p = &report.purged;
         println!(
-            "{} {} stale client(s); purge{}: {} code(s), {} authorization request(s), {} session(s), {} refresh grant(s), {} rate-limit window(s), {} audit event(s)",
+            "{} {} stale client(s); purge{}: {} code(s), {} authorization request(s), {} session(s), {} refresh grant(s), {} rate-limit window(s), {} login-failure counter(s), {} audit event(s)",
             verb,
             report.clients.len(),
             if dry_run { " (would)" } else { "d" },
@@ -214,6 +214,7 @@ pub fn cleanup(settings: &Settings, dry_run: bool, json: bool) -> Result<(), Com
             p.sessions,
             p.refresh_families,
             p.rate_limit_windows,
+            p.login_failures,
             p.audit_events
         );
     }

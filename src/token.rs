@@ -17,6 +17,7 @@ use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::clients::{self, ClientRow};
 use crate::store::codes::{self, CodeRow};
 use crate::store::refresh::{self, FamilyRow};
+use crate::store::users;
 
 /// Random bytes in a refresh token (≥ 256 bits).
 const REFRESH_TOKEN_BYTES: usize = 32;
@@ -206,6 +207,11 @@ fn start_family(conn: &mut DbConnection, now: i64, ttl: i64, code: &CodeRow) -> 
 
 type QueryResultOf<T> = Result<T, diesel::result::Error>;
 
+/// A disabled user gets nothing new, whatever grant they had.
+fn user_is_active(conn: &mut DbConnection, user_id: &str) -> QueryResultOf<bool> {
+    Ok(users::find(conn, user_id)?.is_some_and(|user| user.is_active()))
+}
+
 /// A replayed code: revoke what it produced, audit, refuse (SPEC §5, RFC 6749 §4.1.2).
 fn code_replayed(conn: &mut DbConnection, now: i64, caller: &Caller, code_hash: &str) -> Result<Outcome, DbError> {
     let Some(code) = codes::find(conn, code_hash)? else {
@@ -262,6 +268,9 @@ fn redeem_code(
         Some(client) if client.is_active() => client,
         _ => return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled or unknown")),
     };
+    if !user_is_active(conn, &row.user_id)? {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the user's account is disabled"));
+    }
     // The one conditional update that decides between parallel redemptions.
     if !codes::mark_used(conn, &hash, now)? {
         return code_replayed(conn, now, caller, &hash);
@@ -297,6 +306,9 @@ fn rotate_refresh(
     match clients::find(conn, client_id)? {
         Some(client) if client.is_active() => {}
         _ => return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled or unknown")),
+    }
+    if !user_is_active(conn, &family.user_id)? {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the user's account is disabled"));
     }
     if family.revoked_at.is_some() {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token has been revoked"));

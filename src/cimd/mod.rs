@@ -34,6 +34,10 @@ const MAX_CONCURRENT_FETCHES: usize = 4;
 const FAILURE_MEMORY_SECS: i64 = 60;
 /// Network fetches per host and minute.
 const FETCHES_PER_HOST_PER_MINUTE: u32 = 10;
+/// Bounds of the per-URL and per-host bookkeeping (beyond them, expired entries are dropped and
+/// new ones not remembered), and of failure audit rows per minute across all hosts.
+const MAX_TRACKED: usize = 4096;
+const FAILURE_AUDITS_PER_MINUTE: u32 = 30;
 /// The in-memory document cache's bounds.
 const CACHE_MAX_ENTRIES: usize = 256;
 const CACHE_MAX_BYTES: usize = 4 * 1024 * 1024;
@@ -121,6 +125,8 @@ pub struct Cimd {
     failures: Mutex<HashMap<String, (i64, String)>>,
     host_fetches: Mutex<HashMap<String, (i64, u32)>>,
     host_audits: Mutex<HashMap<String, i64>>,
+    /// (minute start, failure rows written in it), across all hosts.
+    audits_this_minute: Mutex<(i64, u32)>,
     documents: Mutex<DocumentCache>,
 }
 
@@ -164,6 +170,12 @@ impl Cimd {
     /// Count a network fetch for `host`; false when its minute's budget is spent.
     fn take_host_budget(&self, host: &str, now: i64) -> bool {
         let mut fetches = lock(&self.host_fetches);
+        if fetches.len() >= MAX_TRACKED {
+            fetches.retain(|_, (start, _)| now - *start < 60);
+            if fetches.len() >= MAX_TRACKED && !fetches.contains_key(host) {
+                return false; // too many hosts this minute: refuse rather than grow
+            }
+        }
         let entry = fetches.entry(host.to_string()).or_insert((now, 0));
         if now - entry.0 >= 60 {
             *entry = (now, 0);
@@ -175,13 +187,23 @@ impl Cimd {
     /// At most one failure row per host and minute.
     fn claim_failure_audit(&self, host: &str, now: i64) -> bool {
         let mut audits = lock(&self.host_audits);
-        match audits.get(host) {
-            Some(last) if now - last < 60 => false,
-            _ => {
-                audits.insert(host.to_string(), now);
-                true
-            }
+        if audits.get(host).is_some_and(|last| now - last < 60) {
+            return false;
         }
+        // Many hosts (wildcard DNS) must not flood the table either.
+        let mut minute = lock(&self.audits_this_minute);
+        if now - minute.0 >= 60 {
+            *minute = (now, 0);
+        }
+        if minute.1 >= FAILURE_AUDITS_PER_MINUTE {
+            return false;
+        }
+        minute.1 += 1;
+        if audits.len() >= MAX_TRACKED {
+            audits.retain(|_, last| now - *last < 60);
+        }
+        audits.insert(host.to_string(), now);
+        true
     }
 
     fn remembered_failure(&self, url: &str, now: i64) -> Option<String> {
@@ -215,7 +237,13 @@ impl Cimd {
             Ok(Fetched::Document(doc)) => lock(&self.documents).put(key, (**doc).clone()),
             Ok(Fetched::NotModified { .. }) => {}
             Err(message) => {
-                lock(&self.failures).insert(key, (now + FAILURE_MEMORY_SECS, message.clone()));
+                let mut failures = lock(&self.failures);
+                if failures.len() >= MAX_TRACKED {
+                    failures.retain(|_, (until, _)| *until > now);
+                }
+                if failures.len() < MAX_TRACKED {
+                    failures.insert(key, (now + FAILURE_MEMORY_SECS, message.clone()));
+                }
             }
         }
         result
@@ -263,8 +291,14 @@ impl Cimd {
             };
             let response =
                 fetcher.fetch(url, validators.0.as_deref(), validators.1.as_deref()).await.map_err(|e| match e {
+                    // The page stays generic: the reason may name internal addresses (split DNS).
                     FetchError::Refused(m) => {
-                        failed(event::CIMD_REJECTED, format!("the client metadata document was not fetched: {m}"))
+                        tracing::info!(url = %url, reason = %m, "client metadata document fetch refused");
+                        failed(
+                            event::CIMD_REJECTED,
+                            "the client metadata document was not fetched: its host must be a public address served on port 443"
+                                .into(),
+                        )
                     }
                     FetchError::Failed(m) => {
                         failed(event::CIMD_FETCH_FAILED, format!("fetching the client metadata document failed: {m}"))
@@ -488,7 +522,12 @@ pub async fn store_at_consent(state: &AppState, client: &ClientRow, requester: &
                         detail: json!({"client_name": row.client_name, "host": host, "redirect_uris": serde_json::from_str::<serde_json::Value>(&row.redirect_uris).unwrap_or_default()}),
                     },
                 )?;
-                Ok::<_, DbError>(())
+                Ok::<_, diesel::result::Error>(())
+            })
+            .or_else(|error| match error {
+                // Two users reached consent for the same new client at once: it is stored.
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => Ok(()),
+                other => Err(DbError::from(other)),
             })
         })
         .await

@@ -11,8 +11,11 @@ use crate::registration::service::Registrant;
 
 pub fn registrant(request: &HttpRequest, settings: &Settings) -> Registrant {
     let ip = request.peer_addr().map(|peer| {
-        let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        net::client_ip(peer.ip(), forwarded, &parsed_cidrs(&settings.server.trusted_proxies))
+        // Every X-Forwarded-For line, in order: some proxies add a line instead of appending.
+        let forwarded: Vec<&str> =
+            request.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
+        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        net::client_ip(peer.ip(), forwarded.as_deref(), &parsed_cidrs(&settings.server.trusted_proxies))
     });
     let address = ip.map(|ip| ip.to_string());
     let rate_limit_key = ip.map(net::rate_limit_key).unwrap_or_else(|| "unknown".into());

@@ -258,7 +258,12 @@ fn store_registration(
             detail,
         };
         if let Some(fingerprint) = fingerprint {
-            if let Some(existing) = clients::find_by_fingerprint(conn, fingerprint)? {
+            // Locked, so a registrant deleting it cannot remove it under this reuse.
+            let existing = match clients::find_by_fingerprint(conn, fingerprint)? {
+                Some(found) => clients::find_for_update(conn, &found.client_id)?,
+                None => None,
+            };
+            if let Some(existing) = existing {
                 if !existing.is_active() {
                     let detail = serde_json::json!({
                         "error": ErrorCode::InvalidClientMetadata.as_str(),
@@ -564,6 +569,8 @@ pub async fn delete_registration(
                 let Some(hash) = authorise(conn, &client_id, &token)? else {
                     return Ok(None);
                 };
+                // Locked, so two registrants deleting at once count each other's tokens right.
+                clients::find_for_update(conn, &client_id)?;
                 registration_tokens::delete(conn, &hash)?;
                 let client_removed = registration_tokens::count_for_client(conn, &client_id)? == 0;
                 if client_removed {

@@ -56,13 +56,20 @@ pub fn interpret(body: &[u8]) -> Result<Answer, String> {
 }
 
 async fn ask(client: &reqwest::Client, url: &str, context: &Value) -> Result<Answer, String> {
-    let response = client.post(url).json(context).send().await.map_err(|e| format!("webhook request failed: {e}"))?;
+    let response = client
+        .post(url)
+        .json(context)
+        .send()
+        .await
+        .map_err(|e| format!("webhook request failed: {}", e.without_url()))?;
     if !response.status().is_success() {
         return Err(format!("the webhook answered HTTP {}", response.status().as_u16()));
     }
     let mut body = Vec::new();
     let mut response = response;
-    while let Some(chunk) = response.chunk().await.map_err(|e| format!("reading the webhook's answer failed: {e}"))? {
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| format!("reading the webhook's answer failed: {}", e.without_url()))?
+    {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(format!("the webhook's answer is larger than {MAX_BODY_BYTES} bytes"));
         }

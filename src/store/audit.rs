@@ -88,7 +88,7 @@ pub fn record(conn: &mut DbConnection, at: i64, record: &AuditRecord) -> QueryRe
             client_id: record.client_id.as_deref(),
             address: record.address.as_deref(),
             user_agent: record.user_agent.as_deref(),
-            detail: record.detail.to_string(),
+            detail: without_nulls(record.detail.clone()).to_string(),
         })
         .execute(conn)?;
     Ok(())
@@ -131,6 +131,20 @@ pub fn list(conn: &mut DbConnection, filter: &AuditFilter, limit: i64) -> QueryR
         query = query.filter(audit_events::id.lt(before));
     }
     query.order(audit_events::id.desc()).limit(limit).load(conn)
+}
+
+/// Drop `null` members (recursively): audit details are served by the admin API, whose JSON
+/// never contains `null`.
+fn without_nulls(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().filter(|v| !v.is_null()).map(without_nulls).collect())
+        }
+        other => other,
+    }
 }
 
 /// Truncate a submitted string for the audit detail: sane sizes, never a whole payload.

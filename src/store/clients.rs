@@ -53,6 +53,17 @@ pub fn find(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<Clie
     clients::table.find(client_id).select(clients::all_columns).first(conn).optional()
 }
 
+/// Find and lock the client row for the rest of the transaction (`FOR UPDATE` on Postgres;
+/// SQLite's `BEGIN IMMEDIATE` already serialises writers).
+pub fn find_for_update(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<ClientRow>> {
+    match conn {
+        DbConnection::Postgresql(c) => {
+            clients::table.find(client_id).select(clients::all_columns).for_update().first(c).optional()
+        }
+        DbConnection::Sqlite(_) => find(conn, client_id),
+    }
+}
+
 pub fn find_by_fingerprint(conn: &mut DbConnection, fingerprint: &str) -> QueryResult<Option<ClientRow>> {
     clients::table.filter(clients::fingerprint.eq(fingerprint)).select(clients::all_columns).first(conn).optional()
 }

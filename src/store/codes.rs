@@ -46,3 +46,13 @@ pub fn set_family(conn: &mut DbConnection, code_hash: &str, family_id: &str) -> 
         .execute(conn)?;
     Ok(())
 }
+
+/// Unused codes of a user (a disabled user's pending codes must not be redeemed).
+pub fn delete_unused_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        authorization_codes::table
+            .filter(authorization_codes::user_id.eq(user_id))
+            .filter(authorization_codes::used_at.is_null()),
+    )
+    .execute(conn)
+}

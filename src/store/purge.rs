@@ -3,25 +3,49 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    audit_events, auth_requests, authorization_codes, rate_limit_windows, refresh_families, sessions,
+    audit_events, auth_requests, authorization_codes, login_failures, rate_limit_windows, refresh_families, sessions,
 };
 use crate::db::DbConnection;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Target {
-    Codes { before: i64 },
-    AuthRequests { before: i64 },
-    Sessions { before: i64 },
-    RefreshFamilies { expired_before: i64, revoked_before: i64 },
-    RateLimitWindows { before: i64 },
-    AuditEvents { before: i64 },
+    /// Expired codes; a used one is kept while its grant may live, so a late replay is still
+    /// recognised (and revokes the grant) rather than answered "unknown code".
+    Codes {
+        before: i64,
+        used_before: i64,
+    },
+    LoginFailures {
+        before: i64,
+    },
+    AuthRequests {
+        before: i64,
+    },
+    Sessions {
+        before: i64,
+    },
+    RefreshFamilies {
+        expired_before: i64,
+        revoked_before: i64,
+    },
+    RateLimitWindows {
+        before: i64,
+    },
+    AuditEvents {
+        before: i64,
+    },
 }
 
 /// How many rows would go.
 pub fn count(conn: &mut DbConnection, target: &Target) -> QueryResult<usize> {
     let n: i64 = match *target {
-        Target::Codes { before } => {
-            authorization_codes::table.filter(authorization_codes::expires_at.lt(before)).count().get_result(conn)?
+        Target::Codes { before, used_before } => authorization_codes::table
+            .filter(authorization_codes::expires_at.lt(before))
+            .filter(authorization_codes::used_at.is_null().or(authorization_codes::used_at.lt(used_before)))
+            .count()
+            .get_result(conn)?,
+        Target::LoginFailures { before } => {
+            login_failures::table.filter(login_failures::last_failed_at.lt(before)).count().get_result(conn)?
         }
         Target::AuthRequests { before } => {
             auth_requests::table.filter(auth_requests::expires_at.lt(before)).count().get_result(conn)?
@@ -46,13 +70,22 @@ pub fn count(conn: &mut DbConnection, target: &Target) -> QueryResult<usize> {
 /// Delete at most `batch` rows; returns how many went.
 fn one_batch(conn: &mut DbConnection, target: &Target, batch: i64) -> QueryResult<usize> {
     match *target {
-        Target::Codes { before } => {
+        Target::Codes { before, used_before } => {
             let ids: Vec<String> = authorization_codes::table
                 .filter(authorization_codes::expires_at.lt(before))
+                .filter(authorization_codes::used_at.is_null().or(authorization_codes::used_at.lt(used_before)))
                 .select(authorization_codes::code_hash)
                 .limit(batch)
                 .load(conn)?;
             diesel::delete(authorization_codes::table.filter(authorization_codes::code_hash.eq_any(ids))).execute(conn)
+        }
+        Target::LoginFailures { before } => {
+            let ids: Vec<String> = login_failures::table
+                .filter(login_failures::last_failed_at.lt(before))
+                .select(login_failures::account_key)
+                .limit(batch)
+                .load(conn)?;
+            diesel::delete(login_failures::table.filter(login_failures::account_key.eq_any(ids))).execute(conn)
         }
         Target::AuthRequests { before } => {
             let ids: Vec<String> = auth_requests::table

@@ -268,6 +268,7 @@ async fn private_addresses_are_refused_unless_allowed() {
         page_text(c.authorize(&browser(), &c.url("/client.json"), "https://app.example/cb", &pkce()).await, "private")
             .await;
     assert!(text.contains("not fetched"), "{text}");
+    assert!(!text.contains("127.0.0.1"), "the page does not reveal what the host resolves to");
     assert_eq!(c.server.connections(), 0, "refused before any connection");
     assert_eq!(audit_rows(&c.app, "client.cimd.rejected").await.len(), 1);
 }

@@ -51,6 +51,8 @@ async fn removes_exactly_the_stale_clients_and_purges_expired_artefacts() {
         app.authorization_code(&b, &authorize_query(&in_use, REDIRECT, &p.challenge, &[]), "alice@example.com").await;
     let (status, _) = app.exchange_code(&in_use, REDIRECT, &code, &p.verifier).await;
     assert_eq!(status, 200);
+    // And a code never redeemed.
+    app.authorization_code(&b, &authorize_query(&in_use, REDIRECT, &p.challenge, &[]), "alice@example.com").await;
 
     // Day 35: past the 30-day retention for all but the fresh registration below.
     app.clock.advance(34 * DAY);
@@ -64,7 +66,8 @@ async fn removes_exactly_the_stale_clients_and_purges_expired_artefacts() {
     assert_eq!(would, expected);
     assert!(dry.clients.iter().any(|c| c.reason.starts_with("never used")));
     assert!(dry.clients.iter().any(|c| c.reason.starts_with("unused for more than 30 days")));
-    assert!(dry.purged.authorization_codes >= 1 && dry.purged.sessions >= 1, "{:?}", dry.purged);
+    assert_eq!(dry.purged.authorization_codes, 1, "the unused code, not the used one: {:?}", dry.purged);
+    assert!(dry.purged.sessions >= 1, "{:?}", dry.purged);
     assert_eq!(client_count(&app).await, 5, "a dry run changes nothing");
     assert!(audit_rows(&app, "client.cleanup.removed").await.is_empty());
 
@@ -88,7 +91,8 @@ async fn removes_exactly_the_stale_clients_and_purges_expired_artefacts() {
             Ok((codes, requests, sessions))
         })
         .await;
-    assert_eq!(counts, (0, 0, 0), "expired codes, requests and sessions purged");
+    // The used code stays while the grant it started may live: a late replay still revokes it.
+    assert_eq!(counts, (1, 0, 0), "expired unused codes, requests and sessions purged");
 
     // A second run finds nothing more.
     let again = cleanup(&app, false).await;
@@ -105,6 +109,16 @@ async fn purges_old_audit_rows_and_rate_limit_windows() {
     assert_eq!(report.purged.audit_events, 1);
     assert_eq!(report.purged.rate_limit_windows, 1);
     assert!(audit_rows(&app, "client.dcr.registered").await.is_empty());
+}
+
+#[actix_web::test]
+async fn purges_login_failure_counters_after_a_day() {
+    let app = TestApp::spawn().await;
+    let now = app.clock_now();
+    app.with_db(move |c| Ok(gatehouse::store::users::reserve_attempt(c, "some-account", None, now)?)).await;
+    assert_eq!(cleanup(&app, false).await.purged.login_failures, 0);
+    app.clock.advance(DAY + 1);
+    assert_eq!(cleanup(&app, false).await.purged.login_failures, 1);
 }
 
 #[actix_web::test]

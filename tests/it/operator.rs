@@ -229,6 +229,11 @@ async fn unknown_ids_are_404_with_a_json_body() {
         assert_eq!(status, 404, "{method} {path}");
         assert_eq!(body["error"], "not_found", "{method} {path}");
     }
+    // Audit details served by the API never contain null (a 415 refusal has no submitted body).
+    app.http.post(app.url("/register")).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let (_, audit, _) = admin(&app, reqwest::Method::GET, "/audit", None).await;
+    assert!(!audit["items"].as_array().unwrap().is_empty());
+    crate::common::assert_no_nulls(&audit);
     let (status, body, _) = admin(&app, reqwest::Method::GET, "/audit?since=yesterday", None).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_request");
@@ -345,6 +350,7 @@ async fn users_disable_ends_sessions_and_set_password_is_audited() {
     let query = authorize_query(&client, REDIRECT, &p.challenge, &[]);
     let code = app.authorization_code(&b, &query, "alice@example.com").await;
     let (_, tokens) = exchange(&app, &client, &code, &p.verifier).await;
+    let pending_code = app.authorization_code(&b, &query, "alice@example.com").await;
     let url = db_url(&app);
 
     let list = cli(&url, &["users", "list", "--json"]);
@@ -356,6 +362,8 @@ async fn users_disable_ends_sessions_and_set_password_is_audited() {
     assert!(disabled.status.success(), "{}", String::from_utf8_lossy(&disabled.stderr));
     let (status, _) = refresh_with(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 400, "refresh families revoked");
+    let (status, _) = exchange(&app, &client, &pending_code, &p.verifier).await;
+    assert_eq!(status, 400, "a code issued before the disable gives nothing");
     let again = app.get_with(&b, &format!("{}/authorize?{query}", app.issuer)).await;
     assert!(location(&again).contains("/login"), "the session has ended");
     assert_eq!(audit_rows(&app, "user.disabled").await.len(), 1);

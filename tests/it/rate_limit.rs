@@ -95,6 +95,19 @@ async fn the_rightmost_untrusted_hop_is_used_behind_a_trusted_proxy() {
     assert_eq!(post_from(&app, Some("9.9.9.9, 203.0.113.7"), &distinct(2)).await.status(), 429);
     // A different client behind the same proxy has its own window.
     assert_eq!(post_from(&app, Some("203.0.113.8"), &distinct(3)).await.status(), 201);
+    // A proxy that adds its own header line (instead of appending) after a forged one: the
+    // lines are read in order, so the forged value cannot become the address.
+    let two_lines = app
+        .http
+        .post(app.url("/register"))
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", "198.51.100.99")
+        .header("x-forwarded-for", "203.0.113.7")
+        .body(distinct(4).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(two_lines.status(), 429, "keyed by 203.0.113.7, whose window is spent");
 }
 
 #[actix_web::test]
