@@ -14,7 +14,7 @@ use crate::registration::rules::ClientMetadata;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
-use crate::store::clients::{self, ClientRow};
+use crate::store::clients::{self, STATUS_ACTIVE};
 use crate::store::codes::{self, CodeRow};
 use crate::store::refresh::{self, FamilyRow};
 use crate::store::users;
@@ -48,6 +48,13 @@ struct Grant {
     scope: String,
     resource: Option<String>,
     refresh_token: Option<String>,
+    /// The client's last-seen time is more than a minute old (or unset): worth a write.
+    seen_long_ago: bool,
+}
+
+/// Last seen is written at most once a minute.
+fn seen_long_ago(last_seen_at: Option<i64>, now: i64) -> bool {
+    last_seen_at.is_none_or(|at| at < now - 60)
 }
 
 enum Outcome {
@@ -62,8 +69,8 @@ fn invalid_grant(description: &str) -> AppError {
     AppError::bad_request(ErrorCode::InvalidGrant, description)
 }
 
-fn allows_refresh(client: &ClientRow) -> bool {
-    serde_json::from_str::<ClientMetadata>(&client.metadata)
+fn allows_refresh(client_metadata: &str) -> bool {
+    serde_json::from_str::<ClientMetadata>(client_metadata)
         .map(|m| m.grant_types.iter().any(|g| g == "refresh_token"))
         .unwrap_or(false)
 }
@@ -127,7 +134,9 @@ pub async fn token(
         Outcome::Refused(code, description) => return Err(AppError::bad_request(code, description)),
         Outcome::Revoked(description) => return Err(invalid_grant(description)),
     };
-    touch_client_later(state, grant.client_id.clone(), now);
+    if grant.seen_long_ago {
+        touch_client_later(state, grant.client_id.clone(), now);
+    }
     let access_token = mint_access_token(state, settings, &grant, now)?;
     state.metrics.tokens_issued.with_label_values(&[grant_type]).inc();
     Ok(TokenResponse {
@@ -207,11 +216,6 @@ fn start_family(conn: &mut DbConnection, now: i64, ttl: i64, code: &CodeRow) -> 
 
 type QueryResultOf<T> = Result<T, diesel::result::Error>;
 
-/// A disabled user gets nothing new, whatever grant they had.
-fn user_is_active(conn: &mut DbConnection, user_id: &str) -> QueryResultOf<bool> {
-    Ok(users::find(conn, user_id)?.is_some_and(|user| user.is_active()))
-}
-
 /// A replayed code: revoke what it produced, audit, refuse (SPEC §5, RFC 6749 §4.1.2).
 fn code_replayed(conn: &mut DbConnection, now: i64, caller: &Caller, code_hash: &str) -> Result<Outcome, DbError> {
     let Some(code) = codes::find(conn, code_hash)? else {
@@ -243,9 +247,11 @@ fn redeem_code(
     resource: Option<&str>,
 ) -> Result<Outcome, DbError> {
     let hash = secrets::digest(code);
-    let Some(row) = codes::find(conn, &hash)? else {
+    // One query: the code, its client's and its user's current state.
+    let Some(context) = codes::find_context(conn, &hash)? else {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the authorization code is unknown"));
     };
+    let row = context.code;
     if row.used_at.is_some() {
         return code_replayed(conn, now, caller, &hash);
     }
@@ -264,24 +270,26 @@ fn redeem_code(
     if resource.is_some_and(|r| Some(r) != row.resource.as_deref()) {
         return Ok(Outcome::Refused(ErrorCode::InvalidTarget, "resource differs from the authorization request"));
     }
-    let client = match clients::find(conn, client_id)? {
-        Some(client) if client.is_active() => client,
-        _ => return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled or unknown")),
-    };
-    if !user_is_active(conn, &row.user_id)? {
+    if context.client_status != STATUS_ACTIVE {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled"));
+    }
+    // A disabled user gets nothing new, whatever grant they had.
+    if context.user_status != users::STATUS_ACTIVE {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the user's account is disabled"));
     }
     // The one conditional update that decides between parallel redemptions.
     if !codes::mark_used(conn, &hash, now)? {
         return code_replayed(conn, now, caller, &hash);
     }
-    let refresh_token = if allows_refresh(&client) { Some(start_family(conn, now, refresh_ttl, &row)?) } else { None };
+    let refresh_token =
+        if allows_refresh(&context.client_metadata) { Some(start_family(conn, now, refresh_ttl, &row)?) } else { None };
     Ok(Outcome::Granted(Grant {
         client_id: row.client_id,
         user_id: row.user_id,
         scope: row.scope,
         resource: row.resource,
         refresh_token,
+        seen_long_ago: seen_long_ago(context.client_last_seen_at, now),
     }))
 }
 
@@ -297,17 +305,18 @@ fn rotate_refresh(
     resource: Option<&str>,
 ) -> Result<Outcome, DbError> {
     let hash = secrets::digest(presented);
-    let Some((token, family)) = refresh::find_token(conn, &hash)? else {
+    // One query: the token, its family, and the family's client's and user's current state.
+    let Some(context) = refresh::find_token_context(conn, &hash)? else {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token is unknown"));
     };
+    let (token, family) = (context.token, context.family);
     if !secrets::constant_time_eq(&family.client_id, client_id) {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was issued to another client"));
     }
-    match clients::find(conn, client_id)? {
-        Some(client) if client.is_active() => {}
-        _ => return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled or unknown")),
+    if context.client_status != STATUS_ACTIVE {
+        return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled"));
     }
-    if !user_is_active(conn, &family.user_id)? {
+    if context.user_status != users::STATUS_ACTIVE {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the user's account is disabled"));
     }
     if family.revoked_at.is_some() {
@@ -355,6 +364,7 @@ fn rotate_refresh(
         scope: granted_scope,
         resource: family.resource,
         refresh_token: Some(next),
+        seen_long_ago: seen_long_ago(context.client_last_seen_at, now),
     }))
 }
 

@@ -159,6 +159,10 @@ diesel::table! {
 diesel::joinable!(registration_tokens -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
+diesel::joinable!(refresh_families -> clients (client_id));
+diesel::joinable!(refresh_families -> users (user_id));
+diesel::joinable!(authorization_codes -> clients (client_id));
+diesel::joinable!(authorization_codes -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     registration_tokens,

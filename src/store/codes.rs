@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::authorization_codes;
+use crate::db::schema::{authorization_codes, clients, users};
 use crate::db::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -55,4 +55,31 @@ pub fn delete_unused_for_user(conn: &mut DbConnection, user_id: &str) -> QueryRe
             .filter(authorization_codes::used_at.is_null()),
     )
     .execute(conn)
+}
+
+/// A code with the current state of its client and user — one query per code exchange.
+#[derive(Debug, Clone)]
+pub struct CodeContext {
+    pub code: CodeRow,
+    pub client_status: String,
+    pub client_metadata: String,
+    pub client_last_seen_at: Option<i64>,
+    pub user_status: String,
+}
+
+pub fn find_context(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option<CodeContext>> {
+    let row: Option<(CodeRow, String, String, Option<i64>, String)> = authorization_codes::table
+        .inner_join(clients::table)
+        .inner_join(users::table)
+        .filter(authorization_codes::code_hash.eq(code_hash))
+        .select((CodeRow::as_select(), clients::status, clients::metadata, clients::last_seen_at, users::status))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(code, client_status, client_metadata, client_last_seen_at, user_status)| CodeContext {
+        code,
+        client_status,
+        client_metadata,
+        client_last_seen_at,
+        user_status,
+    }))
 }

@@ -2,11 +2,12 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{refresh_families as f, refresh_tokens as t};
+use crate::db::schema::{clients, refresh_families as f, refresh_tokens as t, users};
 use crate::db::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = f)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct FamilyRow {
     pub family_id: String,
     pub client_id: String,
@@ -85,4 +86,31 @@ pub fn revoke_user_families(conn: &mut DbConnection, user_id: &str, reason: &str
     diesel::update(f::table.filter(f::user_id.eq(user_id)).filter(f::revoked_at.is_null()))
         .set((f::revoked_at.eq(now), f::revoked_reason.eq(reason)))
         .execute(conn)
+}
+
+/// A refresh token with its family and the current state of the family's client and user —
+/// one query on the hot path of every refresh.
+#[derive(Debug, Clone)]
+pub struct TokenContext {
+    pub token: TokenRow,
+    pub family: FamilyRow,
+    pub client_status: String,
+    pub client_last_seen_at: Option<i64>,
+    pub user_status: String,
+}
+
+pub fn find_token_context(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<TokenContext>> {
+    let row: Option<(TokenRow, FamilyRow, String, Option<i64>, String)> = t::table
+        .inner_join(f::table.inner_join(clients::table).inner_join(users::table))
+        .filter(t::token_hash.eq(token_hash))
+        .select((TokenRow::as_select(), FamilyRow::as_select(), clients::status, clients::last_seen_at, users::status))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(token, family, client_status, client_last_seen_at, user_status)| TokenContext {
+        token,
+        family,
+        client_status,
+        client_last_seen_at,
+        user_status,
+    }))
 }
