@@ -65,6 +65,28 @@ async fn authenticate(request: &HttpRequest, state: &AppState, settings: &Settin
     Err(AppError::InvalidToken("a valid admin bearer token is required".into()))
 }
 
+/// An authenticated operator: taking this as a handler's first argument runs the bearer check
+/// (and its throttling) before anything else is read.
+pub struct Admin;
+
+impl actix_web::FromRequest for Admin {
+    type Error = AppError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Admin, AppError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move {
+            let state = request
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| AppError::Internal("application state missing".into()))?;
+            let settings = state.settings.current();
+            authenticate(&request, &state, &settings).await?;
+            Ok(Admin)
+        })
+    }
+}
+
 fn json_response(status: StatusCode, body: &impl serde::Serialize) -> HttpResponse {
     HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(body)
 }
@@ -116,9 +138,12 @@ async fn json_body(
     }
 }
 
-pub async fn list_clients(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn list_clients(
+    _admin: Admin,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    authenticate(&request, &state, &settings).await?;
     let list = ClientListRequest {
         source: query_value(&request, "source"),
         status: query_value(&request, "status"),
@@ -133,12 +158,10 @@ pub async fn list_clients(request: HttpRequest, state: web::Data<AppState>) -> R
 }
 
 pub async fn show_client(
-    request: HttpRequest,
+    _admin: Admin,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let settings = state.settings.current();
-    authenticate(&request, &state, &settings).await?;
     let now = state.clock.now();
     let id = id.into_inner();
     let detail = run_operator(&state, move |conn| operator::show_client(conn, &id, now)).await?;
@@ -146,12 +169,12 @@ pub async fn show_client(
 }
 
 pub async fn add_client(
+    _admin: Admin,
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    authenticate(&request, &state, &settings).await?;
     let body = json_body(&request, payload, settings.server.max_body_bytes, false).await?;
     let name = body["name"].as_str().or(body["client_name"].as_str()).unwrap_or("").to_string();
     let uris: Vec<String> = match body.get("redirect_uris") {
@@ -177,13 +200,13 @@ pub async fn add_client(
 }
 
 pub async fn disable_client(
+    _admin: Admin,
     request: HttpRequest,
     id: web::Path<String>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    authenticate(&request, &state, &settings).await?;
     let body = json_body(&request, payload, settings.server.max_body_bytes, true).await?;
     let reason = match body.get("reason") {
         None | Some(Value::Null) => None,
@@ -199,12 +222,10 @@ pub async fn disable_client(
 }
 
 pub async fn enable_client(
-    request: HttpRequest,
+    _admin: Admin,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let settings = state.settings.current();
-    authenticate(&request, &state, &settings).await?;
     let now = state.clock.now();
     let id = id.into_inner();
     let client_id = id.clone();
@@ -213,12 +234,10 @@ pub async fn enable_client(
 }
 
 pub async fn revoke_sessions(
-    request: HttpRequest,
+    _admin: Admin,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let settings = state.settings.current();
-    authenticate(&request, &state, &settings).await?;
     let now = state.clock.now();
     let id = id.into_inner();
     let client_id = id.clone();
@@ -228,21 +247,17 @@ pub async fn revoke_sessions(
 }
 
 pub async fn delete_client(
-    request: HttpRequest,
+    _admin: Admin,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let settings = state.settings.current();
-    authenticate(&request, &state, &settings).await?;
     let now = state.clock.now();
     let id = id.into_inner();
     run_operator(&state, move |conn| operator::delete_client(conn, &id, Actor::AdminApi, now)).await?;
     Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish())
 }
 
-pub async fn audit(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let settings = state.settings.current();
-    authenticate(&request, &state, &settings).await?;
+pub async fn audit(_admin: Admin, request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let query = AuditRequest {
         event: query_value(&request, "event"),
         client_id: query_value(&request, "client"),
@@ -255,9 +270,12 @@ pub async fn audit(request: HttpRequest, state: web::Data<AppState>) -> Result<H
     Ok(json_response(StatusCode::OK, &page))
 }
 
-pub async fn cleanup(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn cleanup(
+    _admin: Admin,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    authenticate(&request, &state, &settings).await?;
     let dry_run = query_flag(&request, "dry_run")?;
     let now = state.clock.now();
     let report =
