@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::conn::MultiBackend;
 use crate::db::schema::{clients, refresh_families};
 use crate::db::DbConnection;
 
@@ -100,6 +101,32 @@ pub fn touch_last_seen(conn: &mut DbConnection, client_id: &str, now: i64) -> Qu
     Ok(())
 }
 
+/// The one definition of a stale client (SPEC §6), used by the list and by cleanup's
+/// conditional delete: not manual, unused since `cutoff` (or never used and created before it),
+/// and without a live refresh family at `now`.
+fn stale(
+    cutoff: i64,
+    now: i64,
+) -> Box<
+    dyn BoxableExpression<clients::table, MultiBackend, SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>>,
+> {
+    Box::new(
+        clients::source
+            .ne(SOURCE_MANUAL)
+            .and(
+                clients::last_seen_at
+                    .lt(cutoff)
+                    .or(clients::last_seen_at.is_null().and(clients::created_at.lt(cutoff))),
+            )
+            .and(diesel::dsl::not(diesel::dsl::exists(
+                refresh_families::table
+                    .filter(refresh_families::client_id.eq(clients::client_id))
+                    .filter(refresh_families::revoked_at.is_null())
+                    .filter(refresh_families::expires_at.gt(now)),
+            ))),
+    )
+}
+
 /// Filters of the operator's client list; `stale_before` selects stale clients (see `is_stale`).
 #[derive(Debug, Clone, Default)]
 pub struct ClientQuery {
@@ -124,19 +151,7 @@ pub fn list(conn: &mut DbConnection, query: &ClientQuery) -> QueryResult<Vec<Cli
         q = q.filter(clients::status.eq(status.clone()));
     }
     if let Some(before) = query.stale_before {
-        q = q
-            .filter(clients::source.ne(SOURCE_MANUAL))
-            .filter(
-                clients::last_seen_at
-                    .lt(before)
-                    .or(clients::last_seen_at.is_null().and(clients::created_at.lt(before))),
-            )
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                refresh_families::table
-                    .filter(refresh_families::client_id.eq(clients::client_id))
-                    .filter(refresh_families::revoked_at.is_null())
-                    .filter(refresh_families::expires_at.gt(query.now)),
-            )));
+        q = q.filter(stale(before, query.now));
     }
     if let Some((created_at, client_id)) = &query.after {
         q = q.filter(
@@ -161,23 +176,8 @@ pub fn live_families(conn: &mut DbConnection, client_id: &str, now: i64) -> Quer
 /// Delete the client only if it is still stale at `cutoff` and has no live refresh family
 /// (the condition is re-checked in the statement, so concurrent cleanups remove it once).
 pub fn delete_if_stale(conn: &mut DbConnection, client_id: &str, cutoff: i64, now: i64) -> QueryResult<bool> {
-    let deleted = diesel::delete(
-        clients::table
-            .filter(clients::client_id.eq(client_id))
-            .filter(clients::source.ne(SOURCE_MANUAL))
-            .filter(
-                clients::last_seen_at
-                    .lt(cutoff)
-                    .or(clients::last_seen_at.is_null().and(clients::created_at.lt(cutoff))),
-            )
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                refresh_families::table
-                    .filter(refresh_families::client_id.eq(clients::client_id))
-                    .filter(refresh_families::revoked_at.is_null())
-                    .filter(refresh_families::expires_at.gt(now)),
-            ))),
-    )
-    .execute(conn)?;
+    let deleted = diesel::delete(clients::table.filter(clients::client_id.eq(client_id)).filter(stale(cutoff, now)))
+        .execute(conn)?;
     Ok(deleted == 1)
 }
 
