@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::clock::SystemClock;
 use crate::config::{ConfigSource, Settings};
-use crate::db::{mask_password, Db};
+use crate::db::{mask_password, Db, DbConnection};
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::{http, jobs, paths, rules_summary};
@@ -125,13 +125,23 @@ pub fn healthcheck(settings: &Settings) -> Result<(), String> {
     }
 }
 
+/// Run one CLI command's work on a migrated database (direct access, beside a running server).
+pub fn with_connection<T>(
+    settings: &Settings,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, CommandError>,
+) -> Result<T, CommandError> {
+    let db = open_database(settings)?;
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    work(&mut conn)
+}
+
 /// `users add EMAIL [--password-stdin]`.
 pub fn users_add(settings: &Settings, email: &str, password_stdin: bool) -> Result<(), CommandError> {
     let password = read_new_password(password_stdin)?;
-    let db = open_database(settings)?;
-    let mut conn = db.get().map_err(|e| e.to_string())?;
-    let user = crate::users::add_user(&mut conn, email, &password, Actor::Cli, SystemClock.now_secs())
-        .map_err(|e| e.to_string())?;
+    let user = with_connection(settings, |conn| {
+        Ok(crate::users::add_user(conn, email, &password, Actor::Cli, SystemClock.now_secs())
+            .map_err(|e| e.to_string())?)
+    })?;
     println!("created user {} ({})", user.email, user.user_id);
     Ok(())
 }
@@ -160,21 +170,22 @@ pub fn read_new_password(from_stdin: bool) -> Result<String, CommandError> {
 /// `clients add --name N --redirect-uri U…`: prints the new client id.
 pub fn clients_add(settings: &Settings, name: &str, redirect_uris: &[String]) -> Result<(), CommandError> {
     let metadata = crate::clients::manual_metadata(settings, name, redirect_uris).map_err(|e| e.to_string())?;
-    let db = open_database(settings)?;
-    let mut conn = db.get().map_err(|e| e.to_string())?;
-    let client = crate::clients::add_manual(&mut conn, &metadata, Actor::Cli, SystemClock.now_secs())
-        .map_err(|e| e.to_string())?;
+    let client = with_connection(settings, |conn| {
+        Ok(crate::clients::add_manual(conn, &metadata, Actor::Cli, SystemClock.now_secs())
+            .map_err(|e| e.to_string())?)
+    })?;
     println!("{}", client.client_id);
     Ok(())
 }
 
 /// `keys list`.
 pub fn keys_list(settings: &Settings) -> Result<(), CommandError> {
-    let db = open_database(settings)?;
-    let mut conn = db.get().map_err(|e| e.to_string())?;
-    crate::keys::load(&mut conn, SystemClock.now_secs(), settings.tokens.access_token_ttl_secs as i64)
-        .map_err(|e| e.to_string())?;
-    let rows = crate::store::keys::all(&mut conn).map_err(|e| e.to_string())?;
+    let rows = with_connection(settings, |conn| {
+        // Loading creates the first key or promotes a due rotation, as a server would.
+        crate::keys::load(conn, SystemClock.now_secs(), settings.tokens.access_token_ttl_secs as i64)
+            .map_err(|e| e.to_string())?;
+        Ok(crate::store::keys::all(conn).map_err(|e| e.to_string())?)
+    })?;
     println!("{:<45} {:<8} {:<22} {:<22} RETIRE_AT", "KID", "STATUS", "CREATED", "SIGNS_FROM");
     for row in rows {
         println!(
@@ -191,9 +202,9 @@ pub fn keys_list(settings: &Settings) -> Result<(), CommandError> {
 
 /// `keys rotate`.
 pub fn keys_rotate(settings: &Settings) -> Result<(), CommandError> {
-    let db = open_database(settings)?;
-    let mut conn = db.get().map_err(|e| e.to_string())?;
-    let row = crate::keys::rotate(&mut conn, SystemClock.now_secs(), Actor::Cli).map_err(|e| e.to_string())?;
+    let row = with_connection(settings, |conn| {
+        Ok(crate::keys::rotate(conn, SystemClock.now_secs(), Actor::Cli).map_err(|e| e.to_string())?)
+    })?;
     println!(
         "new key {} published; it signs from {} (after every replica has reloaded and cached JWKS have expired)",
         row.kid,

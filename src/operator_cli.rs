@@ -2,9 +2,8 @@
 //! array with the admin API's field names). Unknown ids and emails exit 1 with one line.
 
 use crate::clock::SystemClock;
-use crate::commands::{open_database, CommandError};
+use crate::commands::{with_connection, CommandError};
 use crate::config::Settings;
-use crate::db::DbConnection;
 use crate::operator::{self, AuditRequest, ClientListRequest, OperatorError};
 use crate::store::audit::Actor;
 
@@ -12,15 +11,6 @@ impl From<OperatorError> for CommandError {
     fn from(error: OperatorError) -> Self {
         CommandError::Failed(error.to_string())
     }
-}
-
-fn with_connection<T>(
-    settings: &Settings,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, CommandError>,
-) -> Result<T, CommandError> {
-    let db = open_database(settings)?;
-    let mut conn = db.get().map_err(|e| e.to_string())?;
-    work(&mut conn)
 }
 
 fn now() -> i64 {
