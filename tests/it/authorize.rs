@@ -316,19 +316,7 @@ async fn disabled_user_cannot_sign_in() {
     let b = browser();
     let start = authorize(&s.app, &b, &authorize_query(&s.dcr, DCR_REDIRECT, &s.pkce.challenge, &[])).await;
     let login = s.app.get_with(&b, &location(&start)).await.text().await.unwrap();
-    let response = s
-        .app
-        .post_form_with(
-            &b,
-            "/login",
-            &[
-                ("request_id", &input_value(&login, "request_id").unwrap()),
-                ("csrf_token", &input_value(&login, "csrf_token").unwrap()),
-                ("email", "alice@example.com"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let response = s.app.submit_login(&b, &login, "alice@example.com", PASSWORD).await;
     assert_eq!(response.status(), 401);
 }
 
@@ -358,19 +346,7 @@ async fn forged_or_missing_csrf_and_replayed_consent_are_refused() {
     }
     // Another browser cannot use this browser's request, even with its CSRF token.
     let other = browser();
-    let stolen = s
-        .app
-        .post_form_with(
-            &other,
-            "/login",
-            &[
-                ("request_id", &request_id),
-                ("csrf_token", &input_value(&login, "csrf_token").unwrap()),
-                ("email", "alice@example.com"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let stolen = s.app.submit_login(&other, &login, "alice@example.com", PASSWORD).await;
     assert_eq!(stolen.status(), 400);
 
     let consent = s
@@ -412,19 +388,7 @@ async fn session_cookie_is_http_only_and_lax() {
     let browser_cookie = start.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(browser_cookie.contains("HttpOnly") && browser_cookie.contains("SameSite=Lax"), "{browser_cookie}");
     let login = s.app.get_with(&b, &location(&start)).await.text().await.unwrap();
-    let signed_in = s
-        .app
-        .post_form_with(
-            &b,
-            "/login",
-            &[
-                ("request_id", &input_value(&login, "request_id").unwrap()),
-                ("csrf_token", &input_value(&login, "csrf_token").unwrap()),
-                ("email", "alice@example.com"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let signed_in = s.app.submit_login(&b, &login, "alice@example.com", PASSWORD).await;
     let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.starts_with("gh_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");

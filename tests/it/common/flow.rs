@@ -155,6 +155,24 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Post the sign-in form of a login page (its request id and CSRF token) from `browser`.
+    pub async fn submit_login(
+        &self,
+        browser: &reqwest::Client,
+        login_html: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let fields = [
+            ("request_id", input_value(login_html, "request_id").expect("request_id on the login page")),
+            ("csrf_token", input_value(login_html, "csrf_token").expect("csrf_token on the login page")),
+            ("email", email.to_string()),
+            ("password", password.to_string()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.post_form_with(browser, &format!("{}/login", gatehouse_path(&self.issuer)), &fields).await
+    }
+
     /// Start at /authorize and sign in; returns the consent page's HTML.
     pub async fn sign_in_to_consent(&self, browser: &reqwest::Client, query: &str, email: &str) -> String {
         let start = self.get_with(browser, &format!("{}/authorize?{query}", self.issuer)).await;
@@ -165,18 +183,7 @@ impl TestApp {
             let form = self.get_with(browser, &login_location).await;
             assert_eq!(form.status(), 200);
             let html = form.text().await.unwrap();
-            let signed_in = self
-                .post_form_with(
-                    browser,
-                    &format!("{}/login", gatehouse_path(&self.issuer)),
-                    &[
-                        ("request_id", &input_value(&html, "request_id").unwrap()),
-                        ("csrf_token", &input_value(&html, "csrf_token").unwrap()),
-                        ("email", email),
-                        ("password", PASSWORD),
-                    ],
-                )
-                .await;
+            let signed_in = self.submit_login(browser, &html, email, PASSWORD).await;
             assert_eq!(signed_in.status(), 303, "login: {}", signed_in.text().await.unwrap());
             consent_location = location(&signed_in);
         }
