@@ -27,9 +27,18 @@ impl From<String> for CommandError {
 
 /// Connect to the database and run pending migrations (blocking: call off the async workers).
 pub fn open_database(settings: &Settings) -> Result<Db, String> {
-    let url = &settings.database.url;
-    let db = Db::connect(url, settings.database.pool_size, settings.database.connect_timeout_ms)
-        .map_err(|e| format!("cannot open the database {}: {e}", mask_password(url)))?;
+    let database = &settings.database;
+    migrated(database, Db::connect(&database.url, database.pool_size, database.connect_timeout_ms))
+}
+
+/// The database for a one-shot CLI command: a single connection, nothing left running at exit.
+pub fn open_command_database(settings: &Settings) -> Result<Db, String> {
+    let database = &settings.database;
+    migrated(database, Db::connect_single(&database.url, database.connect_timeout_ms))
+}
+
+fn migrated(database: &crate::config::DatabaseSettings, opened: Result<Db, String>) -> Result<Db, String> {
+    let db = opened.map_err(|e| format!("cannot open the database {}: {e}", mask_password(&database.url)))?;
     let ran = db.migrate().map_err(|e| format!("database migration failed: {e}"))?;
     if ran > 0 {
         tracing::info!(migrations = ran, "database migrated");
@@ -38,7 +47,7 @@ pub fn open_database(settings: &Settings) -> Result<Db, String> {
 }
 
 pub fn migrate(settings: &Settings) -> Result<(), String> {
-    open_database(settings).map(|_| ())
+    open_command_database(settings).map(|_| ())
 }
 
 pub fn serve(source: ConfigSource, settings: Settings) -> Result<(), String> {
@@ -130,7 +139,7 @@ pub fn with_connection<T>(
     settings: &Settings,
     work: impl FnOnce(&mut DbConnection) -> Result<T, CommandError>,
 ) -> Result<T, CommandError> {
-    let db = open_database(settings)?;
+    let db = open_command_database(settings)?;
     let mut conn = db.get().map_err(|e| e.to_string())?;
     work(&mut conn)
 }

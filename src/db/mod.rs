@@ -139,6 +139,21 @@ impl Db {
     /// Open the pool. Fails (with the real error) when the database cannot be reached within
     /// `connect_timeout_ms`.
     pub fn connect(url: &str, pool_size: u32, connect_timeout_ms: u64) -> Result<Db, String> {
+        Db::build(url, pool_size, 1, connect_timeout_ms)
+    }
+
+    /// One connection, opened on demand and never replenished in the background: for a CLI
+    /// command that exits as soon as its work is done. (A pool refilling its idle connection
+    /// on a worker thread while the process exits races libpq's GSSAPI teardown, which aborts
+    /// the process or prints to stderr.)
+    pub fn connect_single(url: &str, connect_timeout_ms: u64) -> Result<Db, String> {
+        let db = Db::build(url, 1, 0, connect_timeout_ms)?;
+        // Open it now, so that an unreachable database fails here with the real error.
+        db.pool.get().map_err(|e| e.to_string())?;
+        Ok(db)
+    }
+
+    fn build(url: &str, pool_size: u32, min_idle: u32, connect_timeout_ms: u64) -> Result<Db, String> {
         let url = DatabaseUrl::parse(url)?;
         if let DatabaseUrl::Sqlite(path) = &url {
             prepare_sqlite_file(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
@@ -146,7 +161,7 @@ impl Db {
         let manager = ConnectionManager { url: url.clone() };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle))
             .connection_timeout(Duration::from_millis(connect_timeout_ms))
             .error_handler(Box::new(LogPoolErrors))
             .build(manager)

@@ -324,8 +324,9 @@ async fn cli_and_api_give_the_same_answers() {
         vec!["users", "disable", "nobody@example.com"],
     ] {
         let output = cli(&url, &args);
-        assert_eq!(output.status.code(), Some(1), "{args:?}");
-        assert_eq!(String::from_utf8_lossy(&output.stderr).trim().lines().count(), 1, "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
     }
     let garbage = cli(&url, &["audit", "--since", "last tuesday"]);
     assert_eq!(garbage.status.code(), Some(1));
