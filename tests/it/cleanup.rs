@@ -168,13 +168,8 @@ async fn cleanup_from_the_admin_api_and_the_cli() {
 
     // The CLI runs on real time: its dry run sees nothing stale yet, and changes nothing.
     let url = app.db.as_ref().unwrap().url().to_string();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["cleanup", "--dry-run", "--json"])
-        .env_remove("GATEHOUSE_CONFIG")
-        .env("GATEHOUSE__DATABASE__URL", &url)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
+    let output =
+        crate::common::process::run(&["cleanup", "--dry-run", "--json"], &[("GATEHOUSE__DATABASE__URL", &url)]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["dry_run"], true);

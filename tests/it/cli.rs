@@ -2,20 +2,10 @@
 //! problem, start-up failures that are clear and bounded.
 
 use std::io::Write;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-fn gatehouse(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    command.args(args).env_remove("GATEHOUSE_CONFIG").current_dir(std::env::temp_dir());
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("GATEHOUSE__")) {
-        command.env_remove(key);
-    }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("run gatehouse")
-}
+use crate::common::process::{run, run_with_stdin};
 
 fn config_file(contents: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
@@ -32,10 +22,10 @@ fn config_flag_before_and_after_the_subcommand_and_from_the_environment() {
     let file = config_file("issuer = \"https://auth.example.net\"\n");
     let path = file.path().to_str().unwrap();
     for output in [
-        gatehouse(&["--config", path, "config", "check"], &[]),
-        gatehouse(&["config", "check", "--config", path], &[]),
-        gatehouse(&["config", "--config", path, "check"], &[]),
-        gatehouse(&["config", "check"], &[("GATEHOUSE_CONFIG", path)]),
+        run(&["--config", path, "config", "check"], &[]),
+        run(&["config", "check", "--config", path], &[]),
+        run(&["config", "--config", path, "check"], &[]),
+        run(&["config", "check"], &[("GATEHOUSE_CONFIG", path)]),
     ] {
         assert!(output.status.success(), "{}", stderr(&output));
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -49,7 +39,7 @@ fn config_check_masks_secrets_and_describes_rules() {
         "issuer = \"https://auth.example.net\"\n[admin]\ntoken = \"0123456789abcdef0123456789abcdef\"\n\
          [database]\nurl = \"postgres://gh:hunter2@db:5432/gh\"\n[dcr]\nenabled = true\n",
     );
-    let output = gatehouse(&["config", "check", "--config", file.path().to_str().unwrap()], &[]);
+    let output = run(&["config", "check", "--config", file.path().to_str().unwrap()], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!stdout.contains("0123456789abcdef0123456789abcdef"), "{stdout}");
@@ -62,7 +52,7 @@ fn config_check_masks_secrets_and_describes_rules() {
 #[test]
 fn invalid_config_exits_non_zero_with_one_line_per_problem() {
     let file = config_file("issuer = \"https://x.example/\"\n[dcr]\nrate_limit_window_secs = 0\n");
-    let output = gatehouse(&["serve", "--config", file.path().to_str().unwrap()], &[]);
+    let output = run(&["serve", "--config", file.path().to_str().unwrap()], &[]);
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     assert!(err.lines().any(|l| l.trim().starts_with("issuer:")), "{err}");
@@ -72,7 +62,7 @@ fn invalid_config_exits_non_zero_with_one_line_per_problem() {
 
 #[test]
 fn a_named_missing_file_is_an_error() {
-    let output = gatehouse(&["config", "check", "--config", "/nonexistent/g.toml"], &[]);
+    let output = run(&["config", "check", "--config", "/nonexistent/g.toml"], &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("/nonexistent/g.toml"));
 }
@@ -80,7 +70,7 @@ fn a_named_missing_file_is_an_error() {
 #[test]
 fn unreachable_postgres_at_start_fails_fast_and_clearly() {
     let started = Instant::now();
-    let output = gatehouse(
+    let output = run(
         &["migrate"],
         &[
             ("GATEHOUSE__DATABASE__URL", "postgres://gh:secret@127.0.0.1:1/gh"),
@@ -99,7 +89,7 @@ fn unreachable_postgres_at_start_fails_fast_and_clearly() {
 fn sqlite_path_under_a_regular_file_fails_clearly() {
     let blocker = tempfile::NamedTempFile::new().unwrap();
     let url = format!("sqlite://{}/sub/gatehouse.db", blocker.path().display());
-    let output = gatehouse(&["serve"], &[("GATEHOUSE__DATABASE__URL", &url)]);
+    let output = run(&["serve"], &[("GATEHOUSE__DATABASE__URL", &url)]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(err.contains("cannot open the database") || err.contains("cannot create"), "{err}");
@@ -112,7 +102,7 @@ fn sqlite_file_and_directory_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("state/gatehouse.db");
     let url = format!("sqlite://{}", db_path.display());
-    let output = gatehouse(&["migrate"], &[("GATEHOUSE__DATABASE__URL", &url)]);
+    let output = run(&["migrate"], &[("GATEHOUSE__DATABASE__URL", &url)]);
     assert!(output.status.success(), "{}", stderr(&output));
     let file_mode = std::fs::metadata(&db_path).unwrap().permissions().mode() & 0o777;
     let dir_mode = std::fs::metadata(db_path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
@@ -122,23 +112,8 @@ fn sqlite_file_and_directory_are_private() {
 
 #[test]
 fn healthcheck_fails_when_nothing_listens() {
-    let output = gatehouse(&["healthcheck"], &[("GATEHOUSE__SERVER__BIND", "127.0.0.1:1")]);
+    let output = run(&["healthcheck"], &[("GATEHOUSE__SERVER__BIND", "127.0.0.1:1")]);
     assert_eq!(output.status.code(), Some(1));
-}
-
-fn with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    use std::process::Stdio;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    command.args(args).env_remove("GATEHOUSE_CONFIG").current_dir(std::env::temp_dir());
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("GATEHOUSE__")) {
-        command.env_remove(key);
-    }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]
@@ -146,20 +121,21 @@ fn users_add_reads_the_first_line_refuses_duplicates_and_needs_a_terminal_to_pro
     let db = crate::common::TestDb::new(crate::common::backend());
     let env = [("GATEHOUSE__DATABASE__URL", db.url())];
     let created =
-        with_stdin(&["users", "add", "bob@example.com", "--password-stdin"], &env, "s3cret password\nignored\n");
+        run_with_stdin(&["users", "add", "bob@example.com", "--password-stdin"], &env, "s3cret password\nignored\n");
     assert!(created.status.success(), "{}", stderr(&created));
     assert!(String::from_utf8_lossy(&created.stdout).contains("bob@example.com"));
 
-    let duplicate = with_stdin(&["users", "add", "BOB@example.com", "--password-stdin"], &env, "another password\n");
+    let duplicate =
+        run_with_stdin(&["users", "add", "BOB@example.com", "--password-stdin"], &env, "another password\n");
     assert_eq!(duplicate.status.code(), Some(1), "{}", stderr(&duplicate));
     assert!(stderr(&duplicate).contains("already exists"));
 
     // No flag and standard input not a terminal: exit 2 with a hint, nothing created.
-    let no_tty = with_stdin(&["users", "add", "carol@example.com"], &env, "pw\n");
+    let no_tty = run_with_stdin(&["users", "add", "carol@example.com"], &env, "pw\n");
     assert_eq!(no_tty.status.code(), Some(2));
     assert!(stderr(&no_tty).contains("--password-stdin"));
 
-    let weak = with_stdin(&["users", "add", "dave@example.com", "--password-stdin"], &env, "short\n");
+    let weak = run_with_stdin(&["users", "add", "dave@example.com", "--password-stdin"], &env, "short\n");
     assert_eq!(weak.status.code(), Some(1));
 
     let app_db = crate::common::open_db(db.url());
@@ -177,7 +153,7 @@ fn users_add_reads_the_first_line_refuses_duplicates_and_needs_a_terminal_to_pro
 fn clients_add_prints_the_client_id_of_a_manual_client() {
     let db = crate::common::TestDb::new(crate::common::backend());
     let env = [("GATEHOUSE__DATABASE__URL", db.url())];
-    let output = gatehouse(
+    let output = run(
         &[
             "clients",
             "add",
@@ -200,7 +176,7 @@ fn clients_add_prints_the_client_id_of_a_manual_client() {
     let filter = gatehouse::store::audit::AuditFilter { event: Some("client.created".into()), ..Default::default() };
     assert_eq!(gatehouse::store::audit::list(&mut conn, &filter, 10).unwrap().len(), 1);
 
-    let bad = gatehouse(&["clients", "add", "--name", "Bad", "--redirect-uri", "http://example.com/cb"], &env);
+    let bad = run(&["clients", "add", "--name", "Bad", "--redirect-uri", "http://example.com/cb"], &env);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("http://example.com/cb"), "{}", stderr(&bad));
 }

@@ -1,8 +1,9 @@
 //! Liveness, readiness, a real database outage (Postgres), and the binary's own health check.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::process::{run, ServerProcess};
 use crate::common::proxy::CuttableProxy;
 use crate::common::{postgres_admin_url, replace_database, Backend, TestApp, TestDb};
 
@@ -65,50 +66,19 @@ async fn readiness_follows_a_postgres_outage() {
 #[actix_web::test]
 async fn binary_serves_and_healthcheck_passes() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let bind = format!("127.0.0.1:{port}");
-    let issuer = format!("http://127.0.0.1:{port}");
     let url = format!("sqlite://{}/gh.db", dir.path().display());
-    let env = [
-        ("GATEHOUSE__SERVER__BIND", bind.as_str()),
-        ("GATEHOUSE__ISSUER", issuer.as_str()),
-        ("GATEHOUSE__DATABASE__URL", url.as_str()),
-        ("GATEHOUSE__DCR__ENABLED", "true"),
-    ];
-    let mut server = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    server
-        .arg("serve")
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .env_remove("GATEHOUSE_CONFIG");
-    for (k, v) in env {
-        server.env(k, v);
-    }
-    let mut child = server.spawn().unwrap();
+    let mut server = ServerProcess::start(dir.path(), &url, &[], &[("GATEHOUSE__DCR__ENABLED", "true")]);
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let doc: serde_json::Value = loop {
-        if let Ok(response) = http.get(format!("{issuer}/.well-known/oauth-authorization-server")).send().await {
-            break response.json().await.unwrap();
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    };
+    let doc = server.metadata_when_up(&http).await;
+    let issuer = server.issuer.clone();
     assert_eq!(doc["issuer"], issuer);
     assert_eq!(doc["registration_endpoint"], format!("{issuer}/register"));
 
-    let check = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .arg("healthcheck")
-        .env_remove("GATEHOUSE_CONFIG")
-        .env("GATEHOUSE__SERVER__BIND", &bind)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let check = run(&["healthcheck"], &[("GATEHOUSE__SERVER__BIND", &server.bind)]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let status = child.wait().unwrap();
+    let status = server.child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
 }

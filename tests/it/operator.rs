@@ -1,11 +1,12 @@
 //! Operator controls: the admin API and the CLI over one service layer — listing, disabling,
 //! enabling, revoking, deleting clients; users; the audit query.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{json, Value};
 
 use crate::common::flow::*;
+use crate::common::process::{run, run_with_stdin};
 use crate::common::{TestApp, TestDb};
 use crate::register::audit_rows;
 
@@ -34,12 +35,7 @@ async fn admin(
 }
 
 fn cli(db_url: &str, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    command.args(args).env_remove("GATEHOUSE_CONFIG").current_dir(std::env::temp_dir());
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("GATEHOUSE__")) {
-        command.env_remove(key);
-    }
-    command.env("GATEHOUSE__DATABASE__URL", db_url).output().unwrap()
+    run(args, &[("GATEHOUSE__DATABASE__URL", db_url)])
 }
 
 fn db_url(app: &TestApp) -> String {
@@ -369,19 +365,12 @@ async fn users_disable_ends_sessions_and_set_password_is_audited() {
     assert!(location(&again).contains("/login"), "the session has ended");
     assert_eq!(audit_rows(&app, "user.disabled").await.len(), 1);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["users", "set-password", "alice@example.com", "--password-stdin"])
-        .env_remove("GATEHOUSE_CONFIG")
-        .env("GATEHOUSE__DATABASE__URL", &url)
-        .current_dir(std::env::temp_dir())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"a brand new password\n").unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    let set = run_with_stdin(
+        &["users", "set-password", "alice@example.com", "--password-stdin"],
+        &[("GATEHOUSE__DATABASE__URL", &url)],
+        "a brand new password\n",
+    );
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
     assert_eq!(audit_rows(&app, "user.password_changed").await.len(), 1);
 }
 

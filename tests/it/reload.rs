@@ -2,12 +2,13 @@
 //! environment overrides survive; an invalid edit keeps the running settings; keys that need a
 //! restart are reported, not applied.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gatehouse::config::ConfigSource;
 use gatehouse::reload::{reload, ReloadOutcome};
 
+use crate::common::process::ServerProcess;
 use crate::common::{backend, TestApp, TestDb};
 use crate::register::audit_rows;
 
@@ -61,35 +62,7 @@ async fn reload_applies_valid_edits_and_keeps_settings_on_invalid_ones() {
     assert_eq!(app.settings().database.url, db.url());
 }
 
-struct Server {
-    child: Child,
-    issuer: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(config: &std::path::Path, dir: &std::path::Path, db_url: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .env("GATEHOUSE__ISSUER", &issuer)
-        .env("GATEHOUSE__SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("GATEHOUSE__DATABASE__URL", db_url)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Server { child, issuer }
-}
-
-async fn registration_status(http: &reqwest::Client, server: &Server) -> Option<(bool, u16)> {
+async fn registration_status(http: &reqwest::Client, server: &ServerProcess) -> Option<(bool, u16)> {
     let doc: serde_json::Value = http
         .get(format!("{}/.well-known/oauth-authorization-server", server.issuer))
         .send()
@@ -111,7 +84,7 @@ async fn registration_status(http: &reqwest::Client, server: &Server) -> Option<
     Some((doc.get("registration_endpoint").is_some(), status))
 }
 
-async fn wait_for(http: &reqwest::Client, server: &Server, want: (bool, u16)) {
+async fn wait_for(http: &reqwest::Client, server: &ServerProcess, want: (bool, u16)) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if registration_status(http, server).await == Some(want) {
@@ -129,7 +102,7 @@ async fn editing_the_file_and_sighup_toggle_registration_live() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("gatehouse.toml");
     write(&config, "issuer = \"https://ignored.example\"\n[dcr]\nenabled = false\n");
-    let server = start_server(&config, dir.path(), db.url());
+    let server = ServerProcess::start(dir.path(), db.url(), &["--config", config.to_str().unwrap()], &[]);
     let http = reqwest::Client::new();
     wait_for(&http, &server, (false, 404)).await;
 

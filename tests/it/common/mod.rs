@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod flow;
+pub mod process;
 pub mod proxy;
 pub mod tls_server;
 
