@@ -6,9 +6,12 @@ pub mod conn;
 pub mod schema;
 
 use std::fs::{self, OpenOptions};
+use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -26,6 +29,12 @@ const MIGRATION_LOCK_ID: i64 = 0x6761_7465_686f_7573; // "gatehous"
 
 /// How long SQLite waits for a competing writer before "database is locked".
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+/// A connection returned this recently, with no connection failure seen since, is handed out
+/// without a test query. Pinging on every checkout added two round trips to each registration
+/// (a quarter of its database time on Postgres); failures are caught where they happen instead
+/// (`run_with`), and the first one makes every older connection be tested before reuse.
+const TRUSTED_AFTER_USE: Duration = Duration::from_secs(1);
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
@@ -93,18 +102,54 @@ impl DbError {
     }
 }
 
+/// A connection in the pool, with what the pool needs to decide whether to test it.
+pub struct PooledConn {
+    conn: DbConnection,
+    /// When it last went back to the pool (or was opened).
+    returned_at: Instant,
+    /// The pool's count of connection failures at that moment.
+    failures_seen: u64,
+    /// Its last work failed and a test query failed too: close it, do not reuse it.
+    broken: bool,
+    failures: Arc<AtomicU64>,
+}
+
+impl PooledConn {
+    /// After failed work: is the connection itself still sound? If not, the pool drops it and
+    /// tests every other connection before handing it out again, so an outage costs the
+    /// requests that meet it and not those after it.
+    fn check_after_failure(&mut self) {
+        self.broken = self.conn.batch_execute("SELECT 1").is_err();
+        if self.broken {
+            self.failures.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Deref for PooledConn {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 /// r2d2 manager building the variant named by the URL, so the operator sees the real error
 /// ("connection refused", "unable to open database file").
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Connection failures seen by `run_with` so far.
+    failures: Arc<AtomicU64>,
 }
 
-impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
-    type Error = diesel::ConnectionError;
-
-    fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+impl ConnectionManager {
+    fn open(&self) -> Result<DbConnection, diesel::ConnectionError> {
         match &self.url {
             DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
             DatabaseUrl::Sqlite(path) => {
@@ -118,13 +163,39 @@ impl r2d2::ManageConnection for ConnectionManager {
             }
         }
     }
+}
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), diesel::ConnectionError> {
-        conn.batch_execute("SELECT 1").map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = PooledConn;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<PooledConn, diesel::ConnectionError> {
+        Ok(PooledConn {
+            conn: self.open()?,
+            returned_at: Instant::now(),
+            failures_seen: self.failures.load(Ordering::SeqCst),
+            broken: false,
+            failures: self.failures.clone(),
+        })
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// On checkout: test a connection that has sat idle (the server may have closed it) or that
+    /// went back before a failure on another one.
+    fn is_valid(&self, pooled: &mut PooledConn) -> Result<(), diesel::ConnectionError> {
+        let trusted = pooled.returned_at.elapsed() < TRUSTED_AFTER_USE
+            && pooled.failures_seen == self.failures.load(Ordering::SeqCst);
+        if trusted {
+            return Ok(());
+        }
+        pooled.conn.batch_execute("SELECT 1").map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+    }
+
+    /// On check-in.
+    fn has_broken(&self, pooled: &mut PooledConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        pooled.returned_at = Instant::now();
+        pooled.failures_seen = self.failures.load(Ordering::SeqCst);
+        pooled.broken || pooled.conn.is_broken()
     }
 }
 
@@ -158,7 +229,7 @@ impl Db {
         if let DatabaseUrl::Sqlite(path) = &url {
             prepare_sqlite_file(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         }
-        let manager = ConnectionManager { url: url.clone() };
+        let manager = ConnectionManager { url: url.clone(), failures: Arc::default() };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(min_idle))
@@ -198,7 +269,11 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
-            work(&mut conn)
+            let result = work(&mut conn);
+            if result.is_err() {
+                conn.check_after_failure();
+            }
+            result
         })
         .await
         .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?

@@ -5,6 +5,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::process::{run, ServerProcess};
 use crate::common::proxy::CuttableProxy;
+use diesel::connection::SimpleConnection;
+use gatehouse::db::Db;
+
 use crate::common::{postgres_admin_url, replace_database, Backend, TestApp, TestDb};
 
 #[actix_web::test]
@@ -17,20 +20,48 @@ async fn healthz_and_readyz_answer() {
     assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "ready");
 }
 
+/// A proxy in front of the test Postgres, and the URL of `db` through it.
+async fn behind_a_proxy(db: &TestDb) -> (CuttableProxy, String) {
+    let target = postgres_admin_url().split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
+    let proxy = CuttableProxy::start(target).await;
+    let name = db.url().rsplit('/').next().unwrap().to_string();
+    let url = replace_database(&format!("postgres://postgres@127.0.0.1:{}/x", proxy.port), &name);
+    (proxy, url)
+}
+
+/// Pooled connections are handed out untested only while recently used and while no other has
+/// failed: after a short outage, no connection it killed is handed out again.
+#[actix_web::test]
+async fn one_connection_failure_makes_the_pool_test_the_others() {
+    let db = TestDb::new(Backend::Postgres);
+    let (proxy, url) = behind_a_proxy(&db).await;
+    // Off this thread: the proxy runs on it.
+    let pool = tokio::task::spawn_blocking(move || Db::connect(&url, 4, 2000)).await.unwrap().unwrap();
+    let select = |sql: &'static str| {
+        pool.run(move |conn| {
+            conn.batch_execute(sql)?;
+            Ok(())
+        })
+    };
+    // Four connections, each used a moment ago.
+    let warm = futures::future::join_all((0..4).map(|_| select("SELECT pg_sleep(0.05)"))).await;
+    assert!(warm.iter().all(Result::is_ok), "{warm:?}");
+
+    proxy.cut();
+    assert!(select("SELECT 1").await.is_err(), "the outage is seen");
+    proxy.restore();
+    for attempt in 0..4 {
+        let result = select("SELECT 1").await;
+        assert!(result.is_ok(), "attempt {attempt} got a connection the outage killed: {result:?}");
+    }
+}
+
 /// The database goes away while serving: readiness says so within about a second, requests
 /// that need the database get a quick 503, and both recover with no restart.
 #[actix_web::test]
 async fn readiness_follows_a_postgres_outage() {
     let db = TestDb::new(Backend::Postgres);
-    let target = postgres_admin_url().split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
-    let proxy = CuttableProxy::start(target).await;
-    let url = match &db {
-        TestDb::Postgres { url, .. } => {
-            let name = url.rsplit('/').next().unwrap().to_string();
-            replace_database(&format!("postgres://postgres@127.0.0.1:{}/x", proxy.port), &name)
-        }
-        _ => unreachable!(),
-    };
+    let (proxy, url) = behind_a_proxy(&db).await;
     let app = TestApp::spawn_on(&url, "", |_| {}).await;
     assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
 
@@ -57,8 +88,12 @@ async fn readiness_follows_a_postgres_outage() {
         assert!(Instant::now() < deadline, "readiness did not recover");
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
-    let register = app.post_json("/register", &serde_json::json!({"redirect_uris": ["https://a.example/cb"]})).await;
-    assert_eq!(register.status(), 201);
+    // No connection the outage killed is handed out again: a burst after recovery all succeeds.
+    let bodies: Vec<_> =
+        (0..8).map(|i| serde_json::json!({"redirect_uris": [format!("https://b{i}.example/cb")]})).collect();
+    for register in futures::future::join_all(bodies.iter().map(|body| app.post_json("/register", body))).await {
+        assert_eq!(register.status(), 201);
+    }
     app.stop().await;
 }
 
