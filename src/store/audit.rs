@@ -69,6 +69,7 @@ pub struct AuditRecord {
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
+#[diesel(treat_none_as_default_value = false)]
 struct NewAuditRow<'a> {
     at: i64,
     event: &'a str,

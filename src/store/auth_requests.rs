@@ -7,6 +7,7 @@ use crate::db::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = auth_requests)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct AuthRequestRow {
     pub request_id: String,
     pub browser_hash: String,

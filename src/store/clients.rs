@@ -14,6 +14,7 @@ pub const STATUS_DISABLED: &str = "disabled";
 
 #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, PartialEq, Eq)]
 #[diesel(table_name = clients)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct ClientRow {
     pub client_id: String,
     pub source: String,

@@ -7,6 +7,7 @@ use crate::db::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = authorization_codes)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct CodeRow {
     pub code_hash: String,
     pub client_id: String,

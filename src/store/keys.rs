@@ -11,6 +11,7 @@ pub const RETIRED: &str = "retired";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = k)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct KeyRow {
     pub kid: String,
     pub algorithm: String,

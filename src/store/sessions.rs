@@ -7,6 +7,7 @@ use crate::db::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct SessionRow {
     pub session_hash: String,
     pub user_id: String,

@@ -10,6 +10,7 @@ pub const STATUS_DISABLED: &str = "disabled";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq, Eq)]
 #[diesel(table_name = users)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct UserRow {
     pub user_id: String,
     pub email: String,
