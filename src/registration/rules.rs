@@ -36,16 +36,8 @@ const AUTH_METHOD_NONE: &str = "none";
 const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 const GRANT_REFRESH_TOKEN: &str = "refresh_token";
 const RESPONSE_TYPE_CODE: &str = "code";
-
-/// Methods of confidential clients: known, but this server registers public clients only.
-const CONFIDENTIAL_AUTH_METHODS: &[&str] = &[
-    "client_secret_post",
-    "client_secret_basic",
-    "client_secret_jwt",
-    "private_key_jwt",
-    "tls_client_auth",
-    "self_signed_tls_client_auth",
-];
+/// Longer than any registered `token_endpoint_auth_method` name.
+const MAX_AUTH_METHOD_LEN: usize = 64;
 
 /// Schemes that may never be configured as private-use redirect schemes: web
 /// schemes have their own rules, the others can run code or read local data.
@@ -205,18 +197,23 @@ fn auth_method(request: &Map<String, Value>, rules: &RegistrationRules) -> Resul
     if method == AUTH_METHOD_NONE {
         return Ok(AUTH_METHOD_NONE.to_string());
     }
-    if !CONFIDENTIAL_AUTH_METHODS.contains(&method) {
+    // Any other method, known to us or not, asks for a confidential client (SPEC §4.1); a value
+    // not shaped like a method name (`NONE`, empty, spaces, huge) is a mistake to report.
+    let method_shaped = method.len() <= MAX_AUTH_METHOD_LEN
+        && method.starts_with(|c: char| c.is_ascii_lowercase())
+        && method.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !method_shaped {
         return Err(metadata_error(format!(
-            "token_endpoint_auth_method \"{}\" is not a supported method; \
-             only \"none\" (public clients) is supported",
+            "token_endpoint_auth_method \"{}\" is not a method name; only \"none\" (public clients) is supported",
             echo(method)
         )));
     }
     match rules.auth_method_mismatch {
         AuthMethodMismatch::Downgrade => Ok(AUTH_METHOD_NONE.to_string()),
         AuthMethodMismatch::Reject => Err(metadata_error(format!(
-            "token_endpoint_auth_method \"{method}\" is not supported: \
-             this server registers public clients only (token_endpoint_auth_method \"none\")"
+            "token_endpoint_auth_method \"{}\" is not supported: \
+             this server registers public clients only (token_endpoint_auth_method \"none\")",
+            echo(method)
         ))),
     }
 }
@@ -901,13 +898,30 @@ mod tests {
         assert_eq!(meta.grant_types, vec!["authorization_code"]);
     }
 
+    /// RFC 7591 §2 and IANA's registry methods, and one the server has never heard of.
+    const OTHER_AUTH_METHODS: &[&str] = &[
+        "client_secret_post",
+        "client_secret_basic",
+        "client_secret_jwt",
+        "private_key_jwt",
+        "tls_client_auth",
+        "self_signed_tls_client_auth",
+        "attest_jwt_client_auth",
+    ];
+
     #[test]
-    fn every_confidential_method_is_downgraded() {
-        for method in CONFIDENTIAL_AUTH_METHODS {
+    fn every_other_method_is_downgraded_or_refused_under_reject() {
+        let reject = RegistrationRules { auth_method_mismatch: AuthMethodMismatch::Reject, ..rules() };
+        for method in OTHER_AUTH_METHODS {
             let body = json!({"redirect_uris": ["https://example.com/cb"], "token_endpoint_auth_method": method});
             let meta = accept(&body.to_string(), &rules());
             assert_eq!(meta.token_endpoint_auth_method, "none", "{method}");
+            let refused = validate(&parse_request(body.to_string().as_bytes()).unwrap(), &reject).unwrap_err();
+            assert_eq!(refused.code, InvalidClientMetadata, "{method}");
+            assert!(refused.description.contains("public clients only"), "{method}: {}", refused.description);
         }
+        let empty = json!({"redirect_uris": ["https://example.com/cb"], "token_endpoint_auth_method": ""});
+        assert!(validate(&parse_request(empty.to_string().as_bytes()).unwrap(), &rules()).is_err());
     }
 
     // -- parse_request -----------------------------------------------------
@@ -1286,7 +1300,7 @@ mod tests {
 
     #[test]
     fn unknown_auth_method_is_refused() {
-        for method in ["NONE", "client_secret", "", "bearer"] {
+        for method in ["NONE", "", "client secret", "private-key-jwt", "none\u{0}"] {
             let body = json!({"redirect_uris": ["https://example.com/cb"], "token_endpoint_auth_method": method});
             refuse(&body.to_string(), &rules(), InvalidClientMetadata, "token_endpoint_auth_method");
         }
