@@ -113,8 +113,8 @@ pub fn config_check(source: &ConfigSource, settings: &Settings) -> Result<(), St
 }
 
 /// GET /healthz on the configured bind address (0.0.0.0 / [::] meaning this machine).
-pub fn healthcheck(settings: &Settings) -> Result<(), String> {
-    let mut addr: SocketAddr = settings.server.bind.parse().map_err(|e| format!("server.bind: {e}"))?;
+pub fn healthcheck(bind: &str) -> Result<(), String> {
+    let mut addr: SocketAddr = bind.parse().map_err(|e| format!("server.bind: {e}"))?;
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
     }

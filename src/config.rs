@@ -340,6 +340,16 @@ impl ConfigSource {
         }
     }
 
+    /// `server.bind` as well as it can be known — from the settings, even when a value check
+    /// fails; else from the environment; else the default — for `healthcheck`, which must not
+    /// call a running server unhealthy because of a broken edit to the file it reloads.
+    pub fn bind_for_healthcheck(&self) -> String {
+        match self.parse(std::env::vars()) {
+            Ok(settings) => settings.server.bind,
+            Err(_) => std::env::var("GATEHOUSE__SERVER__BIND").unwrap_or_else(|_| Settings::default().server.bind),
+        }
+    }
+
     fn parse(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
         let mut builder = config::Config::builder();
         if self.path.exists() {

@@ -16,6 +16,16 @@ const EXIT_CONFIG: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let source = ConfigSource::new(cli.config.clone());
+    if let Command::Healthcheck = cli.command {
+        // 0 or 1 only: Docker reserves 2, and a bad configuration is not an unhealthy server.
+        return match commands::healthcheck(&source.bind_for_healthcheck()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gatehouse: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match source.load() {
         Ok(settings) => settings,
         Err(error) => {
@@ -30,7 +40,7 @@ fn main() -> ExitCode {
         Command::Config { command: ConfigCommand::Check } => {
             commands::config_check(&source, &settings).map_err(Into::into)
         }
-        Command::Healthcheck => commands::healthcheck(&settings).map_err(Into::into),
+        Command::Healthcheck => commands::healthcheck(&settings.server.bind).map_err(Into::into),
         Command::Migrate => {
             logging::init(&settings.log);
             commands::migrate(&settings).map_err(Into::into)

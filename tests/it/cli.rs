@@ -114,6 +114,13 @@ fn sqlite_file_and_directory_are_private() {
 fn healthcheck_fails_when_nothing_listens() {
     let output = run(&["healthcheck"], &[("GATEHOUSE__SERVER__BIND", "127.0.0.1:1")]);
     assert_eq!(output.status.code(), Some(1));
+    // A broken file is no reason for another status: Docker reserves 2.
+    let broken = config_file("[dcr\nenabled = true\n");
+    let output = run(
+        &["healthcheck", "--config", broken.path().to_str().unwrap()],
+        &[("GATEHOUSE__SERVER__BIND", "127.0.0.1:1")],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 }
 
 #[test]

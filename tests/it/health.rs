@@ -111,6 +111,12 @@ async fn binary_serves_and_healthcheck_passes() {
 
     let check = run(&["healthcheck"], &[("GATEHOUSE__SERVER__BIND", &server.bind)]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    // A file broken by a live edit (the server keeps its settings) does not make it unhealthy.
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, format!("[server]\nbind = {:?}\n[dcr]\nrate_limit_window_secs = 0\n", server.bind))
+        .unwrap();
+    let check = run(&["healthcheck", "--config", broken.to_str().unwrap()], &[]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
     let killed = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
     assert!(killed.success());
