@@ -278,10 +278,12 @@ pub fn disable_client(
     now: i64,
 ) -> Result<Disabled> {
     let reason_given = reason.map(str::trim).filter(|r| !r.is_empty());
-    let reason = reason_given.unwrap_or(DEFAULT_DISABLE_REASON).to_string();
     write_tx(conn, |conn| {
         let row = clients::find(conn, client_id)?.ok_or_else(|| no_client(client_id))?;
         let already_disabled = row.status == STATUS_DISABLED;
+        // Disabling again without a reason keeps the reason given before.
+        let kept = if already_disabled { row.disabled_reason.as_deref() } else { None };
+        let reason = reason_given.or(kept).unwrap_or(DEFAULT_DISABLE_REASON).to_string();
         clients::set_status(conn, client_id, STATUS_DISABLED, Some(&reason), now)?;
         let sessions_revoked = refresh::revoke_client_families(conn, client_id, "client disabled", now)?;
         record(
@@ -295,7 +297,7 @@ pub fn disable_client(
         Ok(Disabled {
             client_id: client_id.to_string(),
             reason: reason.clone(),
-            default_reason_used: reason_given.is_none(),
+            default_reason_used: reason_given.is_none() && kept.is_none(),
             already_disabled,
             sessions_revoked,
         })
@@ -322,8 +324,8 @@ pub fn revoke_client_sessions(conn: &mut DbConnection, client_id: &str, actor: A
     })
 }
 
-/// Delete a client and everything that hangs off it (tokens, codes, families, pending
-/// requests — by foreign-key cascade); the audit history stays.
+/// Delete a client and everything that hangs off it (registration tokens, codes, families,
+/// pending requests); the audit history stays.
 pub fn delete_client(conn: &mut DbConnection, client_id: &str, actor: Actor, now: i64) -> Result<()> {
     write_tx(conn, |conn| {
         let row = clients::find(conn, client_id)?.ok_or_else(|| no_client(client_id))?;

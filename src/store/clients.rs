@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::db::conn::MultiBackend;
-use crate::db::schema::{clients, refresh_families};
+use crate::db::schema::{auth_requests, clients, refresh_families};
 use crate::db::DbConnection;
 
 pub const SOURCE_DCR: &str = "dcr";
@@ -84,7 +84,11 @@ pub fn set_status(
     Ok(changed > 0)
 }
 
+/// Delete a client. Its codes, refresh families and registration tokens go by foreign-key
+/// cascade; its pending authorization requests (no foreign key: a CIMD client is stored only
+/// at consent) are deleted here.
 pub fn delete(conn: &mut DbConnection, client_id: &str) -> QueryResult<bool> {
+    diesel::delete(auth_requests::table.filter(auth_requests::client_id.eq(client_id))).execute(conn)?;
     Ok(diesel::delete(clients::table.find(client_id)).execute(conn)? > 0)
 }
 

@@ -138,7 +138,8 @@ async fn disable_stops_everything_at_once_and_enable_restores_new_flows() {
     let (status, again, _) = admin(&app, reqwest::Method::POST, &format!("/clients/{client}/disable"), None).await;
     assert_eq!(status, 200);
     assert_eq!(again["already_disabled"], true);
-    assert_eq!(again["default_reason_used"], true);
+    assert_eq!(again["reason"], "abuse report 17", "disabling again without a reason keeps the reason");
+    assert_eq!(again["default_reason_used"], false);
 
     let (status, _, _) = admin(&app, reqwest::Method::POST, &format!("/clients/{client}/enable"), None).await;
     assert_eq!(status, 200);
@@ -185,6 +186,10 @@ async fn revoke_sessions_kills_refresh_and_delete_removes_dependants_but_not_his
     assert_eq!(status, 400);
     assert_eq!(audit_rows(&app, "client.sessions_revoked").await.len(), 1);
 
+    // A sign-in left half-way: a pending authorization request.
+    let pending = app.get_with(&browser(), &format!("{}/authorize?{query}", app.issuer)).await;
+    assert!(location(&pending).contains("/login"));
+
     let (status, _, _) = admin(&app, reqwest::Method::DELETE, &format!("/clients/{client}"), None).await;
     assert_eq!(status, 204);
     let (status, body, _) = admin(&app, reqwest::Method::GET, &format!("/clients/{client}"), None).await;
@@ -194,14 +199,15 @@ async fn revoke_sessions_kills_refresh_and_delete_removes_dependants_but_not_his
     let leftovers = app
         .with_db(move |c| {
             use diesel::prelude::*;
-            use gatehouse::db::schema::{authorization_codes, refresh_families, registration_tokens};
+            use gatehouse::db::schema::{auth_requests, authorization_codes, refresh_families, registration_tokens};
             let codes: i64 =
                 authorization_codes::table.filter(authorization_codes::client_id.eq(&id)).count().get_result(c)?;
             let families: i64 =
                 refresh_families::table.filter(refresh_families::client_id.eq(&id)).count().get_result(c)?;
             let tokens: i64 =
                 registration_tokens::table.filter(registration_tokens::client_id.eq(&id)).count().get_result(c)?;
-            Ok(codes + families + tokens)
+            let requests: i64 = auth_requests::table.filter(auth_requests::client_id.eq(&id)).count().get_result(c)?;
+            Ok(codes + families + tokens + requests)
         })
         .await;
     assert_eq!(leftovers, 0);
