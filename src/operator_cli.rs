@@ -47,8 +47,8 @@ pub fn clients_list(
         return print_json(&all);
     }
     println!(
-        "{:<48} {:<7} {:<9} {:<21} {:<21} {:<24} {:<30} REGISTRANT",
-        "CLIENT_ID", "SOURCE", "STATUS", "CREATED", "LAST_SEEN", "NAME", "REDIRECT_HOSTS"
+        "{:<48} {:<7} {:<9} {:<21} {:<21} {:<24} {:<30} {:<16} DOCUMENT (CIMD)",
+        "CLIENT_ID", "SOURCE", "STATUS", "CREATED", "LAST_SEEN", "NAME", "REDIRECT_HOSTS", "REGISTRANT"
     );
     for client in &all {
         println!(
@@ -64,7 +64,7 @@ pub fn clients_list(
             client
                 .document
                 .as_ref()
-                .map(|d| format!("{} until {}", d.state, d.expires_at))
+                .map(|d| format!("{}, fetched {}, expires {}", d.state, d.fetched_at, d.expires_at))
                 .unwrap_or_else(|| "-".into()),
         );
     }

@@ -232,9 +232,10 @@ impl Cimd {
         let cell = lock(&self.in_flight).entry(key.clone()).or_insert_with(|| Arc::new(OnceCell::new())).clone();
         let result =
             cell.get_or_init(|| self.fetch_and_validate(state, settings, url, &validators, requester)).await.clone();
-        lock(&self.in_flight).remove(&key);
+        // Store the outcome before the in-flight entry goes, so a lookup arriving in between finds
+        // it instead of fetching again; and remove only this fetch's entry, not a later one.
         match &result {
-            Ok(Fetched::Document(doc)) => lock(&self.documents).put(key, (**doc).clone()),
+            Ok(Fetched::Document(doc)) => lock(&self.documents).put(key.clone(), (**doc).clone()),
             Ok(Fetched::NotModified { .. }) => {}
             Err(message) => {
                 let mut failures = lock(&self.failures);
@@ -242,9 +243,13 @@ impl Cimd {
                     failures.retain(|_, (until, _)| *until > now);
                 }
                 if failures.len() < MAX_TRACKED {
-                    failures.insert(key, (now + FAILURE_MEMORY_SECS, message.clone()));
+                    failures.insert(key.clone(), (now + FAILURE_MEMORY_SECS, message.clone()));
                 }
             }
+        }
+        let mut in_flight = lock(&self.in_flight);
+        if in_flight.get(&key).is_some_and(|current| Arc::ptr_eq(current, &cell)) {
+            in_flight.remove(&key);
         }
         result
     }
