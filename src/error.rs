@@ -68,7 +68,8 @@ impl ResponseError for AppError {
             }
         };
         let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        // As on the token endpoint's successes (RFC 6749 §5.1), for HTTP/1.0 caches too.
+        response.insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
         if let AppError::SlowDown { retry_after, .. } = self {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }

@@ -228,6 +228,7 @@ async fn bad_code_exchanges_are_refused_with_rfc_codes() {
         let (got, body, headers) = f.post("/token", &fields).await;
         assert_error(got, &body, status, error, case);
         assert_eq!(headers["cache-control"], "no-store", "{case}");
+        assert_eq!(headers["pragma"], "no-cache", "{case}");
     }
     // None of those burned the code: the right request still works.
     let (status, body, _) = f
