@@ -181,3 +181,32 @@ async fn cleanup_from_the_admin_api_and_the_cli() {
     assert!(!exists(&app, &stale).await);
     assert_eq!(audit_rows(&app, "client.cleanup.removed").await[0].actor, "admin_api");
 }
+
+#[actix_web::test]
+async fn purges_expired_refresh_grants_and_revoked_ones_a_day_later() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "alice@example.com").await;
+    // A manual client: cleanup never removes it, so its grants can only go by the purge.
+    let client = manual_client(&app, &[REDIRECT]).await;
+    let b = browser();
+    let p = pkce();
+    let query = authorize_query(&client, REDIRECT, &p.challenge, &[]);
+    let mut refresh_tokens = Vec::new();
+    for _ in 0..2 {
+        let code = app.authorization_code(&b, &query, "alice@example.com").await;
+        let (status, tokens) = app.exchange_code(&client, REDIRECT, &code, &p.verifier).await;
+        assert_eq!(status, 200, "{tokens}");
+        refresh_tokens.push(tokens["refresh_token"].as_str().unwrap().to_string());
+    }
+    let (status, _) = app.post_form("/revoke", &[("token", &refresh_tokens[0]), ("client_id", &client)]).await;
+    assert_eq!(status, 200);
+
+    assert_eq!(cleanup(&app, false).await.purged.refresh_families, 0, "revoked a moment ago, the other live");
+    app.clock.advance(DAY + 1);
+    assert_eq!(cleanup(&app, false).await.purged.refresh_families, 1, "revoked more than a day ago");
+    let (status, _) = app.refresh_token(&client, &refresh_tokens[1]).await;
+    assert_eq!(status, 200, "the live grant is untouched");
+    app.clock.advance(31 * DAY);
+    assert_eq!(cleanup(&app, false).await.purged.refresh_families, 1, "expired");
+    assert_eq!(cleanup(&app, false).await.purged.refresh_families, 0);
+}

@@ -158,10 +158,44 @@ fn each_value_check_names_its_key() {
         ("[scopes]\nsupported = [\"two words\"]\n", "scopes.supported"),
         ("[admin]\ntoken = \"short\"\n", "admin.token"),
         ("[admin]\nbind = \"nowhere\"\n", "admin.bind"),
+        ("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "server.trusted_proxies"),
+        ("[database]\nconnect_timeout_ms = 0\n", "database.connect_timeout_ms"),
+        ("[dcr.policy]\nredirect_hosts_deny = [\"a.*.example\"]\n", "dcr.policy.redirect_hosts_deny"),
+        ("[cimd]\ntrusted_hosts = [\"*\"]\n", "cimd.trusted_hosts"),
+        ("[cimd]\ndenied_hosts = [\"https://x.example\"]\n", "cimd.denied_hosts"),
+        ("[cimd]\nextra_root_certificates = [\"/nonexistent/ca.pem\"]\n", "cimd.extra_root_certificates"),
+        ("[resources]\ndefault_audience = \"not a uri\"\n", "resources.default_audience"),
     ] {
         let lines = problems(toml);
         assert_eq!(lines.len(), 1, "{toml}: {lines:?}");
         assert!(lines[0].starts_with(&format!("{key}:")), "{toml}: {lines:?}");
+    }
+}
+
+/// Every count, size, duration and interval must be at least 1.
+#[test]
+fn zero_is_refused_for_every_positive_value() {
+    for (section, key) in [
+        ("dcr", "max_redirect_uris"),
+        ("dcr", "rate_limit_window_secs"),
+        ("dcr", "max_registrations_per_window"),
+        ("dcr", "stale_client_retention_days"),
+        ("dcr", "cleanup_interval_secs"),
+        ("dcr.policy", "webhook_timeout_ms"),
+        ("cimd", "http_timeout_ms"),
+        ("cimd", "max_document_bytes"),
+        ("cimd", "cache_max_secs"),
+        ("tokens", "access_token_ttl_secs"),
+        ("tokens", "authorization_code_ttl_secs"),
+        ("tokens", "refresh_token_ttl_secs"),
+        ("login", "session_ttl_secs"),
+        ("audit", "retention_days"),
+    ] {
+        let lines = problems(&format!("[{section}]\n{key} = 0\n"));
+        assert!(
+            lines.iter().any(|l| l == &format!("{section}.{key}: must be at least 1")),
+            "{section}.{key}: {lines:?}"
+        );
     }
 }
 

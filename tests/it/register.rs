@@ -286,7 +286,12 @@ async fn oversized_body_is_413_in_oauth_shape() {
 
 #[actix_web::test]
 async fn every_rule_refusal_has_its_code_an_audit_row_and_no_client() {
-    let app = TestApp::spawn_with(|s| s.dcr.max_redirect_uris = 3).await;
+    // `cursor` listed, so that `cursor:` is refused for having nothing after the scheme.
+    let app = TestApp::spawn_with(|s| {
+        s.dcr.max_redirect_uris = 3;
+        s.dcr.private_use_schemes = vec!["cursor".into()];
+    })
+    .await;
     let long = "x".repeat(10_000);
     let bidi = "Safe\u{202E}nosrep";
     let cases: Vec<(&str, Value, &str)> = vec![
@@ -384,6 +389,9 @@ async fn every_rule_refusal_has_its_code_an_audit_row_and_no_client() {
         assert_refused_and_audited(&app, status, &json, 400, code, case).await;
         if code == "invalid_redirect_uri" && case.contains("upper") {
             assert!(json["error_description"].as_str().unwrap().contains("https://example.com/cb"), "{json}");
+        }
+        if case == "cursor: alone" {
+            assert!(json["error_description"].as_str().unwrap().contains("nothing after the scheme"), "{json}");
         }
     }
     let rows = audit_rows(&app, "client.dcr.rejected").await;
