@@ -305,6 +305,8 @@ fn rotate_refresh(
     resource: Option<&str>,
 ) -> Result<Outcome, DbError> {
     let hash = secrets::digest(presented);
+    // Parallel refreshes of one family must not each leave a live head.
+    refresh::lock_family_of(conn, &hash)?;
     // One query: the token, its family, and the family's client's and user's current state.
     let Some(context) = refresh::find_token_context(conn, &hash)? else {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token is unknown"));

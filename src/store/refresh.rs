@@ -51,6 +51,24 @@ pub fn find_token(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Opti
     Ok(Some((token, family)))
 }
 
+/// Lock the family of a refresh token for the rest of the transaction (`FOR UPDATE` on
+/// Postgres; SQLite's `BEGIN IMMEDIATE` already serialises writers), so parallel refreshes in one
+/// family take turns and each sees what the one before it did. An unknown token locks nothing.
+pub fn lock_family_of(conn: &mut DbConnection, token_hash: &str) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgresql(c) => {
+            let family_of_token = t::table.filter(t::token_hash.eq(token_hash)).select(t::family_id);
+            f::table
+                .filter(f::family_id.eq_any(family_of_token))
+                .select(f::family_id)
+                .for_update()
+                .load::<String>(c)?;
+            Ok(())
+        }
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Rotate the live head; true only for the one request that did it.
 pub fn rotate(conn: &mut DbConnection, token_hash: &str, now: i64) -> QueryResult<bool> {
     let changed = diesel::update(t::table.find(token_hash).filter(t::rotated_at.is_null()))

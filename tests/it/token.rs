@@ -294,6 +294,37 @@ async fn parallel_redemptions_yield_one_success_and_the_loser_revokes_it() {
     assert_eq!(status, 400, "the loser's replay revoked the winner's family");
 }
 
+/// A client refreshing the same token several times at once (two tabs, a retry racing the
+/// first attempt): every attempt inside the grace window gets tokens, the family survives, and
+/// it ends with exactly one live head — one of the tokens handed out.
+#[actix_web::test]
+async fn parallel_refreshes_of_one_token_leave_one_live_head() {
+    let f = setup().await;
+    let code = f.code(&[]).await;
+    let (_, tokens) = f.exchange(&code, &f.pkce.verifier).await;
+    let original = tokens["refresh_token"].as_str().unwrap().to_string();
+    let results = join_all((0..4).map(|_| f.refresh(&original))).await;
+    assert!(results.iter().all(|(status, _)| *status == 200), "{results:?}");
+    let heads: Vec<String> =
+        results.iter().map(|(_, body)| gatehouse::secrets::digest(body["refresh_token"].as_str().unwrap())).collect();
+    let (revoked, live): (Option<i64>, Vec<String>) = f
+        .app
+        .with_db(move |c| {
+            use diesel::prelude::*;
+            use gatehouse::db::schema::{refresh_families as fam, refresh_tokens as tok};
+            let revoked = fam::table.select(fam::revoked_at).first::<Option<i64>>(c)?;
+            let live = tok::table
+                .filter(tok::rotated_at.is_null().and(tok::revoked_at.is_null()))
+                .select(tok::token_hash)
+                .load::<String>(c)?;
+            Ok((revoked, live))
+        })
+        .await;
+    assert_eq!(revoked, None, "the family survives");
+    assert_eq!(live.len(), 1, "one live head");
+    assert!(heads.contains(&live[0]), "the live head is one of the tokens handed out");
+}
+
 #[actix_web::test]
 async fn refresh_reuse_inside_the_grace_window_gets_a_new_head_after_it_revokes() {
     let f = setup().await;
