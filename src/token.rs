@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::cimd::{self, Requester};
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
@@ -82,6 +83,14 @@ pub async fn token(
     request: TokenRequest,
     caller: &Caller,
 ) -> Result<TokenResponse, AppError> {
+    let requester = Requester { address: caller.address.clone(), user_agent: caller.user_agent.clone() };
+    if let Some(message) = cimd::revalidate_for_token(state, settings, request.client_id(), &requester).await? {
+        tracing::warn!(client_id = request.client_id(), %message, "client metadata document unusable at /token");
+        return Err(AppError::bad_request(
+            ErrorCode::InvalidClient,
+            "the client's metadata document cannot be fetched; try again later",
+        ));
+    }
     let now = state.clock.now();
     let refresh_ttl = settings.tokens.refresh_token_ttl_secs as i64;
     let grace = settings.tokens.refresh_reuse_grace_secs as i64;

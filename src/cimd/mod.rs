@@ -441,6 +441,33 @@ pub async fn lookup_client(
     Ok(Lookup::Found(Box::new(row)))
 }
 
+/// At the token endpoint: a stored CIMD client whose document has expired is revalidated first,
+/// as at `/authorize`, so that a changed redirect list or auth method revokes its grants before
+/// one is used, and a client cannot live on refreshes alone past its document. Unknown URLs are
+/// not fetched here (no code or grant can exist for them). Returns why the document cannot be
+/// used (its origin failing past the stale window), if so.
+pub async fn revalidate_for_token(
+    state: &AppState,
+    settings: &Settings,
+    client_id: &str,
+    requester: &Requester,
+) -> Result<Option<String>, AppError> {
+    if !settings.cimd.enabled || !fetch::looks_like_url(client_id) {
+        return Ok(None);
+    }
+    let now = state.clock.now();
+    let id = client_id.to_string();
+    let stored = state.db.run(move |conn| Ok(clients::find(conn, &id)?)).await?;
+    let expired = stored.is_some_and(|row| row.is_active() && row.cimd_expires_at.is_some_and(|at| at <= now));
+    if !expired {
+        return Ok(None);
+    }
+    match lookup_client(state, settings, client_id, requester).await? {
+        Lookup::Failed(message) => Ok(Some(message)),
+        Lookup::Found(_) | Lookup::NotFound => Ok(None),
+    }
+}
+
 /// The security-relevant fields that differ between two versions of a document.
 pub fn security_changes(old: &ClientMetadata, new: &ClientMetadata) -> Vec<&'static str> {
     let as_set = |values: &[String]| values.iter().cloned().collect::<std::collections::BTreeSet<String>>();

@@ -23,6 +23,16 @@ pub enum TokenRequest {
     },
 }
 
+impl TokenRequest {
+    pub fn client_id(&self) -> &str {
+        match self {
+            TokenRequest::AuthorizationCode { client_id, .. } | TokenRequest::RefreshToken { client_id, .. } => {
+                client_id
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationRequest {
     pub token: String,

@@ -447,6 +447,37 @@ async fn a_changed_redirect_list_revokes_existing_grants_but_a_new_name_does_not
     assert!(rows[0].detail.contains("redirect_uris"), "{}", rows[0].detail);
 }
 
+/// A client that only refreshes is revalidated at the token endpoint once its copy expires: a
+/// fresh copy costs no request, a security change revokes the grant there, and an origin down
+/// past the stale window is `invalid_client`.
+#[actix_web::test]
+async fn the_token_endpoint_revalidates_an_expired_document() {
+    let c = setup_with(|s| s.cimd.stale_if_error_secs = 600).await;
+    let path = "/refresher.json";
+    c.server
+        .set_route(path, Route::json(&c.document(path, &[REDIRECT]).to_string()).header("cache-control", "max-age=60"));
+    let client_id = c.url(path);
+    let tokens = grant(&c, &client_id).await;
+    let (status, fresh) = c.app.refresh_token(&client_id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(c.fetches(path), 1, "a fresh copy: no request at /token");
+
+    c.server.set_route(path, Route::json(&c.document(path, &[REDIRECT, "https://new.example/cb"]).to_string()));
+    c.app.clock.advance(61);
+    let (status, body) = c.app.refresh_token(&client_id, fresh["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!(c.fetches(path), 2);
+    assert_eq!(audit_rows(&c.app, "client.cimd.metadata_changed").await.len(), 1);
+
+    // A new grant under the new document; then the origin fails for good.
+    let tokens = grant(&c, &client_id).await;
+    c.server.set_route(path, Route::new(500));
+    // Past the expiry (no caching headers: the default lifetime) and the 600 s stale window.
+    c.app.clock.advance(c.app.settings().cimd.cache_default_secs as i64 + 601);
+    let (status, body) = c.app.refresh_token(&client_id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_client")), "{body}");
+}
+
 #[actix_web::test]
 async fn a_failing_origin_is_tolerated_within_the_stale_window_only() {
     let c = setup_with(|s| s.cimd.stale_if_error_secs = 600).await;
