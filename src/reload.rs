@@ -79,6 +79,8 @@ pub async fn reload(state: &AppState, source: &ConfigSource) -> ReloadOutcome {
             return ReloadOutcome::Invalid(lines);
         }
     };
+    // Even when nothing else changed: a certificate may have been replaced under the same path.
+    state.cimd.rebuild_fetcher();
     let current = state.settings.current();
     let requested = changed_keys(&current, &next);
     let restart_required = hold_restart_keys(&current, &mut next, &requested);

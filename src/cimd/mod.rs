@@ -144,6 +144,12 @@ impl Cimd {
         lock(&self.overrides).insert(host.to_ascii_lowercase(), addresses);
     }
 
+    /// Build the fetcher afresh at its next use, re-reading `cimd.extra_root_certificates` (a
+    /// reload may mean a replaced certificate file under an unchanged path).
+    pub fn rebuild_fetcher(&self) {
+        *lock(&self.fetcher) = None;
+    }
+
     fn fetcher(&self, settings: &CimdSettings) -> Result<Arc<Fetcher>, String> {
         let overrides = lock(&self.overrides).clone();
         let mut slot = lock(&self.fetcher);

@@ -478,6 +478,30 @@ async fn the_token_endpoint_revalidates_an_expired_document() {
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_client")), "{body}");
 }
 
+/// A reload re-reads `cimd.extra_root_certificates`, even when the settings are unchanged (a
+/// certificate replaced under the same path).
+#[actix_web::test]
+async fn a_reload_rereads_the_trust_roots() {
+    let c = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(&config, toml::to_string(&*c.app.settings()).unwrap()).unwrap();
+    let source = gatehouse::config::ConfigSource::new(Some(config));
+    let ca_path = c.app.settings().cimd.extra_root_certificates[0].clone();
+    let before = "/before.json";
+    c.serve(before, c.document(before, &[REDIRECT]));
+    assert_eq!(c.authorize(&browser(), &c.url(before), REDIRECT, &pkce()).await.status(), 303);
+
+    // The file now holds another CA: after a reload, the server's certificate is not trusted.
+    std::fs::write(&ca_path, TestPki::new(HOST).ca_pem).unwrap();
+    let outcome = gatehouse::reload::reload(&c.app.state, &source).await;
+    assert!(matches!(outcome, gatehouse::reload::ReloadOutcome::Unchanged), "{outcome:?}");
+    let path = "/roots.json";
+    c.serve(path, c.document(path, &[REDIRECT]));
+    let refused = c.authorize(&browser(), &c.url(path), REDIRECT, &pkce()).await;
+    assert_eq!(refused.status(), 400);
+}
+
 #[actix_web::test]
 async fn a_failing_origin_is_tolerated_within_the_stale_window_only() {
     let c = setup_with(|s| s.cimd.stale_if_error_secs = 600).await;
