@@ -127,6 +127,14 @@ pub struct ClientDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registrant_user_agent: Option<String>,
     pub updated_at: String,
+    /// The deduplication fingerprint (DCR clients registered while `dcr.deduplicate` was on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The validators a CIMD document was served with, sent when it is revalidated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_etag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_last_modified: Option<String>,
     pub active_sessions: i64,
     pub recent_audit: Vec<AuditEntry>,
 }
@@ -230,6 +238,9 @@ pub fn show_client(conn: &mut DbConnection, client_id: &str, now: i64) -> Result
         metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
         registrant_user_agent: row.registrant_user_agent.clone(),
         updated_at: rfc3339(row.updated_at),
+        fingerprint: row.fingerprint.clone(),
+        document_etag: row.cimd_etag.clone(),
+        document_last_modified: row.cimd_last_modified.clone(),
         active_sessions,
         recent_audit,
     })

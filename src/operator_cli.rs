@@ -100,6 +100,14 @@ pub fn clients_show(settings: &Settings, client_id: &str, json: bool) -> Result<
             document.failed_at.as_deref().map(|at| format!(", last refetch failed {at}")).unwrap_or_default()
         );
     }
+    if let Some(etag) = &detail.document_etag {
+        println!("document ETag:    {etag}");
+    }
+    if let Some(last_modified) = &detail.document_last_modified {
+        println!("last modified:    {last_modified}");
+    }
+    println!("fingerprint:      {}", detail.fingerprint.as_deref().unwrap_or("-"));
+    println!("updated:          {}", detail.updated_at);
     println!("active sessions:  {}", detail.active_sessions);
     println!("metadata:         {}", detail.metadata);
     println!("recent audit events:");

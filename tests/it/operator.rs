@@ -303,6 +303,9 @@ async fn cli_and_api_give_the_same_answers() {
     let (_, api_shown, _) = admin(&app, reqwest::Method::GET, &format!("/clients/{client}"), None).await;
     assert_eq!(shown["client_id"], api_shown["client_id"]);
     assert_eq!(shown["metadata"], api_shown["metadata"]);
+    // Everything stored: the deduplication fingerprint too (SHA-256, hex).
+    assert_eq!(shown["fingerprint"].as_str().map(str::len), Some(64), "{shown}");
+    assert_eq!(shown["fingerprint"], api_shown["fingerprint"]);
 
     // The table shows the full client id.
     let table = cli(&url, &["clients", "list"]);
