@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Config { command: ConfigCommand::Check } => {
             commands::config_check(&source, &settings).map_err(Into::into)
         }
+        // Answered above, before the settings are loaded; kept so the match stays exhaustive.
         Command::Healthcheck => commands::healthcheck(&settings.server.bind).map_err(Into::into),
         Command::Migrate => {
             logging::init(&settings.log);
