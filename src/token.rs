@@ -35,13 +35,6 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
-/// Who is calling, for the audit trail.
-#[derive(Debug, Clone, Default)]
-pub struct Caller {
-    pub address: Option<String>,
-    pub user_agent: Option<String>,
-}
-
 /// What a grant settled on, before the access token is signed.
 struct Grant {
     client_id: String,
@@ -81,10 +74,9 @@ pub async fn token(
     state: &AppState,
     settings: &Settings,
     request: TokenRequest,
-    caller: &Caller,
+    caller: &Requester,
 ) -> Result<TokenResponse, AppError> {
-    let requester = Requester { address: caller.address.clone(), user_agent: caller.user_agent.clone() };
-    if let Some(message) = cimd::revalidate_for_token(state, settings, request.client_id(), &requester).await? {
+    if let Some(message) = cimd::revalidate_for_token(state, settings, request.client_id(), caller).await? {
         tracing::warn!(client_id = request.client_id(), %message, "client metadata document unusable at /token");
         return Err(AppError::bad_request(
             ErrorCode::InvalidClient,
@@ -189,7 +181,7 @@ fn mint_access_token(state: &AppState, settings: &Settings, grant: &Grant, now: 
     ring.signing.sign(&claims).map_err(|e| AppError::Internal(format!("signing failed: {e}")))
 }
 
-fn audit_row(event: &'static str, client_id: &str, caller: &Caller, detail: serde_json::Value) -> AuditRecord {
+fn audit_row(event: &'static str, client_id: &str, caller: &Requester, detail: serde_json::Value) -> AuditRecord {
     AuditRecord {
         event,
         actor: Actor::Client,
@@ -226,7 +218,7 @@ fn start_family(conn: &mut DbConnection, now: i64, ttl: i64, code: &CodeRow) -> 
 type QueryResultOf<T> = Result<T, diesel::result::Error>;
 
 /// A replayed code: revoke what it produced, audit, refuse (SPEC §5, RFC 6749 §4.1.2).
-fn code_replayed(conn: &mut DbConnection, now: i64, caller: &Caller, code_hash: &str) -> Result<Outcome, DbError> {
+fn code_replayed(conn: &mut DbConnection, now: i64, caller: &Requester, code_hash: &str) -> Result<Outcome, DbError> {
     let Some(code) = codes::find(conn, code_hash)? else {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "unknown code"));
     };
@@ -248,7 +240,7 @@ fn redeem_code(
     conn: &mut DbConnection,
     now: i64,
     refresh_ttl: i64,
-    caller: &Caller,
+    caller: &Requester,
     code: &str,
     redirect_uri: &str,
     client_id: &str,
@@ -307,7 +299,7 @@ fn rotate_refresh(
     conn: &mut DbConnection,
     now: i64,
     grace: i64,
-    caller: &Caller,
+    caller: &Requester,
     presented: &str,
     client_id: &str,
     scope: Option<&str>,

@@ -4,12 +4,13 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::request::{read_body, registrant, BodyError};
+use crate::cimd::Requester;
 use crate::error::AppError;
 use crate::keys::JWKS_MAX_AGE_SECS;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::token::{parse_revocation_request, parse_token_request};
 use crate::state::AppState;
-use crate::token::{self, Caller};
+use crate::token;
 
 async fn form_body(request: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Vec<u8>, AppError> {
     read_body(request, payload, limit).await.map_err(|e| match e {
@@ -36,7 +37,7 @@ pub async fn token(
     let parsed = parse_token_request(content_type(&request), &body)
         .map_err(|e| AppError::OAuth(actix_web::http::StatusCode::BAD_REQUEST, e))?;
     let who = registrant(&request, &settings);
-    let caller = Caller { address: who.address, user_agent: who.user_agent };
+    let caller = Requester { address: who.address, user_agent: who.user_agent };
     let response = token::token(&state, &settings, parsed, &caller).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
