@@ -391,6 +391,18 @@ pub async fn lookup_client(
     if !settings.cimd.enabled || !fetch::looks_like_url(client_id) {
         return Ok(stored.map_or(Lookup::NotFound, |row| Lookup::Found(Box::new(row))));
     }
+    resolve_document(state, settings, client_id, stored, requester).await
+}
+
+/// A CIMD client id, given its stored row if any: the row while fresh (or disabled), else what
+/// its document says now.
+async fn resolve_document(
+    state: &AppState,
+    settings: &Settings,
+    client_id: &str,
+    stored: Option<ClientRow>,
+    requester: &Requester,
+) -> Result<Lookup, AppError> {
     let now = state.clock.now();
     match &stored {
         // A disabled CIMD client is refused however good its document is.
@@ -461,14 +473,11 @@ pub async fn revalidate_for_token(
     if !settings.cimd.enabled || !fetch::looks_like_url(client_id) {
         return Ok(None);
     }
-    let now = state.clock.now();
     let id = client_id.to_string();
-    let stored = state.db.run(move |conn| Ok(clients::find(conn, &id)?)).await?;
-    let expired = stored.is_some_and(|row| row.is_active() && row.cimd_expires_at.is_some_and(|at| at <= now));
-    if !expired {
+    let Some(stored) = state.db.run(move |conn| Ok(clients::find(conn, &id)?)).await? else {
         return Ok(None);
-    }
-    match lookup_client(state, settings, client_id, requester).await? {
+    };
+    match resolve_document(state, settings, client_id, Some(stored), requester).await? {
         Lookup::Failed(message) => Ok(Some(message)),
         Lookup::Found(_) | Lookup::NotFound => Ok(None),
     }
