@@ -204,7 +204,7 @@ async fn start_authorization(
     client_id: &str,
 ) -> Option<(String, String)> {
     let verifier = gatehouse::secrets::random_token(32);
-    let challenge = gatehouse::oauth::authorize::s256_challenge(&verifier);
+    let challenge = gatehouse::oauth::pkce::s256_challenge(&verifier);
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)

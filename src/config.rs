@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::net::parse_cidr;
-use crate::registration::rules::check_private_use_scheme;
+use crate::oauth::redirect_uri::{check_private_use_scheme, is_loopback_host};
 
 /// Where the file is looked for when neither `--config` nor `GATEHOUSE_CONFIG` names one.
 pub const DEFAULT_CONFIG_PATH: &str = "config/gatehouse.toml";
@@ -612,10 +612,6 @@ pub fn check_issuer(issuer: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 fn check_socket_addr(value: &str) -> Result<(), String> {

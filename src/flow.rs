@@ -8,8 +8,10 @@ use crate::cimd::{self, Lookup, Requester};
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
-use crate::oauth::authorize::{self, find_registered_redirect, QueryError, RequestRules};
+use crate::oauth::authorize::{self, RequestRules};
 use crate::oauth::error::ErrorCode;
+use crate::oauth::query::{self, QueryError};
+use crate::oauth::redirect_uri::{self, append_query};
 use crate::paths;
 use crate::registration::rate_limit::Window;
 use crate::registration::rules::ClientMetadata;
@@ -58,9 +60,9 @@ impl ErrorPage {
         ErrorPage { status, title: title.into(), message: message.into(), client_name: None, redirect_host: None }
     }
 
-    fn about(mut self, client: &ClientRow, redirect_uri: Option<&str>) -> Self {
+    fn about(mut self, client: &ClientRow, redirect: Option<&str>) -> Self {
         self.client_name = Some(client.client_name.clone());
-        self.redirect_host = redirect_uri.map(redirect_host);
+        self.redirect_host = redirect.map(redirect_uri::display_host);
         self
     }
 }
@@ -76,34 +78,12 @@ pub enum AuthorizeOutcome {
     },
 }
 
-/// The host (and port) of a redirect URI, as shown to the user; the scheme for private-use ones.
-pub fn redirect_host(uri: &str) -> String {
-    match url::Url::parse(uri) {
-        Ok(url) => match (url.host_str(), url.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_string(),
-            (None, _) => format!("{}:", url.scheme()),
-        },
-        Err(_) => uri.chars().take(100).collect(),
-    }
-}
-
 fn client_metadata(client: &ClientRow) -> Option<ClientMetadata> {
     serde_json::from_str(&client.metadata).ok()
 }
 
 fn registered_redirects(client: &ClientRow) -> Vec<String> {
     serde_json::from_str(&client.redirect_uris).unwrap_or_default()
-}
-
-/// `redirect_uri` + `?`/`&` + the parameters, keeping the registered URI's own query.
-pub fn append_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
-    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in params {
-        serializer.append_pair(name, value);
-    }
-    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    format!("{redirect_uri}{separator}{}", serializer.finish())
 }
 
 fn error_redirect(
@@ -119,11 +99,6 @@ fn error_redirect(
     }
     params.push(("iss", &settings.issuer));
     append_query(redirect_uri, &params)
-}
-
-/// The first value of a parameter, for the checks that must run before full validation.
-fn first_param(query: &str, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// The session's user, when the cookie names a live session of an active user.
@@ -147,7 +122,7 @@ pub async fn authorize(
     query: &str,
     browser: &Browser,
 ) -> Result<AuthorizeOutcome, AppError> {
-    let parsed = authorize::parse_query(query);
+    let parsed = query::parse_query(query);
     for name in ["client_id", "redirect_uri"] {
         if let Err(QueryError::RepeatedParameter(repeated)) = &parsed {
             if repeated == name {
@@ -155,7 +130,7 @@ pub async fn authorize(
             }
         }
     }
-    let client_id = first_param(query, "client_id").unwrap_or_default();
+    let client_id = query::first_value(query, "client_id").unwrap_or_default();
     if client_id.is_empty() || client_id.chars().count() > MAX_CLIENT_ID_CHARS {
         return Ok(page(400, "Invalid request", "The request has no valid client_id."));
     }
@@ -166,7 +141,7 @@ pub async fn authorize(
         }
         Lookup::Failed(message) => return Ok(page(400, "Client metadata document refused", message)),
     };
-    let requested_redirect = first_param(query, "redirect_uri").unwrap_or_default();
+    let requested_redirect = query::first_value(query, "redirect_uri").unwrap_or_default();
     if !client.is_active() {
         return Ok(AuthorizeOutcome::Page(
             ErrorPage::new(400, "Application disabled", "This application has been disabled by the operator.")
@@ -179,7 +154,7 @@ pub async fn authorize(
         ));
     }
     let registered = registered_redirects(&client);
-    if find_registered_redirect(&registered, &requested_redirect).is_none() {
+    if redirect_uri::find_registered(&registered, &requested_redirect).is_none() {
         return Ok(AuthorizeOutcome::Page(
             ErrorPage::new(400, "Invalid redirect", "The redirect_uri is not registered for this application.")
                 .about(&client, Some(&requested_redirect)),
@@ -189,7 +164,7 @@ pub async fn authorize(
     // Client and redirect URI verified. Manual clients get errors redirected from here on;
     // self-registered ones never do (RFC 9700 §4.11.2: no open redirector).
     let is_manual = client.source == SOURCE_MANUAL;
-    let state_param = first_param(query, "state").filter(|s| s.chars().count() <= authorize::MAX_STATE_CHARS);
+    let state_param = query::first_value(query, "state").filter(|s| s.chars().count() <= authorize::MAX_STATE_CHARS);
     let refuse = |code: ErrorCode, description: String| -> AuthorizeOutcome {
         if is_manual {
             AuthorizeOutcome::RedirectToClient(error_redirect(
@@ -487,7 +462,7 @@ pub async fn login_submit(
     match user {
         None => {
             let mut record = audit_base;
-            record.detail = json!({"email": audit::truncate(&email, 320)});
+            record.detail = json!({"email": crate::text::truncate(&email, 320)});
             state
                 .db
                 .run(move |conn| {
@@ -569,9 +544,9 @@ fn consent_view(pending: &AuthRequestRow, client: &ClientRow, session: &SessionR
         logout_csrf_token: session.csrf_token.clone(),
         client_name: client.client_name.clone(),
         unverified: client.source != SOURCE_MANUAL,
-        redirect_host: redirect_host(&pending.redirect_uri),
-        loopback_only: !registered.is_empty() && registered.iter().all(|u| authorize::is_loopback_redirect(u)),
-        private_use: authorize::is_private_use_redirect(&pending.redirect_uri),
+        redirect_host: redirect_uri::display_host(&pending.redirect_uri),
+        loopback_only: !registered.is_empty() && registered.iter().all(|u| redirect_uri::is_loopback(u)),
+        private_use: redirect_uri::is_private_use(&pending.redirect_uri),
         scopes: pending.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         resource: pending.resource.clone(),
         user_email: user.email.clone(),
@@ -715,19 +690,6 @@ pub async fn logout(state: &AppState, csrf_token: String, browser: &Browser) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn appends_to_an_existing_query() {
-        assert_eq!(append_query("https://a.example/cb", &[("code", "x y")]), "https://a.example/cb?code=x+y");
-        assert_eq!(append_query("https://a.example/cb?t=1", &[("code", "c")]), "https://a.example/cb?t=1&code=c");
-    }
-
-    #[test]
-    fn redirect_hosts_as_shown() {
-        assert_eq!(redirect_host("https://chatgpt.com/connector/oauth/x"), "chatgpt.com");
-        assert_eq!(redirect_host("http://127.0.0.1:33418/"), "127.0.0.1:33418");
-        assert_eq!(redirect_host("cursor://anysphere.cursor-mcp/oauth/callback"), "anysphere.cursor-mcp");
-    }
 
     #[test]
     fn login_delay_grows_and_is_capped() {

@@ -28,5 +28,6 @@ pub mod rules_summary;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod text;
 pub mod token;
 pub mod users;

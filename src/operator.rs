@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::clock::rfc3339;
 use crate::db::{write_tx, DbConnection, DbError};
-use crate::flow::redirect_host;
+use crate::oauth::redirect_uri::display_host;
 use crate::store::audit::{self, event, Actor, AuditFilter, AuditRecord, AuditRow};
 use crate::store::clients::{self, ClientQuery, ClientRow, STATUS_ACTIVE, STATUS_DISABLED};
 use crate::store::codes;
@@ -100,7 +100,7 @@ impl DocumentCache {
 impl ClientSummary {
     pub fn of(row: &ClientRow, now: i64) -> Self {
         let redirect_uris: Vec<String> = serde_json::from_str(&row.redirect_uris).unwrap_or_default();
-        let mut redirect_hosts: Vec<String> = redirect_uris.iter().map(|u| redirect_host(u)).collect();
+        let mut redirect_hosts: Vec<String> = redirect_uris.iter().map(|u| display_host(u)).collect();
         redirect_hosts.dedup();
         ClientSummary {
             client_id: row.client_id.clone(),

@@ -19,7 +19,8 @@ use tokio::sync::{OnceCell, Semaphore};
 use crate::config::{CimdSettings, Settings};
 use crate::db::{write_tx, DbError};
 use crate::error::AppError;
-use crate::registration::policy::{normalise_host, HostPattern};
+use crate::oauth::redirect_uri::normalise_host;
+use crate::registration::policy::HostPattern;
 use crate::registration::rules::ClientMetadata;
 use crate::registration::service::rules_from;
 use crate::state::AppState;
@@ -347,7 +348,7 @@ impl Cimd {
                         client_id: Some(url.as_str().chars().take(2000).collect()),
                         address: requester.address.clone(),
                         user_agent: requester.user_agent.clone(),
-                        detail: json!({"host": host, "reason": audit::truncate(&message, 500)}),
+                        detail: json!({"host": host, "reason": crate::text::truncate(&message, 500)}),
                     };
                     if let Err(error) = state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await {
                         tracing::warn!(%error, "could not audit a CIMD failure");

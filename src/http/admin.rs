@@ -10,6 +10,7 @@ use super::request::{bearer_token, read_body, registrant, BodyError};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::oauth::error::ErrorCode;
+use crate::oauth::query;
 use crate::operator::{self, AuditRequest, ClientListRequest, OperatorError};
 use crate::registration::rate_limit::Window;
 use crate::secrets;
@@ -92,10 +93,7 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> HttpRespon
 }
 
 fn query_value(request: &HttpRequest, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(request.query_string().as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty())
+    query::first_value(request.query_string(), name).filter(|v| !v.is_empty())
 }
 
 fn query_flag(request: &HttpRequest, name: &str) -> Result<bool, AppError> {

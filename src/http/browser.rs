@@ -10,6 +10,7 @@ use super::request::{read_body, registrant, BodyError};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::flow::{self, AuthorizeOutcome, Browser, ConsentOutcome, LoginOutcome};
+use crate::oauth::query;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "gh_session";
@@ -64,17 +65,14 @@ async fn form_fields(
     limit: usize,
 ) -> Result<Vec<(String, String)>, HttpResponse> {
     match read_body(request, payload, limit).await {
-        Ok(body) => Ok(url::form_urlencoded::parse(&body).into_owned().collect()),
+        Ok(body) => Ok(query::pairs_lossy(&body).collect()),
         Err(BodyError::TooLarge) => Err(pages::message_page(413, "Request too large", "The form was too large.")),
         Err(BodyError::Broken) => Err(pages::message_page(400, "Invalid request", "The form could not be read.")),
     }
 }
 
 fn request_id_of(request: &HttpRequest) -> String {
-    url::form_urlencoded::parse(request.query_string().as_bytes())
-        .find(|(k, _)| k == "request_id")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    query::first_value(request.query_string(), "request_id").unwrap_or_default()
 }
 
 pub async fn authorize(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

@@ -23,7 +23,7 @@ pub fn registrant(request: &HttpRequest, settings: &Settings) -> Registrant {
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .map(|ua| crate::store::audit::truncate(ua, 300));
+        .map(|ua| crate::text::truncate(ua, 300));
     Registrant { address, user_agent, rate_limit_key }
 }
 

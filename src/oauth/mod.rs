@@ -1,6 +1,10 @@
-//! OAuth protocol pieces that know nothing of actix or diesel.
+//! The OAuth vocabulary shared by every use case, knowing nothing of actix or diesel: the
+//! authorization request's rules, redirect URIs, PKCE, the form decoder, errors, metadata.
 
 pub mod authorize;
 pub mod error;
 pub mod metadata;
+pub mod pkce;
+pub mod query;
+pub mod redirect_uri;
 pub mod token;

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::authorize::is_valid_code_verifier;
 use super::error::{ErrorCode, OAuthError};
+use super::pkce::is_valid_code_verifier;
+use super::query;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenRequest {
@@ -60,12 +61,12 @@ pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<BTreeMap<St
     }
     let mut fields = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
-    for (name, value) in url::form_urlencoded::parse(body) {
-        if !seen.insert(name.to_string()) {
+    for (name, value) in query::pairs_lossy(body) {
+        if !seen.insert(name.clone()) {
             return Err(invalid_request(format!("the parameter {name} appears more than once")));
         }
         if !value.is_empty() {
-            fields.insert(name.into_owned(), value.into_owned());
+            fields.insert(name, value);
         }
     }
     Ok(fields)

@@ -11,6 +11,7 @@ use super::profiles::{self, Profile};
 use super::rules::ClientMetadata;
 use crate::config::Settings;
 use crate::net::{canonical_ip, parse_cidr};
+use crate::oauth::redirect_uri::{normalise_host, normalised_host};
 
 /// A host pattern: an exact host, or `*.` + a domain (its sub-domains, not the domain itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,16 +37,6 @@ impl HostPattern {
             }
         }
     }
-}
-
-/// Lower-cased, without a trailing dot: `CHATGPT.COM.` is `chatgpt.com`.
-pub fn normalise_host(host: &str) -> String {
-    host.trim().trim_end_matches('.').to_ascii_lowercase()
-}
-
-/// The parsed host of a redirect URI, normalised (`None` when it has none).
-pub fn redirect_host(uri: &str) -> Option<String> {
-    url::Url::parse(uri).ok()?.host_str().map(normalise_host)
 }
 
 /// The rules compiled from the current settings (rebuilt whenever the settings are swapped:
@@ -75,7 +66,7 @@ impl Policy {
     }
 
     fn host_allowed(&self, uri: &str) -> bool {
-        redirect_host(uri).is_some_and(|host| self.allow_hosts.iter().any(|p| p.matches(&host)))
+        normalised_host(uri).is_some_and(|host| self.allow_hosts.iter().any(|p| p.matches(&host)))
     }
 
     /// Compatibility profiles: a redirect URI outside the selected clients' own is refused
@@ -98,7 +89,7 @@ impl Policy {
     /// what to change.
     pub fn check(&self, metadata: &ClientMetadata, registrant: Option<IpAddr>) -> Result<(), String> {
         for uri in &metadata.redirect_uris {
-            let host = redirect_host(uri);
+            let host = normalised_host(uri);
             if let Some(host) = &host {
                 if self.deny_hosts.iter().any(|p| p.matches(host)) {
                     return Err(format!("redirect URIs on host {host:?} are not accepted by this server"));

@@ -3,6 +3,7 @@
 //! hosts in `redirect_hosts_allow`); profiles never switch DCR on.
 
 use crate::config::Settings;
+use crate::oauth::redirect_uri;
 
 pub struct Profile {
     pub name: &'static str,
@@ -94,19 +95,6 @@ pub fn template_matches(template: &str, uri: &str) -> bool {
     }
 }
 
-/// `http://HOST[:port]/…` with HOST exactly `host` (raw text), any port or none.
-fn is_loopback_of(uri: &str, host: &str) -> bool {
-    let Some(rest) = uri.strip_prefix("http://") else { return false };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    match authority.strip_prefix(host) {
-        Some("") => true,
-        Some(port) => port
-            .strip_prefix(':')
-            .is_some_and(|digits| (1..=5).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())),
-        None => false,
-    }
-}
-
 /// Whether a redirect URI is acceptable under the selected profiles (plus the hosts allowed
 /// by `redirect_hosts_allow`, checked by the caller's `host_allowed`). Empty selection: yes.
 pub fn allows(profiles: &[&Profile], uri: &str, host_allowed: impl Fn(&str) -> bool) -> bool {
@@ -114,7 +102,8 @@ pub fn allows(profiles: &[&Profile], uri: &str, host_allowed: impl Fn(&str) -> b
         return true;
     }
     profiles.iter().any(|p| {
-        p.templates.iter().any(|t| template_matches(t, uri)) || p.loopback_hosts.iter().any(|h| is_loopback_of(uri, h))
+        p.templates.iter().any(|t| template_matches(t, uri))
+            || p.loopback_hosts.iter().any(|h| redirect_uri::is_loopback_on(uri, h))
     }) || host_allowed(uri)
 }
 

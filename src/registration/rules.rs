@@ -14,10 +14,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use url::Url;
 
-/// Longest redirect URI, `client_uri` or `logo_uri` accepted.
-const MAX_URI_CHARS: usize = 2000;
+use crate::oauth::redirect_uri::{self, RedirectRules, MAX_URI_CHARS};
+use crate::text::{echo, is_bidi_control};
+
 /// Longest `client_name` accepted.
 const MAX_CLIENT_NAME_CHARS: usize = 200;
 /// Longest `software_id` / `software_version` accepted.
@@ -28,8 +28,6 @@ const MAX_SCOPE_CHARS: usize = 2000;
 const MAX_CONTACTS: usize = 10;
 /// Longest single contact accepted (the practical limit of an e-mail address).
 const MAX_CONTACT_CHARS: usize = 320;
-/// How much of a client-supplied value is repeated back in an error description.
-const MAX_ECHO_CHARS: usize = 100;
 
 const DEFAULT_CLIENT_NAME: &str = "Registered client";
 const AUTH_METHOD_NONE: &str = "none";
@@ -38,14 +36,6 @@ const GRANT_REFRESH_TOKEN: &str = "refresh_token";
 const RESPONSE_TYPE_CODE: &str = "code";
 /// Longer than any registered `token_endpoint_auth_method` name.
 const MAX_AUTH_METHOD_LEN: usize = 64;
-
-/// Schemes that may never be configured as private-use redirect schemes: web
-/// schemes have their own rules, the others can run code or read local data.
-const RESERVED_SCHEMES: &[&str] =
-    &["http", "https", "javascript", "data", "file", "blob", "about", "vbscript", "ws", "wss"];
-
-/// Host texts accepted for `http://` redirect URIs (RFC 8252 loopback redirection).
-const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "[::1]"];
 
 /// What to do when a client asks for a confidential-client authentication method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,11 +51,22 @@ pub enum AuthMethodMismatch {
 pub struct RegistrationRules {
     pub allow_https_redirect_uris: bool,
     pub allow_loopback_redirect_uris: bool,
-    /// Exact lower-case scheme names, each accepted by [`check_private_use_scheme`].
+    /// Exact lower-case scheme names, each accepted by [`redirect_uri::check_private_use_scheme`].
     pub private_use_schemes: Vec<String>,
     pub max_redirect_uris: usize,
     pub auth_method_mismatch: AuthMethodMismatch,
     pub supported_scopes: Vec<String>,
+}
+
+impl RegistrationRules {
+    /// The part of the rules that `oauth::redirect_uri` needs.
+    pub fn redirect_rules(&self) -> RedirectRules<'_> {
+        RedirectRules {
+            allow_https: self.allow_https_redirect_uris,
+            allow_loopback: self.allow_loopback_redirect_uris,
+            private_use_schemes: &self.private_use_schemes,
+        }
+    }
 }
 
 /// RFC 7591 section 3.2.2 error codes used by the registration endpoint.
@@ -271,7 +272,7 @@ fn redirect_uris(request: &Map<String, Value>, rules: &RegistrationRules) -> Res
         )));
     }
     for uri in &uris {
-        check_redirect_uri(uri, rules).map_err(redirect_error)?;
+        redirect_uri::check(uri, &rules.redirect_rules()).map_err(redirect_error)?;
     }
     Ok(to_owned_vec(uris))
 }
@@ -307,7 +308,7 @@ fn https_uri_field(request: &Map<String, Value>, field: &str) -> Result<Option<S
     if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(metadata_error(format!("{field} must not contain control characters or spaces")));
     }
-    let is_https_with_host = Url::parse(raw)
+    let is_https_with_host = url::Url::parse(raw)
         .map(|url| url.scheme() == "https" && url.host_str().is_some_and(|h| !h.is_empty()))
         .unwrap_or(false);
     if !is_https_with_host {
@@ -365,172 +366,6 @@ fn application_type(request: &Map<String, Value>) -> Result<Option<String>, Regi
 }
 
 // ---------------------------------------------------------------------------
-// Redirect URIs and private-use schemes
-// ---------------------------------------------------------------------------
-
-/// Validate one configured private-use scheme name (used at config load).
-pub fn check_private_use_scheme(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '.' | '-'));
-    if !starts_with_letter || !rest_ok {
-        return Err(format!(
-            "private-use scheme \"{}\" is not a lower-case RFC 3986 scheme name \
-             (a letter, then letters, digits, '+', '.' or '-')",
-            echo(name)
-        ));
-    }
-    if RESERVED_SCHEMES.contains(&name) {
-        return Err(format!("\"{name}\" cannot be a private-use scheme: it is reserved for the web or unsafe"));
-    }
-    Ok(())
-}
-
-/// What kind of redirect URI a scheme makes, under the configured rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RedirectKind {
-    Https,
-    Loopback,
-    PrivateUse,
-}
-
-/// Check one redirect URI as the raw string that will be stored, echoed and compared.
-pub fn check_redirect_uri(raw: &str, rules: &RegistrationRules) -> Result<(), String> {
-    if raw.is_empty() {
-        return Err("redirect URI must not be an empty string".to_string());
-    }
-    let shown = echo(raw);
-    let len = raw.chars().count();
-    if len > MAX_URI_CHARS {
-        return Err(format!("redirect URI \"{shown}\" is {len} characters long; at most {MAX_URI_CHARS} are allowed"));
-    }
-    if let Some(problem) = forbidden_char_problem(raw) {
-        return Err(format!("redirect URI \"{shown}\" {problem}"));
-    }
-    let url = Url::parse(raw).map_err(|e| match e {
-        url::ParseError::RelativeUrlWithoutBase => {
-            format!("redirect URI \"{shown}\" is not an absolute URI (it has no scheme)")
-        }
-        other => format!("redirect URI \"{shown}\" is not a valid URI: {other}"),
-    })?;
-    if has_userinfo(raw, &url) {
-        return Err(format!("redirect URI \"{shown}\" must not contain user information (user:password@)"));
-    }
-    let kind = classify_scheme(url.scheme(), rules).map_err(|why| format!("redirect URI \"{shown}\" {why}"))?;
-    check_kind_specific(kind, raw, &url).map_err(|why| format!("redirect URI \"{shown}\" {why}"))?;
-    if !is_canonical(raw, &url) {
-        return Err(format!("redirect URI \"{shown}\" is not in canonical form; did you mean {}?", echo(url.as_str())));
-    }
-    Ok(())
-}
-
-/// First character that may never appear in a stored redirect URI, described.
-fn forbidden_char_problem(raw: &str) -> Option<&'static str> {
-    raw.chars().find_map(|c| match c {
-        // Even an empty fragment is a fragment (RFC 6749 section 3.1.2).
-        '#' => Some("must not contain a fragment ('#')"),
-        ' ' => Some("must not contain spaces"),
-        '\\' => Some("must not contain a backslash"),
-        c if c.is_control() => Some("must not contain control characters"),
-        c if !c.is_ascii() => Some("must contain only ASCII characters (percent-encode anything else)"),
-        _ => None,
-    })
-}
-
-/// User-info judged on the raw authority text, so an empty `@` is caught too.
-fn has_userinfo(raw: &str, url: &Url) -> bool {
-    if !url.username().is_empty() || url.password().is_some() {
-        return true;
-    }
-    // The raw string starts with the scheme (leading junk was refused before).
-    let after_scheme = raw.get(url.scheme().len() + 1..).unwrap_or("");
-    match after_scheme.strip_prefix("//") {
-        Some(rest) => rest.split(['/', '?']).next().is_some_and(|authority| authority.contains('@')),
-        None => false,
-    }
-}
-
-/// `scheme` is the parser's lower-cased scheme; case is judged later by the canonical check.
-fn classify_scheme(scheme: &str, rules: &RegistrationRules) -> Result<RedirectKind, String> {
-    match scheme {
-        "https" if rules.allow_https_redirect_uris => Ok(RedirectKind::Https),
-        "https" => Err("uses https, which this server does not accept for redirect URIs".into()),
-        "http" if rules.allow_loopback_redirect_uris => Ok(RedirectKind::Loopback),
-        "http" => Err("uses http, which this server does not accept (loopback redirect URIs are disabled)".into()),
-        s if is_configured_private_scheme(s, rules) => Ok(RedirectKind::PrivateUse),
-        s => Err(format!("uses scheme \"{}\", which is not allowed; {}", echo(s), allowed_summary(rules))),
-    }
-}
-
-/// Re-checks the name so a bad config entry (say "javascript") can never open a hole.
-fn is_configured_private_scheme(scheme: &str, rules: &RegistrationRules) -> bool {
-    rules.private_use_schemes.iter().any(|s| s == scheme) && check_private_use_scheme(scheme).is_ok()
-}
-
-fn allowed_summary(rules: &RegistrationRules) -> String {
-    let mut allowed = Vec::new();
-    if rules.allow_https_redirect_uris {
-        allowed.push("https URIs".to_string());
-    }
-    if rules.allow_loopback_redirect_uris {
-        allowed.push("http URIs on localhost, 127.0.0.1 or [::1]".to_string());
-    }
-    let schemes: Vec<&str> =
-        rules.private_use_schemes.iter().filter(|s| check_private_use_scheme(s).is_ok()).map(String::as_str).collect();
-    if !schemes.is_empty() {
-        allowed.push(format!("private-use schemes {}", echo(&schemes.join(", "))));
-    }
-    if allowed.is_empty() {
-        "this server accepts no redirect URIs".to_string()
-    } else {
-        format!("allowed are {}", allowed.join("; "))
-    }
-}
-
-fn check_kind_specific(kind: RedirectKind, raw: &str, url: &Url) -> Result<(), String> {
-    match kind {
-        RedirectKind::Https => {
-            if url.host_str().is_none_or(str::is_empty) {
-                return Err("must have a host".into());
-            }
-        }
-        RedirectKind::Loopback => {
-            // host_str is the normalised host; the canonical check that follows
-            // guarantees it is also exactly the raw host text.
-            let host = url.host_str().unwrap_or("");
-            if !LOOPBACK_HOSTS.contains(&host) {
-                return Err("uses http, which is allowed only with host localhost, \
-                            127.0.0.1 or [::1]; use https for other hosts"
-                    .into());
-            }
-        }
-        RedirectKind::PrivateUse => {
-            let after_colon = raw.get(url.scheme().len() + 1..).unwrap_or("");
-            if after_colon.trim_start_matches('/').is_empty() {
-                return Err("has nothing after the scheme".into());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The raw string must be exactly what the URL parser would produce, so that
-/// what is stored is what every later comparison sees. The one tolerated
-/// difference: the parser adds `/` to an empty path of http(s) URIs
-/// (`https://example.com` becomes `https://example.com/`).
-fn is_canonical(raw: &str, url: &Url) -> bool {
-    let serialized = url.as_str();
-    if serialized == raw {
-        return true;
-    }
-    matches!(url.scheme(), "http" | "https")
-        && url.path() == "/"
-        && url.query().is_none()
-        && url.fragment().is_none()
-        && serialized.strip_suffix('/') == Some(raw)
-}
-
-// ---------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------
 
@@ -583,10 +418,6 @@ fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), Registra
     Ok(())
 }
 
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
 /// Removes later duplicates, keeping first-seen order.
 fn dedup_keep_order(items: Vec<&str>) -> Vec<&str> {
     let mut seen = HashSet::new();
@@ -595,20 +426,6 @@ fn dedup_keep_order(items: Vec<&str>) -> Vec<&str> {
 
 fn to_owned_vec(items: Vec<&str>) -> Vec<String> {
     items.into_iter().map(str::to_string).collect()
-}
-
-/// A client-supplied value made safe to repeat in a description: no control or
-/// bidi characters, and at most `MAX_ECHO_CHARS` characters.
-fn echo(value: &str) -> String {
-    let mut out = String::new();
-    for (count, c) in value.chars().filter(|c| !c.is_control() && !is_bidi_control(*c)).enumerate() {
-        if count == MAX_ECHO_CHARS {
-            out.push_str("...");
-            break;
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -625,9 +442,15 @@ fn json_kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::redirect_uri::check_private_use_scheme;
     use serde_json::json;
 
     // -- helpers -------------------------------------------------------------
+
+    /// The registration-time check of one URI under these rules.
+    fn check_redirect_uri(uri: &str, rules: &RegistrationRules) -> Result<(), String> {
+        redirect_uri::check(uri, &rules.redirect_rules())
+    }
 
     fn rules() -> RegistrationRules {
         RegistrationRules {
@@ -676,14 +499,14 @@ mod tests {
     }
 
     fn uri_ok(uri: &str, rules: &RegistrationRules) {
-        if let Err(e) = check_redirect_uri(uri, rules) {
+        if let Err(e) = redirect_uri::check(uri, &rules.redirect_rules()) {
             panic!("expected {uri:?} to be accepted: {e}");
         }
         let meta = accept(&body_with_uri(uri), rules);
         assert_eq!(meta.redirect_uris, vec![uri.to_string()], "echoed exactly");
     }
 
-    /// Refused both by check_redirect_uri and by validate (with invalid_redirect_uri).
+    /// Refused both by redirect_uri::check and by validate (with invalid_redirect_uri).
     fn uri_refused(uri: &str, rules: &RegistrationRules, needle: &str) {
         match check_redirect_uri(uri, rules) {
             Ok(()) => panic!("expected {uri:?} to be refused"),
@@ -1510,13 +1333,5 @@ mod tests {
                 "client_uri": text, "contacts": [text], "grant_types": [text]});
             let _ = validate(body.as_object().expect("object"), &rules_with_cursor());
         }
-    }
-
-    #[test]
-    fn echo_truncates_and_strips() {
-        assert_eq!(echo("a\r\nb\u{202E}c"), "abc");
-        let long = echo(&"x".repeat(500));
-        assert_eq!(long, format!("{}...", "x".repeat(100)));
-        assert_eq!(echo(&"x".repeat(100)), "x".repeat(100));
     }
 }

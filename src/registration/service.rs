@@ -292,7 +292,7 @@ fn store_registration(
             metadata: serde_json::to_string(metadata).unwrap_or_default(),
             fingerprint: fingerprint.map(str::to_string),
             registrant_address: registrant.address.clone(),
-            registrant_user_agent: registrant.user_agent.as_deref().map(|ua| audit::truncate(ua, 300)),
+            registrant_user_agent: registrant.user_agent.as_deref().map(|ua| crate::text::truncate(ua, 300)),
             created_at: now,
             updated_at: now,
             last_seen_at: None,
@@ -304,7 +304,7 @@ fn store_registration(
         }
         let detail = with_decision(
             serde_json::json!({
-                "client_name": audit::truncate(&metadata.client_name, 200),
+                "client_name": crate::text::truncate(&metadata.client_name, 200),
                 "redirect_uris": metadata.redirect_uris,
             }),
             decision,
@@ -364,7 +364,7 @@ async fn refuse_with(
     tracing::info!(error = code.as_str(), reason = description, "registration refused");
     let detail = serde_json::json!({
         "error": code.as_str(),
-        "reason": audit::truncate(description, 500),
+        "reason": crate::text::truncate(description, 500),
         "submitted": request.map(submitted_values).unwrap_or(Value::Null),
     });
     let record = AuditRecord {
@@ -500,7 +500,7 @@ fn submitted_values(request: &Map<String, Value>) -> Value {
 
 fn truncate_value(value: &Value, depth: usize) -> Value {
     match value {
-        Value::String(s) => Value::String(audit::truncate(s, 300)),
+        Value::String(s) => Value::String(crate::text::truncate(s, 300)),
         Value::Array(items) if depth == 0 => {
             Value::Array(items.iter().take(20).map(|v| truncate_value(v, 1)).collect())
         }

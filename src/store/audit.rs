@@ -147,14 +147,3 @@ fn without_nulls(value: serde_json::Value) -> serde_json::Value {
         other => other,
     }
 }
-
-/// Truncate a submitted string for the audit detail: sane sizes, never a whole payload.
-pub fn truncate(value: &str, max_chars: usize) -> String {
-    if value.chars().count() <= max_chars {
-        value.to_string()
-    } else {
-        let mut cut: String = value.chars().take(max_chars).collect();
-        cut.push('…');
-        cut
-    }
-}

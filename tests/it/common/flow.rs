@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::TestApp;
-use gatehouse::oauth::authorize::s256_challenge;
+use gatehouse::oauth::pkce::s256_challenge;
 use gatehouse::store::audit::Actor;
 
 pub const PASSWORD: &str = "correct horse battery";
