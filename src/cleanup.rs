@@ -10,7 +10,7 @@ use crate::clock::rfc3339;
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection};
 use crate::store::audit::{self, event, Actor, AuditRecord};
-use crate::store::clients::{self, ClientQuery, ClientRow};
+use crate::store::clients::{self, Client, ClientQuery, Source};
 use crate::store::purge;
 
 /// Rows removed per statement.
@@ -20,7 +20,7 @@ pub const BATCH: i64 = 500;
 pub struct RemovedClient {
     pub client_id: String,
     pub client_name: String,
-    pub source: String,
+    pub source: Source,
     pub reason: String,
 }
 
@@ -47,7 +47,7 @@ pub struct CleanupReport {
 }
 
 /// Why a client is stale (the SPEC's two rules), or `None`.
-pub fn stale_reason(client: &ClientRow, now: i64, retention_days: u64) -> Option<String> {
+pub fn stale_reason(client: &Client, now: i64, retention_days: u64) -> Option<String> {
     let cutoff = now - retention_days as i64 * 86_400;
     match client.last_seen_at {
         None if client.created_at < cutoff => {
@@ -132,8 +132,8 @@ fn remove_stale_clients(
             let Some(reason) = stale_reason(client, now, retention_days) else { continue };
             let removed = RemovedClient {
                 client_id: client.client_id.clone(),
-                client_name: client.client_name.clone(),
-                source: client.source.clone(),
+                client_name: client.client_name().to_string(),
+                source: client.source,
                 reason,
             };
             if dry_run {

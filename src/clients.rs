@@ -2,11 +2,12 @@
 
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
-use crate::registration::rules::{self, ClientMetadata};
+use crate::oauth::client_metadata::ClientMetadata;
+use crate::registration::rules;
 use crate::registration::service::rules_from;
 use crate::secrets;
 use crate::store::audit::{self, Actor, AuditRecord};
-use crate::store::clients::{self, ClientRow, SOURCE_MANUAL, STATUS_ACTIVE};
+use crate::store::clients::{self, Client, Source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -50,23 +51,8 @@ pub fn add_manual(
     metadata: &ClientMetadata,
     actor: Actor,
     now: i64,
-) -> Result<ClientRow, ClientError> {
-    let row = ClientRow {
-        client_id: format!("app_{}", secrets::random_token(16)),
-        source: SOURCE_MANUAL.into(),
-        status: STATUS_ACTIVE.into(),
-        disabled_reason: None,
-        client_name: metadata.client_name.clone(),
-        redirect_uris: serde_json::to_string(&metadata.redirect_uris).unwrap_or_default(),
-        metadata: serde_json::to_string(metadata).unwrap_or_default(),
-        fingerprint: None,
-        registrant_address: None,
-        registrant_user_agent: None,
-        created_at: now,
-        updated_at: now,
-        last_seen_at: None,
-        ..ClientRow::default()
-    };
+) -> Result<Client, ClientError> {
+    let row = Client::new(format!("app_{}", secrets::random_token(16)), Source::Manual, metadata.clone(), now);
     write_tx(conn, |conn| {
         clients::insert(conn, &row)?;
         audit::record(
@@ -78,7 +64,7 @@ pub fn add_manual(
                 client_id: Some(row.client_id.clone()),
                 address: None,
                 user_agent: None,
-                detail: serde_json::json!({"client_name": row.client_name, "redirect_uris": metadata.redirect_uris}),
+                detail: serde_json::json!({"client_name": row.client_name(), "redirect_uris": metadata.redirect_uris}),
             },
         )?;
         Ok::<_, ClientError>(())

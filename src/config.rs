@@ -69,7 +69,7 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
-    pub format: String,
+    pub format: LogFormat,
     pub level: String,
 }
 
@@ -84,12 +84,12 @@ pub struct DcrSettings {
     pub rate_limit_window_secs: u64,
     pub max_registrations_per_window: u32,
     pub deduplicate: bool,
-    pub auth_method_mismatch: String,
+    pub auth_method_mismatch: AuthMethodMismatch,
     pub registration_management: bool,
     pub cleanup_enabled: bool,
     pub stale_client_retention_days: u64,
     pub cleanup_interval_secs: u64,
-    pub compatibility: Vec<String>,
+    pub compatibility: Vec<Compatibility>,
     pub policy: PolicySettings,
 }
 
@@ -104,7 +104,7 @@ pub struct PolicySettings {
     pub client_name_deny: Vec<String>,
     pub webhook_url: String,
     pub webhook_timeout_ms: u64,
-    pub webhook_on_error: String,
+    pub webhook_on_error: WebhookOnError,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,7 +197,7 @@ impl Default for DatabaseSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { format: "text".into(), level: "info".into() }
+        LogSettings { format: LogFormat::Text, level: "info".into() }
     }
 }
 
@@ -212,7 +212,7 @@ impl Default for DcrSettings {
             rate_limit_window_secs: 60,
             max_registrations_per_window: 25,
             deduplicate: true,
-            auth_method_mismatch: "downgrade".into(),
+            auth_method_mismatch: AuthMethodMismatch::Downgrade,
             registration_management: true,
             cleanup_enabled: true,
             stale_client_retention_days: 30,
@@ -234,7 +234,7 @@ impl Default for PolicySettings {
             client_name_deny: vec![],
             webhook_url: String::new(),
             webhook_timeout_ms: 2000,
-            webhook_on_error: "deny".into(),
+            webhook_on_error: WebhookOnError::Deny,
         }
     }
 }
@@ -286,6 +286,160 @@ impl Default for AuditSettings {
     }
 }
 
+/// A setting that takes one of a few words (serialised as the word).
+pub trait Word: Copy + Sized + 'static {
+    const ALL: &'static [Self];
+
+    fn as_str(self) -> &'static str;
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|word| word.as_str() == text)
+    }
+
+    /// `"a", "b"`, as the problem messages list them.
+    fn quoted_list() -> String {
+        Self::ALL.iter().map(|word| format!("{:?}", word.as_str())).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// `log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Word for LogFormat {
+    const ALL: &'static [Self] = &[LogFormat::Text, LogFormat::Json];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// `dcr.auth_method_mismatch`: what to do when a client asks for a confidential-client
+/// authentication method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethodMismatch {
+    /// Register the client as public (`"none"`) anyway.
+    Downgrade,
+    /// Refuse the registration.
+    Reject,
+}
+
+impl Word for AuthMethodMismatch {
+    const ALL: &'static [Self] = &[AuthMethodMismatch::Downgrade, AuthMethodMismatch::Reject];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            AuthMethodMismatch::Downgrade => "downgrade",
+            AuthMethodMismatch::Reject => "reject",
+        }
+    }
+}
+
+/// `dcr.policy.webhook_on_error`: the decision when the policy webhook cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookOnError {
+    Deny,
+    Allow,
+}
+
+impl Word for WebhookOnError {
+    const ALL: &'static [Self] = &[WebhookOnError::Deny, WebhookOnError::Allow];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            WebhookOnError::Deny => "deny",
+            WebhookOnError::Allow => "allow",
+        }
+    }
+}
+
+/// `dcr.compatibility`: the known clients whose registrations a profile describes
+/// (`registration::profiles` holds what each accepts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compatibility {
+    Chatgpt,
+    Claude,
+    Vscode,
+    Cursor,
+    McpInspector,
+}
+
+impl Word for Compatibility {
+    const ALL: &'static [Self] = &[
+        Compatibility::Chatgpt,
+        Compatibility::Claude,
+        Compatibility::Vscode,
+        Compatibility::Cursor,
+        Compatibility::McpInspector,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Compatibility::Chatgpt => "chatgpt",
+            Compatibility::Claude => "claude",
+            Compatibility::Vscode => "vscode",
+            Compatibility::Cursor => "cursor",
+            Compatibility::McpInspector => "mcp-inspector",
+        }
+    }
+}
+
+/// The word-valued keys found with a value that is not one of their words: the overrides that
+/// let the typed parse go on (the default word; a list without the unknown entries), and one
+/// problem line for each unknown value.
+fn check_words(built: &config::Config) -> (Vec<(&'static str, config::Value)>, Vec<String>) {
+    let mut overrides: Vec<(&'static str, config::Value)> = Vec::new();
+    let mut problems = Vec::new();
+    let mut one = |key: &'static str, known: fn(&str) -> bool, words: String, default: &'static str| {
+        if let Ok(value) = built.get_string(key) {
+            if !known(&value) {
+                problems.push(format!("{key}: {value:?} is not one of {words}"));
+                overrides.push((key, default.into()));
+            }
+        }
+    };
+    one("log.format", |w| LogFormat::parse(w).is_some(), LogFormat::quoted_list(), LogFormat::Text.as_str());
+    one(
+        "dcr.auth_method_mismatch",
+        |w| AuthMethodMismatch::parse(w).is_some(),
+        AuthMethodMismatch::quoted_list(),
+        AuthMethodMismatch::Downgrade.as_str(),
+    );
+    one(
+        "dcr.policy.webhook_on_error",
+        |w| WebhookOnError::parse(w).is_some(),
+        WebhookOnError::quoted_list(),
+        WebhookOnError::Deny.as_str(),
+    );
+    if let Ok(values) = built.get_array("dcr.compatibility") {
+        let names: Vec<&str> = Compatibility::ALL.iter().map(|c| c.as_str()).collect();
+        let mut known = Vec::new();
+        for value in values {
+            match value.clone().into_string() {
+                Ok(name) if Compatibility::parse(&name).is_some() => known.push(config::Value::from(name)),
+                Ok(name) => {
+                    problems.push(format!("dcr.compatibility: {name:?} is not a known profile ({})", names.join(", ")))
+                }
+                Err(_) => known.push(value),
+            }
+        }
+        if problems.iter().any(|p| p.starts_with("dcr.compatibility:")) {
+            overrides.push(("dcr.compatibility", config::Value::from(known)));
+        }
+    }
+    (overrides, problems)
+}
+
 /// Why settings could not be loaded. `Parse` stops at the first problem (the parser's own
 /// message, which names the key); `Invalid` lists every value problem, one line each.
 #[derive(Debug, thiserror::Error)]
@@ -331,8 +485,8 @@ impl ConfigSource {
 
     /// As `load`, with the environment given explicitly (tests use this).
     pub fn load_with_env(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
-        let settings = self.parse(env)?;
-        let problems = settings.validate();
+        let (settings, mut problems) = self.parse(env)?;
+        problems.extend(settings.validate());
         if problems.is_empty() {
             Ok(settings)
         } else {
@@ -345,12 +499,13 @@ impl ConfigSource {
     /// call a running server unhealthy because of a broken edit to the file it reloads.
     pub fn bind_for_healthcheck(&self) -> String {
         match self.parse(std::env::vars()) {
-            Ok(settings) => settings.server.bind,
+            Ok((settings, _)) => settings.server.bind,
             Err(_) => std::env::var("GATEHOUSE__SERVER__BIND").unwrap_or_else(|_| Settings::default().server.bind),
         }
     }
 
-    fn parse(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
+    /// The typed settings, and the word-valued keys whose value is not one of their words.
+    fn parse(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<(Settings, Vec<String>), ConfigError> {
         let mut builder = config::Config::builder();
         if self.path.exists() {
             builder = builder
@@ -369,11 +524,23 @@ impl ConfigSource {
         for key in LIST_KEYS {
             environment = environment.with_list_parse_key(key);
         }
-        let built = builder
-            .add_source(environment)
-            .build()
-            .map_err(|e| ConfigError::Parse(describe_parse_error(&self.path, &e)))?;
-        built.try_deserialize::<Settings>().map_err(|e| ConfigError::Parse(describe_parse_error(&self.path, &e)))
+        let parse_error = |e: config::ConfigError| ConfigError::Parse(describe_parse_error(&self.path, &e));
+        let builder = builder.add_source(environment);
+        let built = builder.clone().build().map_err(parse_error)?;
+        // Wrong words are reported with the other value problems, not as the parser's first
+        // error: they are replaced by a known word for the typed parse, and listed.
+        let (overrides, word_problems) = check_words(&built);
+        let built = if overrides.is_empty() {
+            built
+        } else {
+            let mut builder = builder;
+            for (key, value) in overrides {
+                builder = builder.set_override(key, value).map_err(parse_error)?;
+            }
+            builder.build().map_err(parse_error)?
+        };
+        let settings = built.try_deserialize::<Settings>().map_err(parse_error)?;
+        Ok((settings, word_problems))
     }
 }
 
@@ -430,9 +597,6 @@ impl Settings {
             problem("database.connect_timeout_ms", "must be at least 1".into());
         }
 
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            problem("log.format", format!("{:?} is not one of \"text\", \"json\"", self.log.format));
-        }
         if !is_log_filter(&self.log.level) {
             problem(
                 "log.level",
@@ -466,21 +630,6 @@ impl Settings {
                 problem(key, "must be at least 1".into());
             }
         }
-        if !matches!(dcr.auth_method_mismatch.as_str(), "downgrade" | "reject") {
-            problem(
-                "dcr.auth_method_mismatch",
-                format!("{:?} is not one of \"downgrade\", \"reject\"", dcr.auth_method_mismatch),
-            );
-        }
-        let known_profiles = crate::registration::profiles::profile_names();
-        for profile in &dcr.compatibility {
-            if !known_profiles.contains(&profile.as_str()) {
-                problem(
-                    "dcr.compatibility",
-                    format!("{profile:?} is not a known profile ({})", known_profiles.join(", ")),
-                );
-            }
-        }
         let policy = &dcr.policy;
         for (key, patterns) in [
             ("dcr.policy.redirect_hosts_allow", &policy.redirect_hosts_allow),
@@ -503,12 +652,6 @@ impl Settings {
             if let Err(why) = check_absolute_http_uri(&policy.webhook_url) {
                 problem("dcr.policy.webhook_url", why);
             }
-        }
-        if !matches!(policy.webhook_on_error.as_str(), "deny" | "allow") {
-            problem(
-                "dcr.policy.webhook_on_error",
-                format!("{:?} is not one of \"deny\", \"allow\"", policy.webhook_on_error),
-            );
         }
 
         let cimd = &self.cimd;

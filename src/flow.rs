@@ -14,12 +14,11 @@ use crate::oauth::query::{self, QueryError};
 use crate::oauth::redirect_uri::{self, append_query};
 use crate::paths;
 use crate::registration::rate_limit::Window;
-use crate::registration::rules::ClientMetadata;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::auth_requests::{self, AuthRequestRow};
-use crate::store::clients::{self, ClientRow, SOURCE_MANUAL};
+use crate::store::clients::{self, Client};
 use crate::store::codes::{self, CodeRow};
 use crate::store::rate_limits;
 use crate::store::sessions::{self, SessionRow};
@@ -60,8 +59,8 @@ impl ErrorPage {
         ErrorPage { status, title: title.into(), message: message.into(), client_name: None, redirect_host: None }
     }
 
-    fn about(mut self, client: &ClientRow, redirect: Option<&str>) -> Self {
-        self.client_name = Some(client.client_name.clone());
+    fn about(mut self, client: &Client, redirect: Option<&str>) -> Self {
+        self.client_name = Some(client.client_name().to_string());
         self.redirect_host = redirect.map(redirect_uri::display_host);
         self
     }
@@ -76,14 +75,6 @@ pub enum AuthorizeOutcome {
         location: String,
         new_browser_token: Option<String>,
     },
-}
-
-fn client_metadata(client: &ClientRow) -> Option<ClientMetadata> {
-    serde_json::from_str(&client.metadata).ok()
-}
-
-fn registered_redirects(client: &ClientRow) -> Vec<String> {
-    serde_json::from_str(&client.redirect_uris).unwrap_or_default()
 }
 
 fn error_redirect(
@@ -153,8 +144,7 @@ pub async fn authorize(
             ErrorPage::new(400, "Invalid request", "The request has no redirect_uri.").about(&client, None),
         ));
     }
-    let registered = registered_redirects(&client);
-    if redirect_uri::find_registered(&registered, &requested_redirect).is_none() {
+    if redirect_uri::find_registered(client.redirect_uris(), &requested_redirect).is_none() {
         return Ok(AuthorizeOutcome::Page(
             ErrorPage::new(400, "Invalid redirect", "The redirect_uri is not registered for this application.")
                 .about(&client, Some(&requested_redirect)),
@@ -163,7 +153,7 @@ pub async fn authorize(
 
     // Client and redirect URI verified. Manual clients get errors redirected from here on;
     // self-registered ones never do (RFC 9700 §4.11.2: no open redirector).
-    let is_manual = client.source == SOURCE_MANUAL;
+    let is_manual = client.is_manual();
     let state_param = query::first_value(query, "state").filter(|s| s.chars().count() <= authorize::MAX_STATE_CHARS);
     let refuse = |code: ErrorCode, description: String| -> AuthorizeOutcome {
         if is_manual {
@@ -190,11 +180,10 @@ pub async fn authorize(
             return Ok(refuse(ErrorCode::InvalidRequest, "the query string is not valid UTF-8".into()))
         }
     };
-    let metadata = client_metadata(&client);
     let supported_scopes = crate::registration::profiles::effective_scopes(settings);
     let rules = RequestRules {
         supported_scopes: &supported_scopes,
-        client_scope: metadata.as_ref().and_then(|m| m.scope.as_deref()),
+        client_scope: client.metadata.scope.as_deref(),
         allowed_resources: &settings.resources.allowed,
     };
     let validated = match authorize::validate_request(&params, &rules) {
@@ -290,7 +279,7 @@ fn open_request(
     browser: &Browser,
     csrf_token: Option<&str>,
     now: i64,
-) -> Result<Option<(AuthRequestRow, ClientRow)>, DbError> {
+) -> Result<Option<(AuthRequestRow, Client)>, DbError> {
     let Some(pending) = open_pending(conn, request_id, browser, csrf_token, now)? else { return Ok(None) };
     match clients::find(conn, &pending.client_id)? {
         Some(client) if client.is_active() => Ok(Some((pending, client))),
@@ -309,7 +298,7 @@ async fn pending_request(
     request_id: String,
     browser: &Browser,
     csrf_token: Option<String>,
-) -> Result<Option<(AuthRequestRow, ClientRow)>, AppError> {
+) -> Result<Option<(AuthRequestRow, Client)>, AppError> {
     let now = state.clock.now();
     let for_db = browser.clone();
     let pending =
@@ -355,8 +344,8 @@ pub async fn login_form(
         Some((pending, client)) => LoginOutcome::Form(LoginView {
             request_id: pending.request_id,
             csrf_token: pending.csrf_token,
-            unverified: client.source != SOURCE_MANUAL,
-            client_name: client.client_name,
+            unverified: !client.is_manual(),
+            client_name: client.client_name().to_string(),
             email: String::new(),
             error: None,
             status: 200,
@@ -428,8 +417,8 @@ pub async fn login_submit(
     let view = |error: &str, status: u16| LoginView {
         request_id: pending.request_id.clone(),
         csrf_token: pending.csrf_token.clone(),
-        client_name: client.client_name.clone(),
-        unverified: client.source != SOURCE_MANUAL,
+        client_name: client.client_name().to_string(),
+        unverified: !client.is_manual(),
         email: email.clone(),
         error: Some(error.to_string()),
         status,
@@ -536,14 +525,14 @@ pub enum ConsentOutcome {
     RedirectToClient(String),
 }
 
-fn consent_view(pending: &AuthRequestRow, client: &ClientRow, session: &SessionRow, user: &UserRow) -> ConsentView {
-    let registered = registered_redirects(client);
+fn consent_view(pending: &AuthRequestRow, client: &Client, session: &SessionRow, user: &UserRow) -> ConsentView {
+    let registered = client.redirect_uris();
     ConsentView {
         request_id: pending.request_id.clone(),
         csrf_token: pending.csrf_token.clone(),
         logout_csrf_token: session.csrf_token.clone(),
-        client_name: client.client_name.clone(),
-        unverified: client.source != SOURCE_MANUAL,
+        client_name: client.client_name().to_string(),
+        unverified: !client.is_manual(),
         redirect_host: redirect_uri::display_host(&pending.redirect_uri),
         loopback_only: !registered.is_empty() && registered.iter().all(|u| redirect_uri::is_loopback(u)),
         private_use: redirect_uri::is_private_use(&pending.redirect_uri),

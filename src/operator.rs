@@ -9,7 +9,7 @@ use crate::clock::rfc3339;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::oauth::redirect_uri::display_host;
 use crate::store::audit::{self, event, Actor, AuditFilter, AuditRecord, AuditRow};
-use crate::store::clients::{self, ClientQuery, ClientRow, STATUS_ACTIVE, STATUS_DISABLED};
+use crate::store::clients::{self, Client, ClientQuery, Source, Status};
 use crate::store::codes;
 use crate::store::refresh;
 use crate::store::sessions;
@@ -52,8 +52,8 @@ fn no_user(email: &str) -> OperatorError {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClientSummary {
     pub client_id: String,
-    pub source: String,
-    pub status: String,
+    pub source: Source,
+    pub status: Status,
     pub client_name: String,
     pub redirect_uris: Vec<String>,
     pub redirect_hosts: Vec<String>,
@@ -81,7 +81,7 @@ pub struct DocumentCache {
 }
 
 impl DocumentCache {
-    fn of(row: &ClientRow, now: i64) -> Option<DocumentCache> {
+    fn of(row: &Client, now: i64) -> Option<DocumentCache> {
         let (fetched_at, expires_at) = (row.cimd_fetched_at?, row.cimd_expires_at?);
         let state = match (row.cimd_failed_at, expires_at > now) {
             (Some(_), _) => "failing",
@@ -98,15 +98,15 @@ impl DocumentCache {
 }
 
 impl ClientSummary {
-    pub fn of(row: &ClientRow, now: i64) -> Self {
-        let redirect_uris: Vec<String> = serde_json::from_str(&row.redirect_uris).unwrap_or_default();
+    pub fn of(row: &Client, now: i64) -> Self {
+        let redirect_uris = row.redirect_uris().to_vec();
         let mut redirect_hosts: Vec<String> = redirect_uris.iter().map(|u| display_host(u)).collect();
         redirect_hosts.dedup();
         ClientSummary {
             client_id: row.client_id.clone(),
-            source: row.source.clone(),
-            status: row.status.clone(),
-            client_name: row.client_name.clone(),
+            source: row.source,
+            status: row.status,
+            client_name: row.client_name().to_string(),
             redirect_uris,
             redirect_hosts,
             created_at: rfc3339(row.created_at),
@@ -199,20 +199,24 @@ pub fn list_clients(
     stale_retention_days: u64,
     now: i64,
 ) -> Result<Page<ClientSummary>> {
-    if let Some(source) = &request.source {
-        if !matches!(source.as_str(), "dcr" | "manual" | "cimd") {
-            return Err(OperatorError::Invalid(format!("source {source:?} is not one of dcr, manual, cimd")));
-        }
-    }
-    if let Some(status) = &request.status {
-        if !matches!(status.as_str(), "active" | "disabled") {
-            return Err(OperatorError::Invalid(format!("status {status:?} is not one of active, disabled")));
-        }
-    }
+    let source = match request.source.as_deref() {
+        Some(source) => Some(
+            Source::parse(source)
+                .ok_or_else(|| OperatorError::Invalid(format!("source {source:?} is not one of dcr, manual, cimd")))?,
+        ),
+        None => None,
+    };
+    let status = match request.status.as_deref() {
+        Some(status) => Some(
+            Status::parse(status)
+                .ok_or_else(|| OperatorError::Invalid(format!("status {status:?} is not one of active, disabled")))?,
+        ),
+        None => None,
+    };
     let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
     let query = ClientQuery {
-        source: request.source.clone(),
-        status: request.status.clone(),
+        source,
+        status,
         stale_before: request.stale.then(|| now - stale_retention_days as i64 * 86_400),
         now,
         after: request.cursor.as_deref().map(parse_client_cursor).transpose()?,
@@ -235,7 +239,9 @@ pub fn show_client(conn: &mut DbConnection, client_id: &str, now: i64) -> Result
     let recent_audit = audit::list(conn, &filter, RECENT_AUDIT_EVENTS)?.into_iter().map(AuditEntry::from).collect();
     Ok(ClientDetail {
         summary: ClientSummary::of(&row, now),
-        metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
+        // Through a JSON value, so the keys come out in the same (sorted) order as before.
+        metadata: serde_json::to_value(&row.metadata)
+            .map_err(|e| diesel::result::Error::SerializationError(e.into()))?,
         registrant_user_agent: row.registrant_user_agent.clone(),
         updated_at: rfc3339(row.updated_at),
         fingerprint: row.fingerprint.clone(),
@@ -291,11 +297,11 @@ pub fn disable_client(
     let reason_given = reason.map(str::trim).filter(|r| !r.is_empty());
     write_tx(conn, |conn| {
         let row = clients::find(conn, client_id)?.ok_or_else(|| no_client(client_id))?;
-        let already_disabled = row.status == STATUS_DISABLED;
+        let already_disabled = row.status == Status::Disabled;
         // Disabling again without a reason keeps the reason given before.
         let kept = if already_disabled { row.disabled_reason.as_deref() } else { None };
         let reason = reason_given.or(kept).unwrap_or(DEFAULT_DISABLE_REASON).to_string();
-        clients::set_status(conn, client_id, STATUS_DISABLED, Some(&reason), now)?;
+        clients::set_status(conn, client_id, Status::Disabled, Some(&reason), now)?;
         let sessions_revoked = refresh::revoke_client_families(conn, client_id, "client disabled", now)?;
         record(
             conn,
@@ -319,7 +325,7 @@ pub fn disable_client(
 pub fn enable_client(conn: &mut DbConnection, client_id: &str, actor: Actor, now: i64) -> Result<()> {
     write_tx(conn, |conn| {
         let row = clients::find(conn, client_id)?.ok_or_else(|| no_client(client_id))?;
-        clients::set_status(conn, client_id, STATUS_ACTIVE, None, now)?;
+        clients::set_status(conn, client_id, Status::Active, None, now)?;
         record(conn, now, event::CLIENT_ENABLED, actor, Some(client_id), json!({"was": row.status}))?;
         Ok(())
     })
@@ -347,7 +353,7 @@ pub fn delete_client(conn: &mut DbConnection, client_id: &str, actor: Actor, now
             event::CLIENT_DELETED,
             actor,
             Some(client_id),
-            json!({"client_name": row.client_name, "source": row.source}),
+            json!({"client_name": row.client_name(), "source": row.source}),
         )?;
         Ok(())
     })

@@ -1,6 +1,6 @@
 //! The registration rules in force, in plain words, for `gatehouse config check`.
 
-use crate::config::Settings;
+use crate::config::{AuthMethodMismatch, Settings, Word};
 
 pub fn describe(settings: &Settings) -> Vec<String> {
     let dcr = &settings.dcr;
@@ -13,9 +13,11 @@ pub fn describe(settings: &Settings) -> Vec<String> {
         return lines;
     }
     lines.push("only public clients: token_endpoint_auth_method \"none\", no secrets, PKCE S256 required".into());
-    lines.push(match dcr.auth_method_mismatch.as_str() {
-        "reject" => "a request for client_secret_* or private_key_jwt is refused".into(),
-        _ => "a request for client_secret_* or private_key_jwt is registered as public (\"none\")".into(),
+    lines.push(match dcr.auth_method_mismatch {
+        AuthMethodMismatch::Reject => "a request for client_secret_* or private_key_jwt is refused".into(),
+        AuthMethodMismatch::Downgrade => {
+            "a request for client_secret_* or private_key_jwt is registered as public (\"none\")".into()
+        }
     });
     let profiles = crate::registration::profiles::selected(settings);
     if profiles.is_empty() {
@@ -74,7 +76,9 @@ pub fn describe(settings: &Settings) -> Vec<String> {
     } else {
         format!(
             "webhook: {} asked after every other rule (timeout {} ms; on error: {})",
-            policy.webhook_url, policy.webhook_timeout_ms, policy.webhook_on_error
+            policy.webhook_url,
+            policy.webhook_timeout_ms,
+            policy.webhook_on_error.as_str()
         )
     });
     lines.push(format!("at most {} redirect URIs per client", dcr.max_redirect_uris));

@@ -8,14 +8,14 @@ use crate::cimd::{self, Requester};
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
+use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::verify_s256;
 use crate::oauth::token::{narrow_scope, RevocationRequest, TokenRequest};
-use crate::registration::rules::ClientMetadata;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
-use crate::store::clients::{self, STATUS_ACTIVE};
+use crate::store::clients::{self, Status};
 use crate::store::codes::{self, CodeRow};
 use crate::store::refresh::{self, FamilyRow};
 use crate::store::users;
@@ -63,10 +63,8 @@ fn invalid_grant(description: &str) -> AppError {
     AppError::bad_request(ErrorCode::InvalidGrant, description)
 }
 
-fn allows_refresh(client_metadata: &str) -> bool {
-    serde_json::from_str::<ClientMetadata>(client_metadata)
-        .map(|m| m.grant_types.iter().any(|g| g == "refresh_token"))
-        .unwrap_or(false)
+fn allows_refresh(client_metadata: &ClientMetadata) -> bool {
+    client_metadata.grant_types.iter().any(|g| g == "refresh_token")
 }
 
 /// `POST /token`.
@@ -271,7 +269,7 @@ fn redeem_code(
     if resource.is_some_and(|r| Some(r) != row.resource.as_deref()) {
         return Ok(Outcome::Refused(ErrorCode::InvalidTarget, "resource differs from the authorization request"));
     }
-    if context.client_status != STATUS_ACTIVE {
+    if context.client_status != Status::Active {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled"));
     }
     // A disabled user gets nothing new, whatever grant they had.
@@ -316,7 +314,7 @@ fn rotate_refresh(
     if !secrets::constant_time_eq(&family.client_id, client_id) {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was issued to another client"));
     }
-    if context.client_status != STATUS_ACTIVE {
+    if context.client_status != Status::Active {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the client is disabled"));
     }
     if context.user_status != users::STATUS_ACTIVE {

@@ -5,7 +5,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::registration::rules::{self, ClientMetadata, RegistrationRules};
+use crate::oauth::client_metadata::ClientMetadata;
+use crate::registration::rules::{self, RegistrationRules};
 
 const SUPPORTED_GRANTS: &[&str] = &["authorization_code", "refresh_token"];
 
@@ -73,7 +74,7 @@ pub fn validate(url: &str, body: &[u8], rules: &RegistrationRules) -> Result<Cli
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registration::rules::AuthMethodMismatch;
+    use crate::config::AuthMethodMismatch;
 
     const URL: &str = "https://client.example/oauth/client.json";
 

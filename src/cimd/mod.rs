@@ -19,13 +19,13 @@ use tokio::sync::{OnceCell, Semaphore};
 use crate::config::{CimdSettings, Settings};
 use crate::db::{write_tx, DbError};
 use crate::error::AppError;
+use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::redirect_uri::normalise_host;
 use crate::registration::policy::HostPattern;
-use crate::registration::rules::ClientMetadata;
 use crate::registration::service::rules_from;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
-use crate::store::clients::{self, ClientRow, SOURCE_CIMD, STATUS_ACTIVE};
+use crate::store::clients::{self, Client, Source};
 use crate::store::refresh;
 use fetch::{FetchConfig, FetchError, FetchResponse, Fetcher};
 
@@ -56,7 +56,7 @@ pub struct Resolved {
 
 /// What a client lookup found.
 pub enum Lookup {
-    Found(Box<ClientRow>),
+    Found(Box<Client>),
     NotFound,
     /// A CIMD client id whose document cannot be used; the message is for the client's author.
     Failed(String),
@@ -224,7 +224,7 @@ impl Cimd {
         state: &AppState,
         settings: &Settings,
         url: &url::Url,
-        stored: Option<&ClientRow>,
+        stored: Option<&Client>,
         requester: &Requester,
     ) -> Result<Fetched, String> {
         let now = state.clock.now();
@@ -361,21 +361,13 @@ impl Cimd {
 }
 
 /// A CIMD client as it would be stored.
-fn client_row(url: &str, doc: &Resolved) -> ClientRow {
-    ClientRow {
-        client_id: url.to_string(),
-        source: SOURCE_CIMD.into(),
-        status: STATUS_ACTIVE.into(),
-        client_name: doc.metadata.client_name.clone(),
-        redirect_uris: serde_json::to_string(&doc.metadata.redirect_uris).unwrap_or_default(),
-        metadata: serde_json::to_string(&doc.metadata).unwrap_or_default(),
-        created_at: doc.fetched_at,
-        updated_at: doc.fetched_at,
+fn client_row(url: &str, doc: &Resolved) -> Client {
+    Client {
         cimd_fetched_at: Some(doc.fetched_at),
         cimd_expires_at: Some(doc.expires_at),
         cimd_etag: doc.etag.clone(),
         cimd_last_modified: doc.last_modified.clone(),
-        ..ClientRow::default()
+        ..Client::new(url.to_string(), Source::Cimd, doc.metadata.clone(), doc.fetched_at)
     }
 }
 
@@ -401,7 +393,7 @@ async fn resolve_document(
     state: &AppState,
     settings: &Settings,
     client_id: &str,
-    stored: Option<ClientRow>,
+    stored: Option<Client>,
     requester: &Requester,
 ) -> Result<Lookup, AppError> {
     let now = state.clock.now();
@@ -502,13 +494,8 @@ pub fn security_changes(old: &ClientMetadata, new: &ClientMetadata) -> Vec<&'sta
 
 /// Store a changed document. A change to a security-relevant field revokes the client's grants
 /// and is audited `client.cimd.metadata_changed`; other changes are stored quietly.
-async fn replace_document(state: &AppState, existing: &ClientRow, row: &ClientRow) -> Result<(), AppError> {
-    let old: Option<ClientMetadata> = serde_json::from_str(&existing.metadata).ok();
-    let new: Option<ClientMetadata> = serde_json::from_str(&row.metadata).ok();
-    let changed = match (&old, &new) {
-        (Some(old), Some(new)) => security_changes(old, new),
-        _ => vec!["redirect_uris"],
-    };
+async fn replace_document(state: &AppState, existing: &Client, row: &Client) -> Result<(), AppError> {
+    let changed = security_changes(&existing.metadata, &row.metadata);
     let now = state.clock.now();
     let row = row.clone();
     state
@@ -542,8 +529,8 @@ async fn replace_document(state: &AppState, existing: &ClientRow, row: &ClientRo
 
 /// Store a CIMD client when a signed-in user reaches consent (audited `client.cimd.discovered`
 /// the first time); a no-op for stored ones.
-pub async fn store_at_consent(state: &AppState, client: &ClientRow, requester: &Requester) -> Result<(), AppError> {
-    if client.source != SOURCE_CIMD {
+pub async fn store_at_consent(state: &AppState, client: &Client, requester: &Requester) -> Result<(), AppError> {
+    if client.source != Source::Cimd {
         return Ok(());
     }
     let row = client.clone();
@@ -567,7 +554,7 @@ pub async fn store_at_consent(state: &AppState, client: &ClientRow, requester: &
                         client_id: Some(row.client_id.clone()),
                         address: requester.address.clone(),
                         user_agent: requester.user_agent.clone(),
-                        detail: json!({"client_name": row.client_name, "host": host, "redirect_uris": serde_json::from_str::<serde_json::Value>(&row.redirect_uris).unwrap_or_default()}),
+                        detail: json!({"client_name": row.client_name(), "host": host, "redirect_uris": row.redirect_uris()}),
                     },
                 )?;
                 Ok::<_, diesel::result::Error>(())
@@ -583,8 +570,8 @@ pub async fn store_at_consent(state: &AppState, client: &ClientRow, requester: &
 }
 
 /// The host that serves a CIMD client's document (shown on the consent page).
-pub fn document_host(client: &ClientRow) -> Option<String> {
-    (client.source == SOURCE_CIMD)
+pub fn document_host(client: &Client) -> Option<String> {
+    (client.source == Source::Cimd)
         .then(|| url::Url::parse(&client.client_id).ok()?.host_str().map(str::to_string))
         .flatten()
 }

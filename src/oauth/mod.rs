@@ -2,6 +2,7 @@
 //! authorization request's rules, redirect URIs, PKCE, the form decoder, errors, metadata.
 
 pub mod authorize;
+pub mod client_metadata;
 pub mod error;
 pub mod metadata;
 pub mod pkce;

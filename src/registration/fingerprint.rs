@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::rules::ClientMetadata;
+use crate::oauth::client_metadata::ClientMetadata;
 use crate::secrets::hex;
 
 pub fn fingerprint(metadata: &ClientMetadata) -> String {

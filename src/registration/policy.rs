@@ -8,9 +8,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::profiles::{self, Profile};
-use super::rules::ClientMetadata;
 use crate::config::Settings;
 use crate::net::{canonical_ip, parse_cidr};
+use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::redirect_uri::{normalise_host, normalised_host};
 
 /// A host pattern: an exact host, or `*.` + a domain (its sub-domains, not the domain itself).
@@ -233,11 +233,11 @@ mod tests {
 
     #[test]
     fn profiles_restrict_and_the_allow_list_widens() {
-        let claude = policy(|s| s.dcr.compatibility = vec!["claude".into()]);
+        let claude = policy(|s| s.dcr.compatibility = vec![crate::config::Compatibility::Claude]);
         assert!(claude.check_profiles(&metadata(&["https://claude.ai/api/mcp/auth_callback"])).is_ok());
         assert!(claude.check_profiles(&metadata(&["https://app.example.com/cb"])).is_err());
         let widened = policy(|s| {
-            s.dcr.compatibility = vec!["claude".into()];
+            s.dcr.compatibility = vec![crate::config::Compatibility::Claude];
             s.dcr.policy.redirect_hosts_allow = vec!["app.example.com".into()];
         });
         assert!(widened.check_profiles(&metadata(&["https://app.example.com/cb"])).is_ok());

@@ -2,7 +2,7 @@
 //! `dcr.compatibility` restricts registration to the selected clients' own redirect URIs (plus
 //! hosts in `redirect_hosts_allow`); profiles never switch DCR on.
 
-use crate::config::Settings;
+use crate::config::{Settings, Word};
 use crate::oauth::redirect_uri;
 
 pub struct Profile {
@@ -55,13 +55,9 @@ pub const PROFILES: &[Profile] = &[
     Profile { name: "mcp-inspector", templates: &[], loopback_hosts: &["localhost"], schemes: &[], scopes: &[] },
 ];
 
-pub fn profile_names() -> Vec<&'static str> {
-    PROFILES.iter().map(|p| p.name).collect()
-}
-
 /// The selected profiles (unknown names are refused at load, so they never reach here).
 pub fn selected(settings: &Settings) -> Vec<&'static Profile> {
-    PROFILES.iter().filter(|p| settings.dcr.compatibility.iter().any(|name| name == p.name)).collect()
+    PROFILES.iter().filter(|p| settings.dcr.compatibility.iter().any(|c| c.as_str() == p.name)).collect()
 }
 
 fn merged(base: &[String], extra: impl Iterator<Item = &'static str>) -> Vec<String> {
@@ -121,6 +117,15 @@ pub fn describe(profiles: &[&Profile]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Compatibility;
+
+    #[test]
+    fn every_compatibility_word_has_its_profile() {
+        for word in Compatibility::ALL {
+            assert_eq!(PROFILES.iter().filter(|p| p.name == word.as_str()).count(), 1, "{word:?}");
+        }
+        assert_eq!(PROFILES.len(), Compatibility::ALL.len());
+    }
 
     fn profile(name: &str) -> &'static Profile {
         PROFILES.iter().find(|p| p.name == name).unwrap()
@@ -165,7 +170,7 @@ mod tests {
     fn profiles_add_schemes_and_scopes() {
         let mut settings = Settings::default();
         settings.scopes.supported = vec![];
-        settings.dcr.compatibility = vec!["chatgpt".into(), "cursor".into()];
+        settings.dcr.compatibility = vec![Compatibility::Chatgpt, Compatibility::Cursor];
         assert_eq!(effective_scopes(&settings), vec!["offline_access"]);
         assert_eq!(effective_private_use_schemes(&settings), vec!["cursor"]);
         settings.dcr.compatibility = vec![];

@@ -12,9 +12,10 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::config::AuthMethodMismatch;
+use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::redirect_uri::{self, RedirectRules, MAX_URI_CHARS};
 use crate::text::{echo, is_bidi_control};
 
@@ -36,15 +37,6 @@ const GRANT_REFRESH_TOKEN: &str = "refresh_token";
 const RESPONSE_TYPE_CODE: &str = "code";
 /// Longer than any registered `token_endpoint_auth_method` name.
 const MAX_AUTH_METHOD_LEN: usize = 64;
-
-/// What to do when a client asks for a confidential-client authentication method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethodMismatch {
-    /// Register the client as public (`"none"`) anyway.
-    Downgrade,
-    /// Refuse the registration.
-    Reject,
-}
 
 /// Server configuration that the rules depend on.
 #[derive(Debug, Clone)]
@@ -100,33 +92,6 @@ impl fmt::Display for RegistrationError {
 }
 
 impl std::error::Error for RegistrationError {}
-
-/// Metadata as it will be stored and echoed. Serialize skips `None` fields (never emits null).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientMetadata {
-    pub client_name: String,
-    pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
-    pub response_types: Vec<String>,
-    /// Always `"none"`: public clients only.
-    pub token_endpoint_auth_method: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub client_uri: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub logo_uri: Option<String>,
-    /// Space-separated, only supported scopes, `None` when nothing supported was asked for.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub scope: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub software_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub software_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub contacts: Option<Vec<String>>,
-    /// `"web"` or `"native"`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub application_type: Option<String>,
-}
 
 // ---------------------------------------------------------------------------
 // Step 4: the request body

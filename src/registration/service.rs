@@ -8,17 +8,20 @@ use serde_json::{Map, Value};
 use super::fingerprint::fingerprint;
 use super::policy::Policy;
 use super::rate_limit::Window;
-use super::rules::{self, AuthMethodMismatch, ClientMetadata, RegistrationRules};
+use super::rules::{self, RegistrationRules};
 use super::webhook::{self, Answer};
 use crate::config::Settings;
+use crate::config::WebhookOnError;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
+use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::error::ErrorCode;
 use crate::paths;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
-use crate::store::{clients, rate_limits, registration_tokens};
+use crate::store::clients::{self, Client, Source};
+use crate::store::{rate_limits, registration_tokens};
 
 /// Random bytes in a client id after the `dcr_` prefix (≥ 128 bits).
 const CLIENT_ID_BYTES: usize = 16;
@@ -138,11 +141,7 @@ pub fn rules_from(settings: &Settings) -> RegistrationRules {
         allow_loopback_redirect_uris: settings.dcr.allow_loopback_redirect_uris,
         private_use_schemes: super::profiles::effective_private_use_schemes(settings),
         max_redirect_uris: settings.dcr.max_redirect_uris,
-        auth_method_mismatch: if settings.dcr.auth_method_mismatch == "reject" {
-            AuthMethodMismatch::Reject
-        } else {
-            AuthMethodMismatch::Downgrade
-        },
+        auth_method_mismatch: settings.dcr.auth_method_mismatch,
         supported_scopes: super::profiles::effective_scopes(settings),
     }
 }
@@ -215,19 +214,19 @@ pub async fn register(
         Stored::New(row) => {
             state.metrics.registration("registered", "");
             tracing::info!(client_id = %row.client_id, "client registered");
-            Ok(Registered::New(response_for(&row, issuer, token)?))
+            Ok(Registered::New(response_for(&row, issuer, token)))
         }
         Stored::Reused(row) => {
             state.metrics.registration("reused", "");
             tracing::info!(client_id = %row.client_id, "identical registration reused");
-            Ok(Registered::Reused(response_for(&row, issuer, token)?))
+            Ok(Registered::Reused(response_for(&row, issuer, token)))
         }
     }
 }
 
 enum Stored {
-    New(clients::ClientRow),
-    Reused(clients::ClientRow),
+    New(Client),
+    Reused(Client),
     Disabled,
 }
 
@@ -282,21 +281,12 @@ fn store_registration(
                 return Ok(Stored::Reused(existing));
             }
         }
-        let row = clients::ClientRow {
-            client_id: format!("dcr_{}", secrets::random_token(CLIENT_ID_BYTES)),
-            source: clients::SOURCE_DCR.into(),
-            status: clients::STATUS_ACTIVE.into(),
-            disabled_reason: None,
-            client_name: metadata.client_name.clone(),
-            redirect_uris: serde_json::to_string(&metadata.redirect_uris).unwrap_or_default(),
-            metadata: serde_json::to_string(metadata).unwrap_or_default(),
+        let client_id = format!("dcr_{}", secrets::random_token(CLIENT_ID_BYTES));
+        let row = Client {
             fingerprint: fingerprint.map(str::to_string),
             registrant_address: registrant.address.clone(),
             registrant_user_agent: registrant.user_agent.as_deref().map(|ua| crate::text::truncate(ua, 300)),
-            created_at: now,
-            updated_at: now,
-            last_seen_at: None,
-            ..clients::ClientRow::default()
+            ..Client::new(client_id, Source::Dcr, metadata.clone(), now)
         };
         clients::insert(conn, &row)?;
         if let Some(hash) = token_hash {
@@ -314,20 +304,14 @@ fn store_registration(
     })
 }
 
-fn response_for(
-    row: &clients::ClientRow,
-    issuer: &str,
-    token: Option<String>,
-) -> Result<RegistrationResponse, AppError> {
-    let metadata: ClientMetadata = serde_json::from_str(&row.metadata)
-        .map_err(|e| AppError::Internal(format!("stored metadata of {} unreadable: {e}", row.client_id)))?;
-    Ok(RegistrationResponse {
+fn response_for(row: &Client, issuer: &str, token: Option<String>) -> RegistrationResponse {
+    RegistrationResponse {
         client_id: row.client_id.clone(),
         client_id_issued_at: row.created_at,
-        metadata,
+        metadata: row.metadata.clone(),
         registration_client_uri: token.as_ref().map(|_| paths::registration_client_uri(issuer, &row.client_id)),
         registration_access_token: token,
-    })
+    }
 }
 
 fn code_of(e: &rules::RegistrationError) -> ErrorCode {
@@ -446,7 +430,7 @@ async fn apply_policy(
             )
             .await)
         }
-        Err(error) if webhook.webhook_on_error == "allow" => {
+        Err(error) if webhook.webhook_on_error == WebhookOnError::Allow => {
             tracing::warn!(%error, "policy webhook failed; allowed by webhook_on_error = \"allow\"");
             Ok(serde_json::json!({"decision": "error_allowed", "error": error, "latency_ms": latency_ms}))
         }
@@ -546,7 +530,7 @@ pub async fn read_registration(
         })
         .await?
         .ok_or_else(invalid_token)?;
-    let mut response = response_for(&row, &settings.issuer, None)?;
+    let mut response = response_for(&row, &settings.issuer, None);
     response.registration_client_uri = Some(paths::registration_client_uri(&settings.issuer, &row.client_id));
     Ok(response)
 }

@@ -1,30 +1,87 @@
-//! The clients table: DCR, manual and CIMD clients alike.
+//! The clients table: DCR, manual and CIMD clients alike. Rows are read into a typed
+//! [`Client`] in one place (`TryFrom<ClientRow>`); a row that does not decode is an error, never
+//! a default.
 
 use diesel::prelude::*;
+use serde::Serialize;
 
 use crate::db::conn::MultiBackend;
 use crate::db::schema::{auth_requests, clients, refresh_families};
 use crate::db::DbConnection;
+use crate::oauth::client_metadata::ClientMetadata;
 
-pub const SOURCE_DCR: &str = "dcr";
-pub const SOURCE_MANUAL: &str = "manual";
-pub const SOURCE_CIMD: &str = "cimd";
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_DISABLED: &str = "disabled";
+/// How a client came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Registered itself (RFC 7591).
+    Dcr,
+    /// Created by the operator.
+    Manual,
+    /// Described by a Client ID Metadata Document.
+    Cimd,
+}
 
-#[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, PartialEq, Eq)]
-#[diesel(table_name = clients)]
-#[diesel(treat_none_as_default_value = false)]
-pub struct ClientRow {
+impl Source {
+    pub const ALL: [Source; 3] = [Source::Dcr, Source::Manual, Source::Cimd];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Dcr => "dcr",
+            Source::Manual => "manual",
+            Source::Cimd => "cimd",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a client may start new flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Disabled,
+}
+
+impl Status {
+    pub const ALL: [Status; 2] = [Status::Active, Status::Disabled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A client as the rest of the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
     pub client_id: String,
-    pub source: String,
-    pub status: String,
+    pub source: Source,
+    pub status: Status,
     pub disabled_reason: Option<String>,
-    pub client_name: String,
-    /// JSON array of the raw redirect URI strings.
-    pub redirect_uris: String,
-    /// JSON object: the registered metadata, as echoed to the client.
-    pub metadata: String,
+    /// The registered metadata, as echoed to the client (its name and redirect URIs included).
+    pub metadata: ClientMetadata,
     pub fingerprint: Option<String>,
     pub registrant_address: Option<String>,
     pub registrant_user_agent: Option<String>,
@@ -32,7 +89,7 @@ pub struct ClientRow {
     pub updated_at: i64,
     pub last_seen_at: Option<i64>,
     /// CIMD clients: when the document was fetched, until when it is fresh, its validators,
-    /// and the last failed refetch (NULL once one succeeds).
+    /// and the last failed refetch (`None` once one succeeds).
     pub cimd_fetched_at: Option<i64>,
     pub cimd_expires_at: Option<i64>,
     pub cimd_etag: Option<String>,
@@ -40,46 +97,186 @@ pub struct ClientRow {
     pub cimd_failed_at: Option<i64>,
 }
 
-impl ClientRow {
+impl Client {
+    /// A new, active client: the one constructor of rows to insert.
+    pub fn new(client_id: String, source: Source, metadata: ClientMetadata, now: i64) -> Client {
+        Client {
+            client_id,
+            source,
+            status: Status::Active,
+            disabled_reason: None,
+            metadata,
+            fingerprint: None,
+            registrant_address: None,
+            registrant_user_agent: None,
+            created_at: now,
+            updated_at: now,
+            last_seen_at: None,
+            cimd_fetched_at: None,
+            cimd_expires_at: None,
+            cimd_etag: None,
+            cimd_last_modified: None,
+            cimd_failed_at: None,
+        }
+    }
+
     pub fn is_active(&self) -> bool {
-        self.status == STATUS_ACTIVE
+        self.status == Status::Active
+    }
+
+    /// Operator-registered: the only clients whose errors may be redirected before consent.
+    pub fn is_manual(&self) -> bool {
+        self.source == Source::Manual
+    }
+
+    pub fn client_name(&self) -> &str {
+        &self.metadata.client_name
+    }
+
+    pub fn redirect_uris(&self) -> &[String] {
+        &self.metadata.redirect_uris
     }
 }
 
-pub fn insert(conn: &mut DbConnection, row: &ClientRow) -> QueryResult<()> {
-    diesel::insert_into(clients::table).values(row).execute(conn)?;
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+#[diesel(treat_none_as_default_value = false)]
+struct ClientRow {
+    client_id: String,
+    source: String,
+    status: String,
+    disabled_reason: Option<String>,
+    client_name: String,
+    /// JSON array of the raw redirect URI strings.
+    redirect_uris: String,
+    /// JSON object: the registered metadata, as echoed to the client.
+    metadata: String,
+    fingerprint: Option<String>,
+    registrant_address: Option<String>,
+    registrant_user_agent: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    last_seen_at: Option<i64>,
+    cimd_fetched_at: Option<i64>,
+    cimd_expires_at: Option<i64>,
+    cimd_etag: Option<String>,
+    cimd_last_modified: Option<String>,
+    cimd_failed_at: Option<i64>,
+}
+
+fn corrupt(client_id: &str, what: String) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(format!("client {client_id:?}: {what}").into())
+}
+
+/// A stored status column, read (also by the joined queries of the token endpoint).
+pub fn decode_status(client_id: &str, status: &str) -> QueryResult<Status> {
+    Status::parse(status).ok_or_else(|| corrupt(client_id, format!("unknown status {status:?}")))
+}
+
+/// A stored metadata column, read (also by the joined query of the code exchange).
+pub fn decode_metadata(client_id: &str, metadata: &str) -> QueryResult<ClientMetadata> {
+    serde_json::from_str(metadata).map_err(|e| corrupt(client_id, format!("stored metadata does not decode: {e}")))
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = diesel::result::Error;
+
+    fn try_from(row: ClientRow) -> Result<Client, Self::Error> {
+        let source = Source::parse(&row.source)
+            .ok_or_else(|| corrupt(&row.client_id, format!("unknown source {:?}", row.source)))?;
+        let status = decode_status(&row.client_id, &row.status)?;
+        let metadata = decode_metadata(&row.client_id, &row.metadata)?;
+        Ok(Client {
+            client_id: row.client_id,
+            source,
+            status,
+            disabled_reason: row.disabled_reason,
+            metadata,
+            fingerprint: row.fingerprint,
+            registrant_address: row.registrant_address,
+            registrant_user_agent: row.registrant_user_agent,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            last_seen_at: row.last_seen_at,
+            cimd_fetched_at: row.cimd_fetched_at,
+            cimd_expires_at: row.cimd_expires_at,
+            cimd_etag: row.cimd_etag,
+            cimd_last_modified: row.cimd_last_modified,
+            cimd_failed_at: row.cimd_failed_at,
+        })
+    }
+}
+
+impl ClientRow {
+    fn of(client: &Client) -> QueryResult<ClientRow> {
+        let encode = |e: serde_json::Error| diesel::result::Error::SerializationError(e.into());
+        Ok(ClientRow {
+            client_id: client.client_id.clone(),
+            source: client.source.as_str().to_string(),
+            status: client.status.as_str().to_string(),
+            disabled_reason: client.disabled_reason.clone(),
+            client_name: client.metadata.client_name.clone(),
+            redirect_uris: serde_json::to_string(&client.metadata.redirect_uris).map_err(encode)?,
+            metadata: serde_json::to_string(&client.metadata).map_err(encode)?,
+            fingerprint: client.fingerprint.clone(),
+            registrant_address: client.registrant_address.clone(),
+            registrant_user_agent: client.registrant_user_agent.clone(),
+            created_at: client.created_at,
+            updated_at: client.updated_at,
+            last_seen_at: client.last_seen_at,
+            cimd_fetched_at: client.cimd_fetched_at,
+            cimd_expires_at: client.cimd_expires_at,
+            cimd_etag: client.cimd_etag.clone(),
+            cimd_last_modified: client.cimd_last_modified.clone(),
+            cimd_failed_at: client.cimd_failed_at,
+        })
+    }
+}
+
+fn decode(row: Option<ClientRow>) -> QueryResult<Option<Client>> {
+    row.map(Client::try_from).transpose()
+}
+
+pub fn insert(conn: &mut DbConnection, client: &Client) -> QueryResult<()> {
+    diesel::insert_into(clients::table).values(&ClientRow::of(client)?).execute(conn)?;
     Ok(())
 }
 
-pub fn find(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<ClientRow>> {
-    clients::table.find(client_id).select(clients::all_columns).first(conn).optional()
+pub fn find(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<Client>> {
+    decode(clients::table.find(client_id).select(ClientRow::as_select()).first(conn).optional()?)
 }
 
 /// Find and lock the client row for the rest of the transaction (`FOR UPDATE` on Postgres;
 /// SQLite's `BEGIN IMMEDIATE` already serialises writers).
-pub fn find_for_update(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<ClientRow>> {
+pub fn find_for_update(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<Client>> {
     match conn {
         DbConnection::Postgresql(c) => {
-            clients::table.find(client_id).select(clients::all_columns).for_update().first(c).optional()
+            decode(clients::table.find(client_id).select(ClientRow::as_select()).for_update().first(c).optional()?)
         }
         DbConnection::Sqlite(_) => find(conn, client_id),
     }
 }
 
-pub fn find_by_fingerprint(conn: &mut DbConnection, fingerprint: &str) -> QueryResult<Option<ClientRow>> {
-    clients::table.filter(clients::fingerprint.eq(fingerprint)).select(clients::all_columns).first(conn).optional()
+pub fn find_by_fingerprint(conn: &mut DbConnection, fingerprint: &str) -> QueryResult<Option<Client>> {
+    decode(
+        clients::table
+            .filter(clients::fingerprint.eq(fingerprint))
+            .select(ClientRow::as_select())
+            .first(conn)
+            .optional()?,
+    )
 }
 
 /// Set the status; returns false when no such client exists.
 pub fn set_status(
     conn: &mut DbConnection,
     client_id: &str,
-    status: &str,
+    status: Status,
     reason: Option<&str>,
     now: i64,
 ) -> QueryResult<bool> {
     let changed = diesel::update(clients::table.find(client_id))
-        .set((clients::status.eq(status), clients::disabled_reason.eq(reason), clients::updated_at.eq(now)))
+        .set((clients::status.eq(status.as_str()), clients::disabled_reason.eq(reason), clients::updated_at.eq(now)))
         .execute(conn)?;
     Ok(changed > 0)
 }
@@ -117,7 +314,7 @@ fn stale(
 > {
     Box::new(
         clients::source
-            .ne(SOURCE_MANUAL)
+            .ne(Source::Manual.as_str())
             .and(
                 clients::last_seen_at
                     .lt(cutoff)
@@ -135,8 +332,8 @@ fn stale(
 /// Filters of the operator's client list; `stale_before` selects stale clients (see `is_stale`).
 #[derive(Debug, Clone, Default)]
 pub struct ClientQuery {
-    pub source: Option<String>,
-    pub status: Option<String>,
+    pub source: Option<Source>,
+    pub status: Option<Status>,
     /// Clients not used since this time (or never used and created before it), without a live
     /// refresh family, and not manual.
     pub stale_before: Option<i64>,
@@ -147,13 +344,13 @@ pub struct ClientQuery {
 }
 
 /// Newest first.
-pub fn list(conn: &mut DbConnection, query: &ClientQuery) -> QueryResult<Vec<ClientRow>> {
-    let mut q = clients::table.select(clients::all_columns).into_boxed();
-    if let Some(source) = &query.source {
-        q = q.filter(clients::source.eq(source.clone()));
+pub fn list(conn: &mut DbConnection, query: &ClientQuery) -> QueryResult<Vec<Client>> {
+    let mut q = clients::table.select(ClientRow::as_select()).into_boxed();
+    if let Some(source) = query.source {
+        q = q.filter(clients::source.eq(source.as_str()));
     }
-    if let Some(status) = &query.status {
-        q = q.filter(clients::status.eq(status.clone()));
+    if let Some(status) = query.status {
+        q = q.filter(clients::status.eq(status.as_str()));
     }
     if let Some(before) = query.stale_before {
         q = q.filter(stale(before, query.now));
@@ -165,7 +362,9 @@ pub fn list(conn: &mut DbConnection, query: &ClientQuery) -> QueryResult<Vec<Cli
                 .or(clients::created_at.eq(*created_at).and(clients::client_id.lt(client_id.clone()))),
         );
     }
-    q.order((clients::created_at.desc(), clients::client_id.desc())).limit(query.limit).load(conn)
+    let rows: Vec<ClientRow> =
+        q.order((clients::created_at.desc(), clients::client_id.desc())).limit(query.limit).load(conn)?;
+    rows.into_iter().map(Client::try_from).collect()
 }
 
 /// Live refresh families of a client: its active sessions.
@@ -187,7 +386,8 @@ pub fn delete_if_stale(conn: &mut DbConnection, client_id: &str, cutoff: i64, no
 }
 
 /// Replace a CIMD client's document (metadata, name, redirect URIs, cache times, validators).
-pub fn update_document(conn: &mut DbConnection, row: &ClientRow) -> QueryResult<()> {
+pub fn update_document(conn: &mut DbConnection, client: &Client) -> QueryResult<()> {
+    let row = ClientRow::of(client)?;
     diesel::update(clients::table.find(&row.client_id))
         .set((
             clients::client_name.eq(&row.client_name),

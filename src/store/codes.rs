@@ -4,6 +4,8 @@ use diesel::prelude::*;
 
 use crate::db::schema::{authorization_codes, clients, users};
 use crate::db::DbConnection;
+use crate::oauth::client_metadata::ClientMetadata;
+use crate::store::clients::{decode_metadata, decode_status, Status};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = authorization_codes)]
@@ -62,8 +64,8 @@ pub fn delete_unused_for_user(conn: &mut DbConnection, user_id: &str) -> QueryRe
 #[derive(Debug, Clone)]
 pub struct CodeContext {
     pub code: CodeRow,
-    pub client_status: String,
-    pub client_metadata: String,
+    pub client_status: Status,
+    pub client_metadata: ClientMetadata,
     pub client_last_seen_at: Option<i64>,
     pub user_status: String,
 }
@@ -76,10 +78,11 @@ pub fn find_context(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Opt
         .select((CodeRow::as_select(), clients::status, clients::metadata, clients::last_seen_at, users::status))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(code, client_status, client_metadata, client_last_seen_at, user_status)| CodeContext {
+    let Some((code, client_status, client_metadata, client_last_seen_at, user_status)) = row else { return Ok(None) };
+    Ok(Some(CodeContext {
+        client_status: decode_status(&code.client_id, &client_status)?,
+        client_metadata: decode_metadata(&code.client_id, &client_metadata)?,
         code,
-        client_status,
-        client_metadata,
         client_last_seen_at,
         user_status,
     }))

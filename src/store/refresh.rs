@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{clients, refresh_families as f, refresh_tokens as t, users};
 use crate::db::DbConnection;
+use crate::store::clients::{decode_status, Status};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = f)]
@@ -113,7 +114,7 @@ pub fn revoke_user_families(conn: &mut DbConnection, user_id: &str, reason: &str
 pub struct TokenContext {
     pub token: TokenRow,
     pub family: FamilyRow,
-    pub client_status: String,
+    pub client_status: Status,
     pub client_last_seen_at: Option<i64>,
     pub user_status: String,
 }
@@ -125,10 +126,11 @@ pub fn find_token_context(conn: &mut DbConnection, token_hash: &str) -> QueryRes
         .select((TokenRow::as_select(), FamilyRow::as_select(), clients::status, clients::last_seen_at, users::status))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(token, family, client_status, client_last_seen_at, user_status)| TokenContext {
+    let Some((token, family, client_status, client_last_seen_at, user_status)) = row else { return Ok(None) };
+    Ok(Some(TokenContext {
+        client_status: decode_status(&family.client_id, &client_status)?,
         token,
         family,
-        client_status,
         client_last_seen_at,
         user_status,
     }))

@@ -120,7 +120,7 @@ async fn client_and_redirect_errors_are_always_pages() {
     let disabled = dcr_client(&s.app, &["https://disabled.example/cb"]).await;
     let id = disabled.clone();
     let now = s.app.clock_now();
-    s.app.with_db(move |conn| Ok(clients::set_status(conn, &id, "disabled", None, now)?)).await;
+    s.app.with_db(move |conn| Ok(clients::set_status(conn, &id, clients::Status::Disabled, None, now)?)).await;
     let cases: Vec<(&str, String)> = vec![
         ("unknown client", authorize_query("dcr_nope", DCR_REDIRECT, c, &[])),
         ("disabled client", authorize_query(&disabled, "https://disabled.example/cb", c, &[])),
@@ -405,7 +405,7 @@ async fn disabled_client_cannot_complete_consent() {
         .await;
     let id = s.dcr.clone();
     let now = s.app.clock_now();
-    s.app.with_db(move |c| Ok(clients::set_status(c, &id, "disabled", Some("test"), now)?)).await;
+    s.app.with_db(move |c| Ok(clients::set_status(c, &id, clients::Status::Disabled, Some("test"), now)?)).await;
     let decided = s.app.decide(&b, &consent, "allow").await;
     assert_eq!(decided.status(), 400, "no code for a disabled client");
 }

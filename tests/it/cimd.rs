@@ -97,7 +97,7 @@ async fn a_document_client_authorizes_and_gets_tokens_with_no_registration() {
         let id = client_id.clone();
         c.app.with_db(move |conn| Ok(clients::find(conn, &id)?)).await.expect("stored at consent")
     };
-    assert_eq!(stored.source, "cimd");
+    assert_eq!(stored.source, clients::Source::Cimd);
     assert!(stored.cimd_fetched_at.is_some() && stored.cimd_expires_at.is_some());
     assert_eq!(audit_rows(&c.app, "client.cimd.discovered").await.len(), 1);
 
@@ -343,7 +343,7 @@ async fn refresh(c: &Cimd, client_id: &str, token: &str) -> u16 {
     c.app.refresh_token(client_id, token).await.0
 }
 
-async fn stored(c: &Cimd, client_id: &str) -> clients::ClientRow {
+async fn stored(c: &Cimd, client_id: &str) -> clients::Client {
     let id = client_id.to_string();
     c.app.with_db(move |conn| Ok(clients::find(conn, &id)?)).await.expect("stored client")
 }
@@ -433,7 +433,7 @@ async fn a_changed_redirect_list_revokes_existing_grants_but_a_new_name_does_not
     c.server.set_route(path, Route::json(&renamed.to_string()).header("cache-control", "max-age=60"));
     c.app.clock.advance(61);
     assert_eq!(c.authorize(&browser(), &client_id, REDIRECT, &pkce()).await.status(), 303);
-    assert_eq!(stored(&c, &client_id).await.client_name, "Renamed Client");
+    assert_eq!(stored(&c, &client_id).await.client_name(), "Renamed Client");
     let (status, rotated) = c.app.refresh_token(&client_id, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "a cosmetic change keeps the grant");
 
@@ -553,6 +553,6 @@ async fn cleanup_removes_unused_document_clients_but_not_those_with_live_grants(
         .await;
     let removed: Vec<&str> = report.clients.iter().map(|r| r.client_id.as_str()).collect();
     assert_eq!(removed, vec![idle.as_str()]);
-    assert_eq!(report.clients[0].source, "cimd");
+    assert_eq!(report.clients[0].source, clients::Source::Cimd);
     assert_eq!(client_count(&c.app).await, 1);
 }

@@ -178,8 +178,8 @@ fn clients_add_prints_the_client_id_of_a_manual_client() {
     let app_db = crate::common::open_db(db.url());
     let mut conn = app_db.get().unwrap();
     let client = gatehouse::store::clients::find(&mut conn, &client_id).unwrap().expect("the printed id exists");
-    assert_eq!(client.source, "manual");
-    assert_eq!(client.redirect_uris, r#"["https://my.example/cb","http://127.0.0.1/cb"]"#);
+    assert_eq!(client.source, gatehouse::store::clients::Source::Manual);
+    assert_eq!(client.redirect_uris(), ["https://my.example/cb", "http://127.0.0.1/cb"]);
     let filter = gatehouse::store::audit::AuditFilter { event: Some("client.created".into()), ..Default::default() };
     assert_eq!(gatehouse::store::audit::list(&mut conn, &filter, 10).unwrap().len(), 1);
 

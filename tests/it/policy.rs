@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use gatehouse::config::{Compatibility, WebhookOnError, Word};
 use serde_json::{json, Value};
 
 use crate::common::TestApp;
@@ -182,12 +183,17 @@ async fn policy_server(answer: &'static str) -> PolicyServer {
     PolicyServer { url, calls, last }
 }
 
+/// The compatibility setting naming these profiles.
+fn profiles(names: &[&str]) -> Vec<Compatibility> {
+    names.iter().map(|name| Compatibility::parse(name).expect("a known profile")).collect()
+}
+
 async fn app_with_webhook(url: &str, on_error: &str) -> TestApp {
     let (url, on_error) = (url.to_string(), on_error.to_string());
     TestApp::spawn_with(move |s| {
         s.dcr.policy.webhook_url = url;
         s.dcr.policy.webhook_timeout_ms = 300;
-        s.dcr.policy.webhook_on_error = on_error;
+        s.dcr.policy.webhook_on_error = WebhookOnError::parse(&on_error).expect("deny or allow");
         s.dcr.policy.redirect_hosts_deny = vec!["denied.example".into()];
     })
     .await
@@ -276,7 +282,7 @@ async fn profiles_accept_their_clients_and_refuse_look_alikes() {
     ];
     for (profile, real, look_alike) in cases {
         let app = TestApp::spawn_with(|s| {
-            s.dcr.compatibility = vec![profile.into()];
+            s.dcr.compatibility = profiles(&[profile]);
             s.scopes.supported = vec![];
         })
         .await;
@@ -290,7 +296,7 @@ async fn profiles_accept_their_clients_and_refuse_look_alikes() {
         assert!(body["error"] == "invalid_redirect_uri", "{profile}: {body}");
     }
     // A `{id}` template takes exactly one segment.
-    let app = TestApp::spawn_with(|s| s.dcr.compatibility = vec!["chatgpt".into()]).await;
+    let app = TestApp::spawn_with(|s| s.dcr.compatibility = profiles(&["chatgpt"])).await;
     assert_eq!(register(&app, uris(&["https://chatgpt.com/connector/oauth/abc"])).await.0, 201);
     assert_eq!(register(&app, uris(&["https://chatgpt.com/connector/oauth/abc/def"])).await.0, 400);
 }
@@ -299,16 +305,16 @@ async fn profiles_accept_their_clients_and_refuse_look_alikes() {
 async fn profiles_never_enable_registration_and_restrict_as_written() {
     let off = TestApp::spawn_with(|s| {
         s.dcr.enabled = false;
-        s.dcr.compatibility = vec!["claude".into()];
+        s.dcr.compatibility = profiles(&["claude"]);
     })
     .await;
     assert_eq!(off.post_json("/register", &uris(&["https://claude.ai/api/mcp/auth_callback"])).await.status(), 404);
 
-    let claude = TestApp::spawn_with(|s| s.dcr.compatibility = vec!["claude".into()]).await;
+    let claude = TestApp::spawn_with(|s| s.dcr.compatibility = profiles(&["claude"])).await;
     assert_eq!(register(&claude, uris(&["https://app.example.com/cb"])).await.0, 400);
 
     // "Only ChatGPT and Claude may register."
-    let only = TestApp::spawn_with(|s| s.dcr.compatibility = vec!["chatgpt".into(), "claude".into()]).await;
+    let only = TestApp::spawn_with(|s| s.dcr.compatibility = profiles(&["chatgpt", "claude"])).await;
     assert_eq!(register(&only, uris(&["https://chatgpt.com/connector_platform_oauth_redirect"])).await.0, 201);
     assert_eq!(register(&only, uris(&["https://claude.com/api/mcp/auth_callback"])).await.0, 201);
     assert_eq!(register(&only, uris(&["http://localhost:3000/cb"])).await.0, 400);
@@ -316,13 +322,13 @@ async fn profiles_never_enable_registration_and_restrict_as_written() {
 
     // The switches still win: loopback off refuses even a profile's loopback kind.
     let no_loopback = TestApp::spawn_with(|s| {
-        s.dcr.compatibility = vec!["mcp-inspector".into()];
+        s.dcr.compatibility = profiles(&["mcp-inspector"]);
         s.dcr.allow_loopback_redirect_uris = false;
     })
     .await;
     assert_eq!(register(&no_loopback, uris(&["http://localhost:6274/oauth/callback"])).await.0, 400);
     // "Make Cursor work": the profile adds the scheme.
-    let cursor = TestApp::spawn_with(|s| s.dcr.compatibility = vec!["cursor".into()]).await;
+    let cursor = TestApp::spawn_with(|s| s.dcr.compatibility = profiles(&["cursor"])).await;
     assert_eq!(register(&cursor, uris(&["cursor://anysphere.cursor-mcp/oauth/callback"])).await.0, 201);
 }
 

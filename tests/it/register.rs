@@ -63,8 +63,8 @@ async fn chatgpt_registration() {
 
     let client_id = response["client_id"].as_str().unwrap().to_string();
     let stored = app.with_db(move |c| Ok(clients::find(c, &client_id)?)).await.unwrap();
-    assert_eq!(stored.source, "dcr");
-    assert_eq!(stored.status, "active");
+    assert_eq!(stored.source, clients::Source::Dcr);
+    assert_eq!(stored.status, clients::Status::Active);
     assert_eq!(stored.last_seen_at, None);
     assert_eq!(stored.registrant_address.as_deref(), Some("127.0.0.1"));
     assert_eq!(stored.created_at, crate::common::T0);
@@ -97,7 +97,7 @@ async fn claude_asking_for_client_secret_post_is_registered_public() {
 
 #[actix_web::test]
 async fn auth_method_mismatch_reject_refuses_confidential_requests() {
-    let app = TestApp::spawn_with(|s| s.dcr.auth_method_mismatch = "reject".into()).await;
+    let app = TestApp::spawn_with(|s| s.dcr.auth_method_mismatch = gatehouse::config::AuthMethodMismatch::Reject).await;
     let (status, body) = register(
         &app,
         &json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"], "token_endpoint_auth_method": "client_secret_basic"}),

@@ -139,7 +139,8 @@ async fn a_disabled_match_is_refused_without_the_operators_reason() {
     let first = register_ok(&app, &claude()).await;
     let id = first["client_id"].as_str().unwrap().to_string();
     let now = app.clock.now();
-    app.with_db(move |c| Ok(clients::set_status(c, &id, "disabled", Some("abuse ticket 4711"), now)?)).await;
+    app.with_db(move |c| Ok(clients::set_status(c, &id, clients::Status::Disabled, Some("abuse ticket 4711"), now)?))
+        .await;
     let response = app.post_json("/register", &claude()).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();

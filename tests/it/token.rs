@@ -396,11 +396,11 @@ async fn refresh_refusals() {
     // A disabled client refreshes nothing; re-enabled, it does again.
     let id = f.client.clone();
     let now = f.app.clock.now();
-    f.app.with_db(move |c| Ok(clients::set_status(c, &id, "disabled", None, now)?)).await;
+    f.app.with_db(move |c| Ok(clients::set_status(c, &id, clients::Status::Disabled, None, now)?)).await;
     let (status, body) = f.refresh(&rt).await;
     assert_error(status, &body, 400, "invalid_grant", "disabled client");
     let id = f.client.clone();
-    f.app.with_db(move |c| Ok(clients::set_status(c, &id, "active", None, now)?)).await;
+    f.app.with_db(move |c| Ok(clients::set_status(c, &id, clients::Status::Active, None, now)?)).await;
     let (status, _) = f.refresh(&rt).await;
     assert_eq!(status, 200);
 }
@@ -421,7 +421,7 @@ async fn a_disabled_client_cannot_exchange_its_code() {
     let code = f.code(&[]).await;
     let id = f.client.clone();
     let now = f.app.clock.now();
-    f.app.with_db(move |c| Ok(clients::set_status(c, &id, "disabled", None, now)?)).await;
+    f.app.with_db(move |c| Ok(clients::set_status(c, &id, clients::Status::Disabled, None, now)?)).await;
     let (status, body) = f.exchange(&code, &f.pkce.verifier).await;
     assert_error(status, &body, 400, "invalid_grant", "disabled client");
 }
