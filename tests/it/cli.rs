@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common::process::{run, run_with_stdin};
+use crate::common::process::{gatehouse_command, run, run_with_stdin};
 
 fn config_file(contents: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
@@ -154,6 +154,21 @@ fn users_add_reads_the_first_line_refuses_duplicates_and_needs_a_terminal_to_pro
     let rows = gatehouse::store::audit::list(&mut conn, &filter, 10).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].actor, "cli");
+}
+
+#[test]
+fn logs_into_a_pipe_have_no_colour_codes() {
+    // `docker logs` reads a pipe: text lines without ANSI escapes, even with NO_COLOR unset.
+    let db = crate::common::TestDb::new(crate::common::backend());
+    let output =
+        gatehouse_command(&["migrate"], &[("GATEHOUSE__DATABASE__URL", db.url()), ("GATEHOUSE__LOG__FORMAT", "text")])
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("run gatehouse");
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("database migrated"), "the log line is there: {err}");
+    assert!(!err.contains("\x1b["), "ANSI escapes in a pipe: {err:?}");
 }
 
 #[test]
