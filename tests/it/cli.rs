@@ -157,6 +157,34 @@ fn users_add_reads_the_first_line_refuses_duplicates_and_needs_a_terminal_to_pro
 }
 
 #[test]
+fn nothing_on_standard_input_says_no_password_arrived() {
+    // As `echo pw | docker exec CONTAINER gatehouse users add …` without -i: standard input empty.
+    let db = crate::common::TestDb::new(crate::common::backend());
+    let env = [("GATEHOUSE__DATABASE__URL", db.url())];
+    let created = run_with_stdin(&["users", "add", "bob@example.com", "--password-stdin"], &env, "s3cret password\n");
+    assert!(created.status.success(), "{}", stderr(&created));
+
+    for (args, input) in [
+        (["users", "add", "carol@example.com", "--password-stdin"], ""),
+        (["users", "add", "carol@example.com", "--password-stdin"], "\n"),
+        (["users", "set-password", "bob@example.com", "--password-stdin"], ""),
+    ] {
+        let output = run_with_stdin(&args, &env, input);
+        assert_eq!(output.status.code(), Some(1), "{args:?} {input:?}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(err.contains("no password arrived on standard input"), "{args:?} {input:?}: {err}");
+        assert!(err.contains("docker exec") && err.contains("-i"), "{err}");
+        assert!(!err.contains("8 to 1024"), "{err}");
+    }
+
+    let app_db = crate::common::open_db(db.url());
+    let mut conn = app_db.get().unwrap();
+    assert!(gatehouse::store::users::find_by_email(&mut conn, "carol@example.com").unwrap().is_none());
+    let bob = gatehouse::store::users::find_by_email(&mut conn, "bob@example.com").unwrap().unwrap();
+    assert!(gatehouse::users::verify_password("s3cret password", &bob.password_hash), "the password stays");
+}
+
+#[test]
 fn logs_into_a_pipe_have_no_colour_codes() {
     // `docker logs` reads a pipe: text lines without ANSI escapes, even with NO_COLOR unset.
     let db = crate::common::TestDb::new(crate::common::backend());
