@@ -83,6 +83,8 @@ fn unreachable_postgres_at_start_fails_fast_and_clearly() {
     assert!(err.contains("cannot open the database"), "{err}");
     assert!(!err.contains("secret"), "password leaked: {err}");
     assert!(!err.contains("panicked"), "{err}");
+    // libpq's messages end with a newline: trimmed, so no blank line follows one.
+    assert!(!err.contains("\n\n"), "a blank line: {err:?}");
 }
 
 #[test]
