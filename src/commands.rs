@@ -161,7 +161,7 @@ pub fn read_new_password(from_stdin: bool) -> Result<String, CommandError> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read standard input: {e}"))?;
-        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+        return password_from_first_line(&line);
     }
     if !std::io::stdin().is_terminal() {
         return Err(CommandError::Usage(
@@ -174,6 +174,21 @@ pub fn read_new_password(from_stdin: bool) -> Result<String, CommandError> {
         return Err(CommandError::Failed("the passwords differ".into()));
     }
     Ok(first)
+}
+
+/// The password on the first line of standard input, without its line ending. Nothing there
+/// (no input at all, or an empty line) says so: the usual cause is a pipe into `docker exec`
+/// without `-i`, and "must be 8 to 1024 characters" would send the operator the wrong way.
+fn password_from_first_line(line: &str) -> Result<String, CommandError> {
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(CommandError::Failed(
+            "no password arrived on standard input: write it on the first line \
+             (when piping into `docker exec`, pass -i; into `docker compose exec`, -T)"
+                .into(),
+        ));
+    }
+    Ok(password.to_string())
 }
 
 /// `clients add --name N --redirect-uri U…`: prints the new client id.
@@ -220,4 +235,26 @@ pub fn keys_rotate(settings: &Settings) -> Result<(), CommandError> {
         crate::clock::rfc3339(row.activates_at)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_the_first_line_and_nothing_there_says_so() {
+        assert!(matches!(password_from_first_line("s3cret password\n"), Ok(p) if p == "s3cret password"));
+        assert!(matches!(password_from_first_line("s3cret password\r\n"), Ok(p) if p == "s3cret password"));
+        assert!(matches!(password_from_first_line("no newline at the end"), Ok(p) if p == "no newline at the end"));
+        // Spaces are part of a password: only the line ending goes.
+        assert!(matches!(password_from_first_line("  spaced  \n"), Ok(p) if p == "  spaced  "));
+        for nothing in ["", "\n", "\r\n"] {
+            match password_from_first_line(nothing) {
+                Err(CommandError::Failed(message)) => {
+                    assert!(message.contains("no password arrived on standard input"), "{message}")
+                }
+                other => panic!("{nothing:?}: {other:?}"),
+            }
+        }
+    }
 }

@@ -82,8 +82,25 @@ pub fn mask_password(url: &str) -> String {
 pub enum DbError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    #[error("database error: {0}")]
+    #[error("database error: {}", without_trailing_newline(&.0.to_string()))]
     Query(#[from] diesel::result::Error),
+}
+
+/// libpq ends its messages with a newline ("…Connection refused\n\tIs the server running…?\n"),
+/// which left a blank line after each in the log and in a command's error. Connection errors
+/// are trimmed where the pool makes them (`ConnectionManager`), query errors where `DbError`
+/// formats them; both through here.
+fn without_trailing_newline(message: &str) -> &str {
+    message.trim_end()
+}
+
+fn trimmed(error: diesel::ConnectionError) -> diesel::ConnectionError {
+    match error {
+        diesel::ConnectionError::BadConnection(message) => {
+            diesel::ConnectionError::BadConnection(without_trailing_newline(&message).to_string())
+        }
+        other => other,
+    }
 }
 
 impl DbError {
@@ -171,7 +188,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<PooledConn, diesel::ConnectionError> {
         Ok(PooledConn {
-            conn: self.open()?,
+            conn: self.open().map_err(trimmed)?,
             returned_at: Instant::now(),
             failures_seen: self.failures.load(Ordering::SeqCst),
             broken: false,
@@ -187,7 +204,10 @@ impl r2d2::ManageConnection for ConnectionManager {
         if trusted {
             return Ok(());
         }
-        pooled.conn.batch_execute("SELECT 1").map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(|e| trimmed(diesel::ConnectionError::BadConnection(e.to_string())))
     }
 
     /// On check-in.
@@ -407,5 +427,24 @@ mod tests {
         assert_eq!(mask_password("postgres://u:secret@h:5432/d"), "postgres://u:********@h:5432/d");
         assert_eq!(mask_password("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(mask_password("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn libpq_messages_lose_their_trailing_newline() {
+        let refused = "connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n\
+                       \tIs the server running on that host and accepting TCP/IP connections?\n";
+        let diesel::ConnectionError::BadConnection(message) =
+            trimmed(diesel::ConnectionError::BadConnection(refused.to_string()))
+        else {
+            panic!("the kind of error changed");
+        };
+        assert!(message.ends_with("TCP/IP connections?"), "{message:?}");
+        assert!(message.contains("failed: Connection refused\n\tIs the server"), "inner lines stay: {message:?}");
+
+        let closed = diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UnableToSendCommand,
+            Box::new("server closed the connection unexpectedly\n".to_string()),
+        );
+        assert_eq!(DbError::Query(closed).to_string(), "database error: server closed the connection unexpectedly");
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common::process::{run, run_with_stdin};
+use crate::common::process::{gatehouse_command, run, run_with_stdin};
 
 fn config_file(contents: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
@@ -83,6 +83,8 @@ fn unreachable_postgres_at_start_fails_fast_and_clearly() {
     assert!(err.contains("cannot open the database"), "{err}");
     assert!(!err.contains("secret"), "password leaked: {err}");
     assert!(!err.contains("panicked"), "{err}");
+    // libpq's messages end with a newline: trimmed, so no blank line follows one.
+    assert!(!err.contains("\n\n"), "a blank line: {err:?}");
 }
 
 #[test]
@@ -154,6 +156,49 @@ fn users_add_reads_the_first_line_refuses_duplicates_and_needs_a_terminal_to_pro
     let rows = gatehouse::store::audit::list(&mut conn, &filter, 10).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].actor, "cli");
+}
+
+#[test]
+fn nothing_on_standard_input_says_no_password_arrived() {
+    // As `echo pw | docker exec CONTAINER gatehouse users add …` without -i: standard input empty.
+    let db = crate::common::TestDb::new(crate::common::backend());
+    let env = [("GATEHOUSE__DATABASE__URL", db.url())];
+    let created = run_with_stdin(&["users", "add", "bob@example.com", "--password-stdin"], &env, "s3cret password\n");
+    assert!(created.status.success(), "{}", stderr(&created));
+
+    for (args, input) in [
+        (["users", "add", "carol@example.com", "--password-stdin"], ""),
+        (["users", "add", "carol@example.com", "--password-stdin"], "\n"),
+        (["users", "set-password", "bob@example.com", "--password-stdin"], ""),
+    ] {
+        let output = run_with_stdin(&args, &env, input);
+        assert_eq!(output.status.code(), Some(1), "{args:?} {input:?}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(err.contains("no password arrived on standard input"), "{args:?} {input:?}: {err}");
+        assert!(err.contains("docker exec") && err.contains("-i"), "{err}");
+        assert!(!err.contains("8 to 1024"), "{err}");
+    }
+
+    let app_db = crate::common::open_db(db.url());
+    let mut conn = app_db.get().unwrap();
+    assert!(gatehouse::store::users::find_by_email(&mut conn, "carol@example.com").unwrap().is_none());
+    let bob = gatehouse::store::users::find_by_email(&mut conn, "bob@example.com").unwrap().unwrap();
+    assert!(gatehouse::users::verify_password("s3cret password", &bob.password_hash), "the password stays");
+}
+
+#[test]
+fn logs_into_a_pipe_have_no_colour_codes() {
+    // `docker logs` reads a pipe: text lines without ANSI escapes, even with NO_COLOR unset.
+    let db = crate::common::TestDb::new(crate::common::backend());
+    let output =
+        gatehouse_command(&["migrate"], &[("GATEHOUSE__DATABASE__URL", db.url()), ("GATEHOUSE__LOG__FORMAT", "text")])
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("run gatehouse");
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("database migrated"), "the log line is there: {err}");
+    assert!(!err.contains("\x1b["), "ANSI escapes in a pipe: {err:?}");
 }
 
 #[test]
