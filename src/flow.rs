@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::cimd::{self, Lookup, Requester};
+use crate::cimd::{self, Lookup};
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
@@ -12,6 +12,7 @@ use crate::oauth::authorize::{self, RequestRules};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::query::{self, QueryError};
 use crate::oauth::redirect_uri::{self, append_query};
+use crate::origin::Origin;
 use crate::paths;
 use crate::registration::rate_limit::Window;
 use crate::secrets;
@@ -39,9 +40,7 @@ const MAX_CLIENT_ID_CHARS: usize = 2000;
 pub struct Browser {
     pub session_token: Option<String>,
     pub browser_token: Option<String>,
-    pub address: Option<String>,
-    pub rate_limit_key: String,
-    pub user_agent: Option<String>,
+    pub origin: Origin,
 }
 
 /// An error shown as a page, naming the client and redirect host when they are known.
@@ -125,7 +124,7 @@ pub async fn authorize(
     if client_id.is_empty() || client_id.chars().count() > MAX_CLIENT_ID_CHARS {
         return Ok(page(400, "Invalid request", "The request has no valid client_id."));
     }
-    let client = match cimd::lookup_client(state, settings, &client_id, &requester(browser)).await? {
+    let client = match cimd::lookup_client(state, settings, &client_id, &browser.origin).await? {
         Lookup::Found(client) => *client,
         Lookup::NotFound => {
             return Ok(page(400, "Unknown application", "This application is not registered with this server."))
@@ -287,10 +286,6 @@ fn open_request(
     }
 }
 
-fn requester(browser: &Browser) -> Requester {
-    Requester { address: browser.address.clone(), user_agent: browser.user_agent.clone() }
-}
-
 /// The pending request and its client — stored, or (CIMD) described by its document.
 async fn pending_request(
     state: &AppState,
@@ -304,7 +299,7 @@ async fn pending_request(
     let pending =
         state.db.run(move |conn| open_pending(conn, &request_id, &for_db, csrf_token.as_deref(), now)).await?;
     let Some(pending) = pending else { return Ok(None) };
-    match cimd::lookup_client(state, settings, &pending.client_id, &requester(browser)).await? {
+    match cimd::lookup_client(state, settings, &pending.client_id, &browser.origin).await? {
         Lookup::Found(client) if client.is_active() => Ok(Some((pending, *client))),
         _ => Ok(None),
     }
@@ -379,7 +374,7 @@ pub async fn login_submit(
 ) -> Result<LoginOutcome, AppError> {
     let now = state.clock.now();
     let window = Window::containing(now, LOGIN_WINDOW_SECS);
-    let address_key = format!("login:{}", browser.rate_limit_key);
+    let address_key = format!("login:{}", browser.origin.rate_limit_key);
     let account_key = secrets::digest(&format!("login:{}", form.email.trim().to_lowercase()));
     let email = form.email.trim().to_string();
     let (request_id, csrf) = (form.request_id.clone(), form.csrf_token.clone());
@@ -444,8 +439,8 @@ pub async fn login_submit(
         event: event::USER_LOGIN_FAILED,
         actor: Actor::Anonymous,
         client_id: Some(client.client_id.clone()),
-        address: browser.address.clone(),
-        user_agent: browser.user_agent.clone(),
+        address: browser.origin.address.clone(),
+        user_agent: browser.origin.user_agent.clone(),
         detail: json!({}),
     };
     match user {
@@ -573,7 +568,7 @@ pub async fn consent_form(
         .await?;
     let Some((pending, session, user)) = signed_in else { return Ok(ConsentOutcome::Login(login)) };
     // A signed-in user reached consent: now a CIMD client is stored (and audited).
-    cimd::store_at_consent(state, &client, &requester(browser)).await?;
+    cimd::store_at_consent(state, &client, &browser.origin).await?;
     Ok(ConsentOutcome::Form(consent_view(&pending, &client, &session, &user)))
 }
 

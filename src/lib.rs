@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod net;
 pub mod oauth;
 pub mod operator;
+pub mod origin;
 pub mod operator_cli;
 pub mod paths;
 pub mod registration;

@@ -25,6 +25,7 @@ use crate::registration::policy::HostPattern;
 use crate::registration::service::rules_from;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
+use crate::origin::Origin;
 use crate::store::clients::{self, Client, Source};
 use crate::store::refresh;
 use fetch::{FetchConfig, FetchError, FetchResponse, Fetcher};
@@ -60,13 +61,6 @@ pub enum Lookup {
     NotFound,
     /// A CIMD client id whose document cannot be used; the message is for the client's author.
     Failed(String),
-}
-
-/// Who is asking, for the audit trail.
-#[derive(Debug, Clone, Default)]
-pub struct Requester {
-    pub address: Option<String>,
-    pub user_agent: Option<String>,
 }
 
 /// A fetch's result: a new document, or (to a conditional request) "not modified".
@@ -225,7 +219,7 @@ impl Cimd {
         settings: &Settings,
         url: &url::Url,
         stored: Option<&Client>,
-        requester: &Requester,
+        requester: &Origin,
     ) -> Result<Fetched, String> {
         let now = state.clock.now();
         let key = url.as_str().to_string();
@@ -267,7 +261,7 @@ impl Cimd {
         settings: &Settings,
         url: &url::Url,
         validators: &(Option<String>, Option<String>),
-        requester: &Requester,
+        requester: &Origin,
     ) -> Result<Fetched, String> {
         let now = state.clock.now();
         let host = normalise_host(url.host_str().unwrap_or(""));
@@ -377,7 +371,7 @@ pub async fn lookup_client(
     state: &AppState,
     settings: &Settings,
     client_id: &str,
-    requester: &Requester,
+    requester: &Origin,
 ) -> Result<Lookup, AppError> {
     let id = client_id.to_string();
     let stored = state.db.run(move |conn| Ok(clients::find(conn, &id)?)).await?;
@@ -394,7 +388,7 @@ async fn resolve_document(
     settings: &Settings,
     client_id: &str,
     stored: Option<Client>,
-    requester: &Requester,
+    requester: &Origin,
 ) -> Result<Lookup, AppError> {
     let now = state.clock.now();
     match &stored {
@@ -461,7 +455,7 @@ pub async fn revalidate_for_token(
     state: &AppState,
     settings: &Settings,
     client_id: &str,
-    requester: &Requester,
+    requester: &Origin,
 ) -> Result<Option<String>, AppError> {
     if !settings.cimd.enabled || !fetch::looks_like_url(client_id) {
         return Ok(None);
@@ -529,7 +523,7 @@ async fn replace_document(state: &AppState, existing: &Client, row: &Client) -> 
 
 /// Store a CIMD client when a signed-in user reaches consent (audited `client.cimd.discovered`
 /// the first time); a no-op for stored ones.
-pub async fn store_at_consent(state: &AppState, client: &Client, requester: &Requester) -> Result<(), AppError> {
+pub async fn store_at_consent(state: &AppState, client: &Client, requester: &Origin) -> Result<(), AppError> {
     if client.source != Source::Cimd {
         return Ok(());
     }

@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::request::{bearer_token, read_body, registrant, BodyError};
+use super::request::{bearer_token, origin, read_body, BodyError};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::oauth::error::ErrorCode;
@@ -48,7 +48,7 @@ async fn authenticate(request: &HttpRequest, state: &AppState, settings: &Settin
     }
     let now = state.clock.now();
     let window = Window::containing(now, FAILURE_WINDOW_SECS);
-    let key = format!("admin:{}", registrant(request, settings).rate_limit_key);
+    let key = format!("admin:{}", origin(request, settings).rate_limit_key);
     let peek_key = key.clone();
     let failures = state.db.run(move |conn| Ok(rate_limits::attempts(conn, &peek_key, window.start)?)).await?;
     if failures >= FAILURES_PER_WINDOW {

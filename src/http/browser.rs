@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::pages;
-use super::request::{read_body, registrant, BodyError};
+use super::request::{origin, read_body, BodyError};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::flow::{self, AuthorizeOutcome, Browser, ConsentOutcome, LoginOutcome};
@@ -27,13 +27,10 @@ fn cookie(settings: &Settings, name: &'static str, value: String) -> Cookie<'sta
 }
 
 fn browser(request: &HttpRequest, settings: &Settings) -> Browser {
-    let who = registrant(request, settings);
     Browser {
         session_token: request.cookie(SESSION_COOKIE).map(|c| c.value().to_string()),
         browser_token: request.cookie(BROWSER_COOKIE).map(|c| c.value().to_string()),
-        address: who.address,
-        rate_limit_key: who.rate_limit_key,
-        user_agent: who.user_agent,
+        origin: origin(request, settings),
     }
 }
 

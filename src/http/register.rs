@@ -3,7 +3,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::request::{bearer_token, is_json_content_type, read_body, registrant, BodyError};
+use super::request::{bearer_token, is_json_content_type, read_body, origin, BodyError};
 use crate::error::AppError;
 use crate::oauth::error::ErrorCode;
 use crate::registration::service::{self, Registered};
@@ -23,7 +23,7 @@ pub async fn register(
     if !settings.dcr.enabled {
         return Err(not_found("dynamic client registration"));
     }
-    let registrant = registrant(&request, &settings);
+    let registrant = origin(&request, &settings);
     let admission = service::admit(&state, &settings, &registrant).await?;
     if !is_json_content_type(&request) {
         let description = "the request body must be JSON (Content-Type: application/json)";
@@ -91,7 +91,7 @@ pub async fn delete(
     if !settings.dcr.registration_management {
         return Err(not_found("registration management"));
     }
-    let registrant = registrant(&request, &settings);
+    let registrant = origin(&request, &settings);
     service::delete_registration(&state, &registrant, client_id.into_inner(), bearer_token(&request)).await?;
     Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish())
 }

@@ -1,5 +1,5 @@
-//! What handlers read off a request: the registrant's address (behind trusted proxies), the
-//! user agent, a bearer token, a size-limited body.
+//! What handlers read off a request: its origin (address behind trusted proxies, rate-limit
+//! key, user agent), a bearer token, a size-limited body.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
@@ -7,9 +7,10 @@ use futures_util::StreamExt;
 
 use crate::config::{parsed_cidrs, Settings};
 use crate::net;
-use crate::registration::service::Registrant;
+use crate::origin::Origin;
 
-pub fn registrant(request: &HttpRequest, settings: &Settings) -> Registrant {
+/// Where the request came from, once per request.
+pub fn origin(request: &HttpRequest, settings: &Settings) -> Origin {
     let ip = request.peer_addr().map(|peer| {
         // Every X-Forwarded-For line, in order: some proxies add a line instead of appending.
         let forwarded: Vec<&str> =
@@ -24,7 +25,7 @@ pub fn registrant(request: &HttpRequest, settings: &Settings) -> Registrant {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| crate::text::truncate(ua, 300));
-    Registrant { address, user_agent, rate_limit_key }
+    Origin { address, rate_limit_key, user_agent }
 }
 
 /// The token of an `Authorization: Bearer …` header; `None` when absent or malformed.

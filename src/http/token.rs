@@ -3,14 +3,13 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::request::{read_body, registrant, BodyError};
-use crate::cimd::Requester;
+use super::request::{origin, read_body, BodyError};
 use crate::error::AppError;
 use crate::keys::JWKS_MAX_AGE_SECS;
 use crate::oauth::error::ErrorCode;
-use crate::oauth::token::{parse_revocation_request, parse_token_request};
 use crate::state::AppState;
-use crate::token;
+use crate::token::request::{parse_revocation_request, parse_token_request};
+use crate::token::{grants, revoke};
 
 async fn form_body(request: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Vec<u8>, AppError> {
     read_body(request, payload, limit).await.map_err(|e| match e {
@@ -36,9 +35,7 @@ pub async fn token(
     let body = form_body(&request, payload, settings.server.max_body_bytes).await?;
     let parsed = parse_token_request(content_type(&request), &body)
         .map_err(|e| AppError::OAuth(actix_web::http::StatusCode::BAD_REQUEST, e))?;
-    let who = registrant(&request, &settings);
-    let caller = Requester { address: who.address, user_agent: who.user_agent };
-    let response = token::token(&state, &settings, parsed, &caller).await?;
+    let response = grants::token(&state, &settings, parsed, &origin(&request, &settings)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -54,7 +51,7 @@ pub async fn revoke(
     let body = form_body(&request, payload, settings.server.max_body_bytes).await?;
     let parsed = parse_revocation_request(content_type(&request), &body)
         .map_err(|e| AppError::OAuth(actix_web::http::StatusCode::BAD_REQUEST, e))?;
-    token::revoke(&state, parsed).await?;
+    revoke::revoke(&state, parsed).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).finish())
 }
 

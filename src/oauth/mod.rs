@@ -8,4 +8,3 @@ pub mod metadata;
 pub mod pkce;
 pub mod query;
 pub mod redirect_uri;
-pub mod token;

@@ -12,6 +12,7 @@ use super::rules::{self, RegistrationRules};
 use super::webhook::{self, Answer};
 use crate::config::Settings;
 use crate::config::WebhookOnError;
+use crate::origin::Origin;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
 use crate::oauth::client_metadata::ClientMetadata;
@@ -32,15 +33,6 @@ const DEDUPE_RETRIES: usize = 3;
 
 pub const DISABLED_CLIENT_MESSAGE: &str = "this client has been disabled by the operator";
 
-/// Who is registering, as far as the server can tell.
-#[derive(Debug, Clone, Default)]
-pub struct Registrant {
-    pub address: Option<String>,
-    pub user_agent: Option<String>,
-    /// The address's rate-limit key (IPv4 as is, IPv6 by /64).
-    pub rate_limit_key: String,
-}
-
 /// A counted attempt: where to give it back if it turns out to be a dedupe reuse.
 #[derive(Debug, Clone)]
 pub struct Admission {
@@ -50,7 +42,7 @@ pub struct Admission {
 
 /// Step 2: count this attempt against the registrant's window (one atomic upsert of its own)
 /// and refuse it over the limit. Every attempt counts, refused ones included.
-pub async fn admit(state: &AppState, settings: &Settings, registrant: &Registrant) -> Result<Admission, AppError> {
+pub async fn admit(state: &AppState, settings: &Settings, registrant: &Origin) -> Result<Admission, AppError> {
     let now = state.clock.now();
     let window = Window::containing(now, settings.dcr.rate_limit_window_secs);
     let limit = settings.dcr.max_registrations_per_window;
@@ -150,7 +142,7 @@ pub fn rules_from(settings: &Settings) -> RegistrationRules {
 pub async fn register(
     state: &AppState,
     settings: &Settings,
-    registrant: &Registrant,
+    registrant: &Origin,
     body: &[u8],
 ) -> Result<Registered, AppError> {
     let request = match rules::parse_request(body) {
@@ -236,7 +228,7 @@ struct NewRegistration<'a> {
     metadata: &'a ClientMetadata,
     fingerprint: Option<&'a str>,
     token_hash: Option<&'a str>,
-    registrant: &'a Registrant,
+    registrant: &'a Origin,
     submitted: &'a Value,
     decision: &'a Value,
 }
@@ -325,7 +317,7 @@ fn code_of(e: &rules::RegistrationError) -> ErrorCode {
 /// refusal from the content-type check on (steps 3–6).
 pub async fn refuse(
     state: &AppState,
-    registrant: &Registrant,
+    registrant: &Origin,
     status: StatusCode,
     code: ErrorCode,
     description: &str,
@@ -337,7 +329,7 @@ pub async fn refuse(
 /// As `refuse`, with the policy webhook's decision in the audit detail.
 async fn refuse_with(
     state: &AppState,
-    registrant: &Registrant,
+    registrant: &Origin,
     status: StatusCode,
     code: ErrorCode,
     description: &str,
@@ -382,7 +374,7 @@ fn with_decision(mut detail: Value, decision: &Value) -> Value {
 async fn apply_policy(
     state: &AppState,
     settings: &Settings,
-    registrant: &Registrant,
+    registrant: &Origin,
     request: &Map<String, Value>,
     metadata: &ClientMetadata,
 ) -> Result<Value, AppError> {
@@ -539,7 +531,7 @@ pub async fn read_registration(
 /// Returns whether the client was removed.
 pub async fn delete_registration(
     state: &AppState,
-    registrant: &Registrant,
+    registrant: &Origin,
     client_id: String,
     token: Option<String>,
 ) -> Result<bool, AppError> {

@@ -1,17 +1,18 @@
-//! The token half of the flow (SPEC §5): code exchange, refresh rotation with reuse detection,
-//! revocation, and minting ES256 access tokens. Parsing lives in `oauth::token`.
+//! The grants of `POST /token` (SPEC §5): code exchange, refresh rotation with reuse detection,
+//! and minting ES256 access tokens.
 
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cimd::{self, Requester};
+use crate::cimd;
+use crate::origin::Origin;
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
 use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::verify_s256;
-use crate::oauth::token::{narrow_scope, RevocationRequest, TokenRequest};
+use super::request::{narrow_scope, TokenRequest};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
@@ -72,7 +73,7 @@ pub async fn token(
     state: &AppState,
     settings: &Settings,
     request: TokenRequest,
-    caller: &Requester,
+    caller: &Origin,
 ) -> Result<TokenResponse, AppError> {
     if let Some(message) = cimd::revalidate_for_token(state, settings, request.client_id(), caller).await? {
         tracing::warn!(client_id = request.client_id(), %message, "client metadata document unusable at /token");
@@ -179,7 +180,7 @@ fn mint_access_token(state: &AppState, settings: &Settings, grant: &Grant, now: 
     ring.signing.sign(&claims).map_err(|e| AppError::Internal(format!("signing failed: {e}")))
 }
 
-fn audit_row(event: &'static str, client_id: &str, caller: &Requester, detail: serde_json::Value) -> AuditRecord {
+fn audit_row(event: &'static str, client_id: &str, caller: &Origin, detail: serde_json::Value) -> AuditRecord {
     AuditRecord {
         event,
         actor: Actor::Client,
@@ -216,7 +217,7 @@ fn start_family(conn: &mut DbConnection, now: i64, ttl: i64, code: &CodeRow) -> 
 type QueryResultOf<T> = Result<T, diesel::result::Error>;
 
 /// A replayed code: revoke what it produced, audit, refuse (SPEC §5, RFC 6749 §4.1.2).
-fn code_replayed(conn: &mut DbConnection, now: i64, caller: &Requester, code_hash: &str) -> Result<Outcome, DbError> {
+fn code_replayed(conn: &mut DbConnection, now: i64, caller: &Origin, code_hash: &str) -> Result<Outcome, DbError> {
     let Some(code) = codes::find(conn, code_hash)? else {
         return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "unknown code"));
     };
@@ -238,7 +239,7 @@ fn redeem_code(
     conn: &mut DbConnection,
     now: i64,
     refresh_ttl: i64,
-    caller: &Requester,
+    caller: &Origin,
     code: &str,
     redirect_uri: &str,
     client_id: &str,
@@ -297,7 +298,7 @@ fn rotate_refresh(
     conn: &mut DbConnection,
     now: i64,
     grace: i64,
-    caller: &Requester,
+    caller: &Origin,
     presented: &str,
     client_id: &str,
     scope: Option<&str>,
@@ -367,22 +368,4 @@ fn rotate_refresh(
         refresh_token: Some(next),
         seen_long_ago: seen_long_ago(context.client_last_seen_at, now),
     }))
-}
-
-/// `POST /revoke` (RFC 7009): a refresh token revokes its family; anything else — an access
-/// token, an unknown token, another client's token — is accepted with no effect.
-pub async fn revoke(state: &AppState, request: RevocationRequest) -> Result<(), AppError> {
-    let now = state.clock.now();
-    state
-        .db
-        .run(move |conn| {
-            let Some((_, family)) = refresh::find_token(conn, &secrets::digest(&request.token))? else { return Ok(()) };
-            if request.client_id.as_deref().is_some_and(|id| !secrets::constant_time_eq(id, &family.client_id)) {
-                return Ok(());
-            }
-            refresh::revoke_family(conn, &family.family_id, "revoked by the client", now)?;
-            Ok(())
-        })
-        .await
-        .map_err(AppError::from)
 }

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::error::{ErrorCode, OAuthError};
-use super::pkce::is_valid_code_verifier;
-use super::query;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::pkce::is_valid_code_verifier;
+use crate::oauth::query;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenRequest {
