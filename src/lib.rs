@@ -1,6 +1,7 @@
 //! Gatehouse: a standalone OAuth 2.1 authorization server for self-registering clients.
 //! The binary (`main.rs`) is a thin shell over this library, which tests build in-process.
 
+pub mod authorize;
 pub mod cimd;
 pub mod cleanup;
 pub mod cli;
@@ -10,7 +11,6 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod flow;
 pub mod http;
 pub mod jobs;
 pub mod jwt;
@@ -20,8 +20,8 @@ pub mod metrics;
 pub mod net;
 pub mod oauth;
 pub mod operator;
-pub mod origin;
 pub mod operator_cli;
+pub mod origin;
 pub mod paths;
 pub mod registration;
 pub mod reload;

@@ -1,5 +1,5 @@
 //! `/authorize`, `/login`, `/consent`, `/logout`: the browser-facing handlers. They read query,
-//! form and cookies, call `flow`, and render a page or redirect. No CORS here, by design.
+//! form and cookies, call `authorize`, and render a page or redirect. No CORS here, by design.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
@@ -7,9 +7,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::pages;
 use super::request::{origin, read_body, BodyError};
+use crate::authorize::consent::{self, ConsentOutcome};
+use crate::authorize::login::{self, LoginOutcome};
+use crate::authorize::request::{self, AuthorizeOutcome};
+use crate::authorize::{session, Browser};
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::flow::{self, AuthorizeOutcome, Browser, ConsentOutcome, LoginOutcome};
 use crate::oauth::query;
 use crate::state::AppState;
 
@@ -75,7 +78,7 @@ fn request_id_of(request: &HttpRequest) -> String {
 pub async fn authorize(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
     let browser = browser(&request, &settings);
-    let outcome = flow::authorize(&state, &settings, request.query_string(), &browser).await?;
+    let outcome = request::authorize(&state, &settings, request.query_string(), &browser).await?;
     Ok(match outcome {
         AuthorizeOutcome::Page(page) => pages::error_page(&page),
         AuthorizeOutcome::RedirectToClient(location) => redirect_to_client(&location),
@@ -101,7 +104,7 @@ fn login_response(settings: &Settings, outcome: LoginOutcome) -> HttpResponse {
 
 pub async fn login_form(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let outcome = flow::login_form(&state, &settings, request_id_of(&request), &browser(&request, &settings)).await?;
+    let outcome = login::login_form(&state, &settings, request_id_of(&request), &browser(&request, &settings)).await?;
     Ok(login_response(&settings, outcome))
 }
 
@@ -115,13 +118,13 @@ pub async fn login_submit(
         Ok(fields) => fields,
         Err(page) => return Ok(page),
     };
-    let form = flow::LoginForm {
+    let form = login::LoginForm {
         request_id: field(&fields, "request_id"),
         csrf_token: field(&fields, "csrf_token"),
         email: field(&fields, "email"),
         password: field(&fields, "password"),
     };
-    let outcome = flow::login_submit(&state, &settings, form, &browser(&request, &settings)).await?;
+    let outcome = login::login_submit(&state, &settings, form, &browser(&request, &settings)).await?;
     Ok(login_response(&settings, outcome))
 }
 
@@ -136,7 +139,8 @@ fn consent_response(settings: &Settings, outcome: ConsentOutcome) -> HttpRespons
 
 pub async fn consent_form(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let outcome = flow::consent_form(&state, &settings, request_id_of(&request), &browser(&request, &settings)).await?;
+    let outcome =
+        consent::consent_form(&state, &settings, request_id_of(&request), &browser(&request, &settings)).await?;
     Ok(consent_response(&settings, outcome))
 }
 
@@ -150,12 +154,12 @@ pub async fn consent_submit(
         Ok(fields) => fields,
         Err(page) => return Ok(page),
     };
-    let form = flow::ConsentForm {
+    let form = consent::ConsentForm {
         request_id: field(&fields, "request_id"),
         csrf_token: field(&fields, "csrf_token"),
         decision: field(&fields, "decision"),
     };
-    let outcome = flow::consent_submit(&state, &settings, form, &browser(&request, &settings)).await?;
+    let outcome = consent::consent_submit(&state, &settings, form, &browser(&request, &settings)).await?;
     Ok(consent_response(&settings, outcome))
 }
 
@@ -169,7 +173,7 @@ pub async fn logout(
         Ok(fields) => fields,
         Err(page) => return Ok(page),
     };
-    let ended = flow::logout(&state, field(&fields, "csrf_token"), &browser(&request, &settings)).await?;
+    let ended = session::logout(&state, field(&fields, "csrf_token"), &browser(&request, &settings)).await?;
     if !ended {
         return Ok(pages::message_page(400, "Not signed out", "The sign-out request was not valid."));
     }

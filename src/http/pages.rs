@@ -3,7 +3,9 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 
-use crate::flow::{ConsentView, ErrorPage, LoginView};
+use crate::authorize::consent::ConsentView;
+use crate::authorize::login::LoginView;
+use crate::authorize::ErrorPage;
 use crate::paths;
 
 /// The headers every page carries (SPEC §5).

@@ -3,7 +3,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::request::{bearer_token, is_json_content_type, read_body, origin, BodyError};
+use super::request::{bearer_token, is_json_content_type, origin, read_body, BodyError};
 use crate::error::AppError;
 use crate::oauth::error::ErrorCode;
 use crate::registration::service::{self, Registered};

@@ -4,15 +4,15 @@
 use serde::Serialize;
 use serde_json::json;
 
+use super::request::{narrow_scope, TokenRequest};
 use crate::cimd;
-use crate::origin::Origin;
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
 use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::verify_s256;
-use super::request::{narrow_scope, TokenRequest};
+use crate::origin::Origin;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};

@@ -1,0 +1,54 @@
+//! The browser half of the authorization flow (SPEC §5): `/authorize` → `/login` → `/consent`
+//! → redirect with a code. Handlers hand this module the query, form fields and cookies; it
+//! answers with what to show or where to go. The protocol rules live in `oauth::authorize`.
+//!
+//! `request` takes the authorization request, `login` signs the person in, `consent` records
+//! their decision, `pending` finds the request a browser started, `session` the signed-in user.
+
+pub mod consent;
+pub mod login;
+mod pending;
+pub mod request;
+pub mod session;
+
+use crate::oauth::redirect_uri;
+use crate::origin::Origin;
+use crate::store::clients::Client;
+
+/// What the browser sent besides the request itself.
+#[derive(Debug, Clone, Default)]
+pub struct Browser {
+    pub session_token: Option<String>,
+    pub browser_token: Option<String>,
+    pub origin: Origin,
+}
+
+/// An error shown as a page, naming the client and redirect host when they are known.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub status: u16,
+    pub title: String,
+    pub message: String,
+    pub client_name: Option<String>,
+    pub redirect_host: Option<String>,
+}
+
+impl ErrorPage {
+    fn new(status: u16, title: &str, message: impl Into<String>) -> Self {
+        ErrorPage { status, title: title.into(), message: message.into(), client_name: None, redirect_host: None }
+    }
+
+    fn about(mut self, client: &Client, redirect: Option<&str>) -> Self {
+        self.client_name = Some(client.client_name().to_string());
+        self.redirect_host = redirect.map(redirect_uri::display_host);
+        self
+    }
+}
+
+fn expired_request() -> ErrorPage {
+    ErrorPage::new(
+        400,
+        "Sign-in expired",
+        "This sign-in request has expired or was already used. Go back to the application and start again.",
+    )
+}

@@ -1,0 +1,187 @@
+//! `GET /authorize` (RFC 6749 §4.1.1, SPEC §5): verify the client and its redirect URI, then
+//! validate the rest and open a pending request that continues at sign-in or consent.
+
+use super::session::session_user;
+use super::{Browser, ErrorPage};
+use crate::cimd::{self, Lookup};
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::oauth::authorize::{self, RequestRules};
+use crate::oauth::error::ErrorCode;
+use crate::oauth::query::{self, QueryError};
+use crate::oauth::redirect_uri::{self, append_query};
+use crate::paths;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::auth_requests::{self, AuthRequestRow};
+use crate::store::clients;
+
+/// How long a pending authorization request may take to reach consent.
+const REQUEST_TTL_SECS: i64 = 600;
+const MAX_CLIENT_ID_CHARS: usize = 2000;
+
+pub enum AuthorizeOutcome {
+    Page(ErrorPage),
+    /// A redirect to the client (errors of manual clients, after verification).
+    RedirectToClient(String),
+    /// On to `/login` or `/consent`; `new_browser_token` is set as the browser-binding cookie.
+    Continue {
+        location: String,
+        new_browser_token: Option<String>,
+    },
+}
+
+fn error_redirect(
+    settings: &Settings,
+    redirect_uri: &str,
+    state: Option<&str>,
+    code: ErrorCode,
+    description: &str,
+) -> String {
+    let mut params = vec![("error", code.as_str()), ("error_description", description)];
+    if let Some(state) = state {
+        params.push(("state", state));
+    }
+    params.push(("iss", &settings.issuer));
+    append_query(redirect_uri, &params)
+}
+
+/// `GET /authorize`.
+pub async fn authorize(
+    state: &AppState,
+    settings: &Settings,
+    query: &str,
+    browser: &Browser,
+) -> Result<AuthorizeOutcome, AppError> {
+    let parsed = query::parse_query(query);
+    for name in ["client_id", "redirect_uri"] {
+        if let Err(QueryError::RepeatedParameter(repeated)) = &parsed {
+            if repeated == name {
+                return Ok(page(400, "Invalid request", format!("The {name} parameter appears more than once.")));
+            }
+        }
+    }
+    let client_id = query::first_value(query, "client_id").unwrap_or_default();
+    if client_id.is_empty() || client_id.chars().count() > MAX_CLIENT_ID_CHARS {
+        return Ok(page(400, "Invalid request", "The request has no valid client_id."));
+    }
+    let client = match cimd::lookup_client(state, settings, &client_id, &browser.origin).await? {
+        Lookup::Found(client) => *client,
+        Lookup::NotFound => {
+            return Ok(page(400, "Unknown application", "This application is not registered with this server."))
+        }
+        Lookup::Failed(message) => return Ok(page(400, "Client metadata document refused", message)),
+    };
+    let requested_redirect = query::first_value(query, "redirect_uri").unwrap_or_default();
+    if !client.is_active() {
+        return Ok(AuthorizeOutcome::Page(
+            ErrorPage::new(400, "Application disabled", "This application has been disabled by the operator.")
+                .about(&client, None),
+        ));
+    }
+    if requested_redirect.is_empty() {
+        return Ok(AuthorizeOutcome::Page(
+            ErrorPage::new(400, "Invalid request", "The request has no redirect_uri.").about(&client, None),
+        ));
+    }
+    if redirect_uri::find_registered(client.redirect_uris(), &requested_redirect).is_none() {
+        return Ok(AuthorizeOutcome::Page(
+            ErrorPage::new(400, "Invalid redirect", "The redirect_uri is not registered for this application.")
+                .about(&client, Some(&requested_redirect)),
+        ));
+    }
+
+    // Client and redirect URI verified. Manual clients get errors redirected from here on;
+    // self-registered ones never do (RFC 9700 §4.11.2: no open redirector).
+    let is_manual = client.is_manual();
+    let state_param = query::first_value(query, "state").filter(|s| s.chars().count() <= authorize::MAX_STATE_CHARS);
+    let refuse = |code: ErrorCode, description: String| -> AuthorizeOutcome {
+        if is_manual {
+            AuthorizeOutcome::RedirectToClient(error_redirect(
+                settings,
+                &requested_redirect,
+                state_param.as_deref(),
+                code,
+                &description,
+            ))
+        } else {
+            AuthorizeOutcome::Page(
+                ErrorPage::new(400, "Invalid request", description).about(&client, Some(&requested_redirect)),
+            )
+        }
+    };
+    let params = match parsed {
+        Ok(params) => params,
+        Err(QueryError::RepeatedParameter(name)) => {
+            let (code, description) = authorize::repeated_parameter_error(&name);
+            return Ok(refuse(code, description));
+        }
+        Err(QueryError::Malformed) => {
+            return Ok(refuse(ErrorCode::InvalidRequest, "the query string is not valid UTF-8".into()))
+        }
+    };
+    let supported_scopes = crate::registration::profiles::effective_scopes(settings);
+    let rules = RequestRules {
+        supported_scopes: &supported_scopes,
+        client_scope: client.metadata.scope.as_deref(),
+        allowed_resources: &settings.resources.allowed,
+    };
+    let validated = match authorize::validate_request(&params, &rules) {
+        Ok(validated) => validated,
+        Err((code, description)) => return Ok(refuse(code, description)),
+    };
+    if !validated.dropped_scopes.is_empty() {
+        tracing::debug!(client_id = %client.client_id, dropped = ?validated.dropped_scopes, "requested scopes dropped");
+    }
+
+    let now = state.clock.now();
+    let new_browser_token = browser.browser_token.is_none().then(|| secrets::random_token(32));
+    let browser_token = browser.browser_token.clone().or_else(|| new_browser_token.clone()).unwrap_or_default();
+    let session_token = browser.session_token.clone();
+    let pending = AuthRequestRow {
+        request_id: secrets::random_token(24),
+        browser_hash: secrets::digest(&browser_token),
+        csrf_token: secrets::random_token(24),
+        client_id: client.client_id.clone(),
+        redirect_uri: requested_redirect.clone(),
+        state: validated.state.clone(),
+        code_challenge: validated.code_challenge.clone(),
+        scope: validated.scopes.join(" "),
+        resource: validated.resource.clone(),
+        user_id: None,
+        created_at: now,
+        expires_at: now + REQUEST_TTL_SECS,
+        consumed: false,
+    };
+    let prompt_none = validated.prompt_none;
+    let request_id = pending.request_id.clone();
+    let signed_in = state
+        .db
+        .run(move |conn| {
+            // Last seen: at most one write a minute, and never a reason to fail the request.
+            if let Err(error) = clients::touch_last_seen(conn, &pending.client_id, now) {
+                tracing::warn!(%error, "could not update the client's last-seen time");
+            }
+            let user = session_user(conn, session_token.as_deref(), now)?;
+            if prompt_none {
+                return Ok(user.is_some());
+            }
+            let mut pending = pending;
+            pending.user_id = user.as_ref().map(|(_, u)| u.user_id.clone());
+            auth_requests::insert(conn, &pending)?;
+            Ok(user.is_some())
+        })
+        .await?;
+    if prompt_none {
+        // Every client is asked for consent, so `prompt=none` can never succeed.
+        let code = if signed_in { ErrorCode::ConsentRequired } else { ErrorCode::LoginRequired };
+        return Ok(refuse(code, "this server always asks the user; prompt=none cannot be honoured".into()));
+    }
+    let target = if signed_in { paths::CONSENT } else { paths::LOGIN };
+    let location = format!("{}{target}?request_id={request_id}", settings.issuer_path());
+    Ok(AuthorizeOutcome::Continue { location, new_browser_token })
+}
+
+fn page(status: u16, title: &str, message: impl Into<String>) -> AuthorizeOutcome {
+    AuthorizeOutcome::Page(ErrorPage::new(status, title, message))
+}

@@ -1,0 +1,43 @@
+//! The signed-in user (SPEC §5): the session cookie's live session of an active user, and
+//! logout.
+
+use super::Browser;
+use crate::db::{DbConnection, DbError};
+use crate::error::AppError;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::sessions::{self, SessionRow};
+use crate::store::users::{self, UserRow};
+
+/// The session's user, when the cookie names a live session of an active user.
+pub(super) fn session_user(
+    conn: &mut DbConnection,
+    token: Option<&str>,
+    now: i64,
+) -> Result<Option<(SessionRow, UserRow)>, DbError> {
+    let Some(token) = token else { return Ok(None) };
+    let Some(session) = sessions::find_live(conn, &secrets::digest(token), now)? else { return Ok(None) };
+    match users::find(conn, &session.user_id)? {
+        Some(user) if user.is_active() => Ok(Some((session, user))),
+        _ => Ok(None),
+    }
+}
+
+/// `POST /logout`: ends the session when the form's CSRF token is the session's. Returns
+/// whether a session was ended.
+pub async fn logout(state: &AppState, csrf_token: String, browser: &Browser) -> Result<bool, AppError> {
+    let now = state.clock.now();
+    let Some(token) = browser.session_token.clone() else { return Ok(false) };
+    state
+        .db
+        .run(move |conn| {
+            let hash = secrets::digest(&token);
+            let Some(session) = sessions::find_live(conn, &hash, now)? else { return Ok(false) };
+            if !secrets::constant_time_eq(&csrf_token, &session.csrf_token) {
+                return Ok(false);
+            }
+            Ok(sessions::delete(conn, &hash)?)
+        })
+        .await
+        .map_err(AppError::from)
+}
