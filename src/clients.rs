@@ -3,8 +3,7 @@
 use crate::config::Settings;
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::oauth::client_metadata::ClientMetadata;
-use crate::registration::rules;
-use crate::registration::service::rules_from;
+use crate::registration::rules::{self, RegistrationRules};
 use crate::secrets;
 use crate::store::audit::{self, Actor, AuditRecord};
 use crate::store::clients::{self, Client, Source};
@@ -30,7 +29,7 @@ pub fn manual_metadata(
     name: &str,
     redirect_uris: &[String],
 ) -> Result<ClientMetadata, ClientError> {
-    let mut rules = rules_from(settings);
+    let mut rules = RegistrationRules::from_settings(settings);
     rules.allow_https_redirect_uris = true;
     rules.allow_loopback_redirect_uris = true;
     rules.max_redirect_uris = rules.max_redirect_uris.max(redirect_uris.len());

@@ -23,7 +23,7 @@ use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::redirect_uri::normalise_host;
 use crate::origin::Origin;
 use crate::registration::policy::HostPattern;
-use crate::registration::service::rules_from;
+use crate::registration::rules::RegistrationRules;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::clients::{self, Client, Source};
@@ -315,7 +315,7 @@ impl Cimd {
                     expires_at: now + cache::freshness_secs(cache_control.as_deref(), expires.as_deref(), now, cimd),
                 }),
                 FetchResponse::Document { body, etag, last_modified, cache_control, expires } => {
-                    let metadata = document::validate(url.as_str(), &body, &rules_from(settings)).map_err(|m| {
+                    let metadata = document::validate(url.as_str(), &body, &RegistrationRules::from_settings(settings)).map_err(|m| {
                         failed(event::CIMD_REJECTED, format!("the client metadata document is not acceptable: {m}"))
                     })?;
                     let fresh_for = cache::freshness_secs(cache_control.as_deref(), expires.as_deref(), now, cimd);

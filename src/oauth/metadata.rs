@@ -1,8 +1,8 @@
-//! RFC 8414 authorization server metadata, built from the current settings.
+//! RFC 8414 authorization server metadata: the document, from plain values (the HTTP layer
+//! passes the live settings' issuer, scopes and switches).
 
 use serde::Serialize;
 
-use crate::config::Settings;
 use crate::paths;
 
 #[derive(Debug, Serialize)]
@@ -26,16 +26,25 @@ pub struct ServerMetadata {
     pub client_id_metadata_document_supported: Option<bool>,
 }
 
-pub fn server_metadata(settings: &Settings) -> ServerMetadata {
-    let issuer = settings.issuer.as_str();
+/// What the document depends on.
+pub struct MetadataInputs<'a> {
+    pub issuer: &'a str,
+    pub scopes_supported: Vec<String>,
+    /// `registration_endpoint` is published only while DCR is on.
+    pub registration_enabled: bool,
+    pub cimd_enabled: bool,
+}
+
+pub fn server_metadata(inputs: MetadataInputs) -> ServerMetadata {
+    let issuer = inputs.issuer;
     ServerMetadata {
         issuer: issuer.to_string(),
         authorization_endpoint: paths::endpoint(issuer, paths::AUTHORIZE),
         token_endpoint: paths::endpoint(issuer, paths::TOKEN),
         jwks_uri: paths::endpoint(issuer, paths::JWKS),
         revocation_endpoint: paths::endpoint(issuer, paths::REVOKE),
-        registration_endpoint: settings.dcr.enabled.then(|| paths::endpoint(issuer, paths::REGISTER)),
-        scopes_supported: crate::registration::profiles::effective_scopes(settings),
+        registration_endpoint: inputs.registration_enabled.then(|| paths::endpoint(issuer, paths::REGISTER)),
+        scopes_supported: inputs.scopes_supported,
         response_types_supported: ["code"],
         response_modes_supported: ["query"],
         grant_types_supported: ["authorization_code", "refresh_token"],
@@ -43,7 +52,7 @@ pub fn server_metadata(settings: &Settings) -> ServerMetadata {
         revocation_endpoint_auth_methods_supported: ["none"],
         code_challenge_methods_supported: ["S256"],
         authorization_response_iss_parameter_supported: true,
-        client_id_metadata_document_supported: settings.cimd.enabled.then_some(true),
+        client_id_metadata_document_supported: inputs.cimd_enabled.then_some(true),
     }
 }
 
@@ -53,15 +62,19 @@ mod tests {
 
     #[test]
     fn endpoints_are_issuer_plus_path() {
-        let mut settings = Settings { issuer: "https://h.example/auth".into(), ..Settings::default() };
-        let doc = server_metadata(&settings);
+        let inputs = |registration_enabled| MetadataInputs {
+            issuer: "https://h.example/auth",
+            scopes_supported: vec![],
+            registration_enabled,
+            cimd_enabled: true,
+        };
+        let doc = server_metadata(inputs(false));
         assert_eq!(doc.issuer, "https://h.example/auth");
         assert_eq!(doc.token_endpoint, "https://h.example/auth/token");
         assert_eq!(doc.jwks_uri, "https://h.example/auth/.well-known/jwks.json");
         assert!(doc.registration_endpoint.is_none());
-        settings.dcr.enabled = true;
         assert_eq!(
-            server_metadata(&settings).registration_endpoint.as_deref(),
+            server_metadata(inputs(true)).registration_endpoint.as_deref(),
             Some("https://h.example/auth/register")
         );
     }

@@ -14,7 +14,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::config::AuthMethodMismatch;
+use super::profiles;
+use crate::config::{AuthMethodMismatch, Settings};
 use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::redirect_uri::{self, RedirectRules, MAX_URI_CHARS};
 use crate::text::{echo, is_bidi_control};
@@ -51,6 +52,18 @@ pub struct RegistrationRules {
 }
 
 impl RegistrationRules {
+    /// The registration rules in force, from the current settings (profiles included).
+    pub fn from_settings(settings: &Settings) -> RegistrationRules {
+        RegistrationRules {
+            allow_https_redirect_uris: settings.dcr.allow_https_redirect_uris,
+            allow_loopback_redirect_uris: settings.dcr.allow_loopback_redirect_uris,
+            private_use_schemes: profiles::effective_private_use_schemes(settings),
+            max_redirect_uris: settings.dcr.max_redirect_uris,
+            auth_method_mismatch: settings.dcr.auth_method_mismatch,
+            supported_scopes: profiles::effective_scopes(settings),
+        }
+    }
+
     /// The part of the rules that `oauth::redirect_uri` needs.
     pub fn redirect_rules(&self) -> RedirectRules<'_> {
         RedirectRules {

@@ -126,18 +126,6 @@ impl Registered {
     }
 }
 
-/// The registration rules in force, from the current settings.
-pub fn rules_from(settings: &Settings) -> RegistrationRules {
-    RegistrationRules {
-        allow_https_redirect_uris: settings.dcr.allow_https_redirect_uris,
-        allow_loopback_redirect_uris: settings.dcr.allow_loopback_redirect_uris,
-        private_use_schemes: super::profiles::effective_private_use_schemes(settings),
-        max_redirect_uris: settings.dcr.max_redirect_uris,
-        auth_method_mismatch: settings.dcr.auth_method_mismatch,
-        supported_scopes: super::profiles::effective_scopes(settings),
-    }
-}
-
 /// Steps 4–7: parse, apply the rules, store. Every refusal is audited before it is returned.
 pub async fn register(
     state: &AppState,
@@ -151,7 +139,7 @@ pub async fn register(
             return Err(refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, None).await)
         }
     };
-    let metadata = match rules::validate(&request, &rules_from(settings)) {
+    let metadata = match rules::validate(&request, &RegistrationRules::from_settings(settings)) {
         Ok(metadata) => metadata,
         Err(e) => {
             return Err(
