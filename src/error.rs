@@ -24,12 +24,19 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn oauth(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Self {
+    /// An OAuth error answered with `status` (an HTTP status code).
+    pub fn oauth(status: u16, code: ErrorCode, description: impl Into<String>) -> Self {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         AppError::OAuth(status, OAuthError::new(code, description))
     }
 
+    /// An OAuth error answered with its code's own status ([`ErrorCode::status`]).
+    pub fn protocol(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self::oauth(code.status(), code, description)
+    }
+
     pub fn bad_request(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self::oauth(StatusCode::BAD_REQUEST, code, description)
+        Self::oauth(400, code, description)
     }
 }
 

@@ -25,7 +25,7 @@ const FAILURE_WINDOW_SECS: u64 = 60;
 impl From<OperatorError> for AppError {
     fn from(error: OperatorError) -> Self {
         match error {
-            OperatorError::NotFound(message) => AppError::oauth(StatusCode::NOT_FOUND, ErrorCode::NotFound, message),
+            OperatorError::NotFound(message) => AppError::protocol(ErrorCode::NotFound, message),
             OperatorError::Invalid(message) => AppError::bad_request(ErrorCode::InvalidRequest, message),
             OperatorError::Db(e) => AppError::Db(e),
         }
@@ -44,7 +44,7 @@ where
 /// The bearer check, with per-address throttling of failures.
 async fn authenticate(request: &HttpRequest, state: &AppState, settings: &Settings) -> Result<(), AppError> {
     if settings.admin.token.is_empty() {
-        return Err(AppError::oauth(StatusCode::NOT_FOUND, ErrorCode::NotFound, "the admin API is not enabled"));
+        return Err(AppError::protocol(ErrorCode::NotFound, "the admin API is not enabled"));
     }
     let now = state.clock.now();
     let window = Window::containing(now, FAILURE_WINDOW_SECS);
@@ -123,7 +123,7 @@ async fn json_body(
 ) -> Result<Value, AppError> {
     let body = read_body(request, payload, limit).await.map_err(|e| match e {
         BodyError::TooLarge => {
-            AppError::oauth(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::InvalidRequest, "body too large")
+            AppError::oauth(StatusCode::PAYLOAD_TOO_LARGE.as_u16(), ErrorCode::InvalidRequest, "body too large")
         }
         BodyError::Broken => AppError::bad_request(ErrorCode::InvalidRequest, "the body could not be read"),
     })?;

@@ -100,11 +100,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
 }
 
 async fn method_not_allowed() -> Result<HttpResponse, AppError> {
-    Err(AppError::oauth(
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::MethodNotAllowed,
-        "this method is not supported on this endpoint",
-    ))
+    Err(AppError::protocol(ErrorCode::MethodNotAllowed, "this method is not supported on this endpoint"))
 }
 
 /// One log line per request: method, path (never the query string: it may carry codes),

@@ -10,7 +10,7 @@ use crate::registration::service::{self, Registered};
 use crate::state::AppState;
 
 fn not_found(what: &str) -> AppError {
-    AppError::oauth(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("{what} is not enabled on this server"))
+    AppError::protocol(ErrorCode::NotFound, format!("{what} is not enabled on this server"))
 }
 
 /// SPEC §4.2, in order: enabled?, content type, size, then the service (parse, rules, store).
@@ -30,7 +30,7 @@ pub async fn register(
         return Err(service::refuse(
             &state,
             &registrant,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE.as_u16(),
             ErrorCode::InvalidClientMetadata,
             description,
             None,
@@ -44,7 +44,7 @@ pub async fn register(
             return Err(service::refuse(
                 &state,
                 &registrant,
-                StatusCode::PAYLOAD_TOO_LARGE,
+                StatusCode::PAYLOAD_TOO_LARGE.as_u16(),
                 ErrorCode::InvalidClientMetadata,
                 &description,
                 None,

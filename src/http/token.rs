@@ -14,7 +14,7 @@ use crate::token::{grants, revoke};
 async fn form_body(request: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Vec<u8>, AppError> {
     read_body(request, payload, limit).await.map_err(|e| match e {
         BodyError::TooLarge => AppError::oauth(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE.as_u16(),
             ErrorCode::InvalidRequest,
             format!("the request body is larger than {limit} bytes"),
         ),

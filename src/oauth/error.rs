@@ -50,6 +50,20 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
         }
     }
+
+    /// The HTTP status this error is answered with unless an endpoint says otherwise (413 for a
+    /// body too large, 415 for a wrong media type).
+    pub fn status(&self) -> u16 {
+        match self {
+            ErrorCode::InvalidToken => 401,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::SlowDown => 429,
+            ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
 }
 
 /// An OAuth error response body: `{"error": "...", "error_description": "..."}`.

@@ -1,7 +1,6 @@
 //! Storing registrations (SPEC §4.2 steps 4–7) and the RFC 7592 read/delete endpoints. Knows
 //! nothing of actix: handlers hand it bytes, the registrant and a bearer token.
 
-use actix_web::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -135,17 +134,11 @@ pub async fn register(
 ) -> Result<Registered, AppError> {
     let request = match rules::parse_request(body) {
         Ok(request) => request,
-        Err(e) => {
-            return Err(refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, None).await)
-        }
+        Err(e) => return Err(refuse(state, registrant, 400, code_of(&e), &e.description, None).await),
     };
     let metadata = match rules::validate(&request, &RegistrationRules::from_settings(settings)) {
         Ok(metadata) => metadata,
-        Err(e) => {
-            return Err(
-                refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, Some(&request)).await
-            )
-        }
+        Err(e) => return Err(refuse(state, registrant, 400, code_of(&e), &e.description, Some(&request)).await),
     };
     let decision = match apply_policy(state, settings, registrant, &request, &metadata).await {
         Ok(decision) => decision,
@@ -306,7 +299,7 @@ fn code_of(e: &rules::RegistrationError) -> ErrorCode {
 pub async fn refuse(
     state: &AppState,
     registrant: &Origin,
-    status: StatusCode,
+    status: u16,
     code: ErrorCode,
     description: &str,
     request: Option<&Map<String, Value>>,
@@ -318,7 +311,7 @@ pub async fn refuse(
 async fn refuse_with(
     state: &AppState,
     registrant: &Origin,
-    status: StatusCode,
+    status: u16,
     code: ErrorCode,
     description: &str,
     request: Option<&Map<String, Value>>,
@@ -367,7 +360,7 @@ async fn apply_policy(
     metadata: &ClientMetadata,
 ) -> Result<Value, AppError> {
     let policy = Policy::from_settings(settings);
-    let bad_request = StatusCode::BAD_REQUEST;
+    let bad_request = 400;
     if let Err(reason) = policy.check_profiles(metadata) {
         return Err(refuse(state, registrant, bad_request, ErrorCode::InvalidRedirectUri, &reason, Some(request)).await);
     }

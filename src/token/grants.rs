@@ -151,7 +151,7 @@ pub async fn token(
 /// Last seen, off the response path: at most one write a minute, never a failed request.
 fn touch_client_later(state: &AppState, client_id: String, now: i64) {
     let db = state.db.clone();
-    actix_web::rt::spawn(async move {
+    tokio::spawn(async move {
         if let Err(error) = db.run(move |conn| Ok(clients::touch_last_seen(conn, &client_id, now)?)).await {
             tracing::warn!(%error, "could not update the client's last-seen time");
         }
