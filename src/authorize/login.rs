@@ -148,8 +148,9 @@ pub async fn login_submit(
 
     // argon2 is slow on purpose: off the async workers. Unknown emails verify a dummy hash.
     let password = form.password;
-    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| crate::users::dummy_hash().to_string());
-    let verified = tokio::task::spawn_blocking(move || crate::users::verify_password(&password, &hash))
+    let hash =
+        user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| crate::password::dummy_hash().to_string());
+    let verified = tokio::task::spawn_blocking(move || crate::password::verify_password(&password, &hash))
         .await
         .map_err(|e| AppError::Internal(format!("password check failed: {e}")))?;
     let user = user.filter(|u| verified && u.is_active());

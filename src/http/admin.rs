@@ -27,6 +27,7 @@ impl From<OperatorError> for AppError {
         match error {
             OperatorError::NotFound(message) => AppError::protocol(ErrorCode::NotFound, message),
             OperatorError::Invalid(message) => AppError::bad_request(ErrorCode::InvalidRequest, message),
+            OperatorError::Internal(message) => AppError::Internal(message),
             OperatorError::Db(e) => AppError::Db(e),
         }
     }
@@ -184,16 +185,9 @@ pub async fn add_client(
     if name.trim().is_empty() {
         return Err(AppError::bad_request(ErrorCode::InvalidRequest, "name is required"));
     }
-    let metadata = crate::clients::manual_metadata(&settings, &name, &uris)
-        .map_err(|e| AppError::bad_request(ErrorCode::InvalidRequest, e.to_string()))?;
+    let metadata = operator::manual_metadata(&settings, &name, &uris)?;
     let now = state.clock.now();
-    let created = run_operator(&state, move |conn| {
-        crate::clients::add_manual(conn, &metadata, Actor::AdminApi, now).map_err(|e| match e {
-            crate::clients::ClientError::Db(e) => OperatorError::Db(e),
-            crate::clients::ClientError::Invalid(m) => OperatorError::Invalid(m),
-        })
-    })
-    .await?;
+    let created = run_operator(&state, move |conn| operator::add_manual(conn, &metadata, Actor::AdminApi, now)).await?;
     Ok(json_response(StatusCode::CREATED, &operator::ClientSummary::of(&created, now)))
 }
 

@@ -12,7 +12,7 @@ pub async fn create_user(app: &TestApp, email: &str) -> String {
     let email = email.to_string();
     let now = app.clock_now();
     app.with_db(move |conn| {
-        gatehouse::users::add_user(conn, &email, PASSWORD, Actor::Cli, now)
+        gatehouse::operator::add_user(conn, &email, PASSWORD, Actor::Cli, now)
             .map(|u| u.user_id)
             .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
     })
@@ -32,10 +32,10 @@ pub async fn dcr_client(app: &TestApp, redirect_uris: &[&str]) -> String {
 pub async fn manual_client(app: &TestApp, redirect_uris: &[&str]) -> String {
     let settings = app.settings();
     let uris: Vec<String> = redirect_uris.iter().map(|s| s.to_string()).collect();
-    let metadata = gatehouse::clients::manual_metadata(&settings, "Operator app", &uris).unwrap();
+    let metadata = gatehouse::operator::manual_metadata(&settings, "Operator app", &uris).unwrap();
     let now = app.clock_now();
     app.with_db(move |conn| {
-        gatehouse::clients::add_manual(conn, &metadata, Actor::Cli, now)
+        gatehouse::operator::add_manual(conn, &metadata, Actor::Cli, now)
             .map(|c| c.client_id)
             .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
     })

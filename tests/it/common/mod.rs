@@ -137,7 +137,7 @@ impl TestApp {
         adjust(&mut settings);
         assert_eq!(settings.validate(), Vec::<String>::new(), "test settings must be valid");
         let for_db = settings.clone();
-        let db = tokio::task::spawn_blocking(move || gatehouse::commands::open_database(&for_db))
+        let db = tokio::task::spawn_blocking(move || gatehouse::cli::serve::open_database(&for_db))
             .await
             .unwrap()
             .expect("open test database");

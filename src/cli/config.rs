@@ -1,7 +1,47 @@
-//! The registration rules in force, in plain words, for `gatehouse config check`.
+//! `config check` (SPEC §2, §4.5): the effective settings with secrets masked, the
+//! registration rules in force in plain words, and warnings about likely mistakes.
 
-use crate::config::{AuthMethodMismatch, Settings, Word};
+use clap::Subcommand;
 
+use super::CommandError;
+use crate::config::{AuthMethodMismatch, ConfigSource, Settings, Word};
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration, print the effective settings (secrets masked) and the
+    /// registration rules in plain words
+    Check,
+}
+
+pub fn run(source: &ConfigSource, settings: &Settings, command: ConfigCommand) -> Result<(), CommandError> {
+    match command {
+        ConfigCommand::Check => check(source, settings).map_err(Into::into),
+    }
+}
+
+/// `config check`: the effective settings (secrets masked), the rules in plain words, warnings.
+pub fn check(source: &ConfigSource, settings: &Settings) -> Result<(), String> {
+    let origin = if source.path.exists() {
+        source.path.display().to_string()
+    } else {
+        format!("{} (not found; built-in defaults)", source.path.display())
+    };
+    println!("# configuration is valid — file: {origin}");
+    println!("# effective settings (defaults ← file ← GATEHOUSE__* environment; secrets masked):\n");
+    let rendered = toml::to_string_pretty(&settings.masked()).map_err(|e| e.to_string())?;
+    println!("{rendered}");
+    println!("# registration rules in effect:");
+    for line in describe(settings) {
+        println!("#   {line}");
+    }
+    let warnings = warnings(settings);
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
+/// The registration rules in force, one line each, in plain words.
 pub fn describe(settings: &Settings) -> Vec<String> {
     let dcr = &settings.dcr;
     let on_off = |on: bool| if on { "allowed" } else { "refused" };
@@ -103,6 +143,7 @@ pub fn describe(settings: &Settings) -> Vec<String> {
     lines
 }
 
+/// Settings that work but are probably not what the operator meant.
 pub fn warnings(settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
     let behind_proxy = settings.issuer.starts_with("https://")

@@ -1,28 +1,82 @@
-//! The CLI face of the operator service: tables for people, `--json` for scripts (one JSON
-//! array with the admin API's field names). Unknown ids and emails exit 1 with one line.
+//! `clients …` (SPEC §6): list, show, add, disable, enable, revoke-sessions and delete, through
+//! the operator service. Unknown ids exit 1 with one line.
 
-use crate::clock::SystemClock;
-use crate::commands::{with_connection, CommandError};
+use clap::Subcommand;
+
+use super::{now, print_json, with_connection, CommandError};
 use crate::config::Settings;
-use crate::operator::{self, AuditRequest, ClientListRequest, OperatorError};
+use crate::operator::{self, ClientListRequest};
 use crate::store::audit::Actor;
 
-impl From<OperatorError> for CommandError {
-    fn from(error: OperatorError) -> Self {
-        CommandError::Failed(error.to_string())
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create a public PKCE client with a known client id (source "manual"); prints the client id
+    Add {
+        /// Name shown on the consent page
+        #[arg(long)]
+        name: String,
+        /// Redirect URI (repeat for several): https, http on localhost/127.0.0.1/[::1], or a listed private-use scheme
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+    },
+    /// List clients, newest first
+    List {
+        /// Only clients of this source
+        #[arg(long, value_parser = ["dcr", "manual", "cimd"])]
+        source: Option<String>,
+        /// Only clients with this status
+        #[arg(long, value_parser = ["active", "disabled"])]
+        status: Option<String>,
+        /// Only stale clients (what cleanup would remove)
+        #[arg(long)]
+        stale: bool,
+        /// One JSON array, with the admin API's field names
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything stored about a client, its active sessions and recent audit events
+    Show {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a client: no new codes, tokens or refreshes from now; its refresh tokens revoked
+    Disable {
+        client_id: String,
+        /// Why (recorded in the audit trail)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Enable a disabled client (revoked refresh tokens stay revoked)
+    Enable { client_id: String },
+    /// Revoke every refresh token (grant) of a client; prints how many
+    RevokeSessions { client_id: String },
+    /// Delete a client and everything that hangs off it (the audit history stays)
+    Delete { client_id: String },
+}
+
+pub fn run(settings: &Settings, command: ClientsCommand) -> Result<(), CommandError> {
+    match command {
+        ClientsCommand::Add { name, redirect_uris } => add(settings, &name, &redirect_uris),
+        ClientsCommand::List { source, status, stale, json } => list(settings, source, status, stale, json),
+        ClientsCommand::Show { client_id, json } => show(settings, &client_id, json),
+        ClientsCommand::Disable { client_id, reason } => disable(settings, &client_id, reason.as_deref()),
+        ClientsCommand::Enable { client_id } => enable(settings, &client_id),
+        ClientsCommand::RevokeSessions { client_id } => revoke_sessions(settings, &client_id),
+        ClientsCommand::Delete { client_id } => delete(settings, &client_id),
     }
 }
 
-fn now() -> i64 {
-    SystemClock.now_secs()
-}
-
-fn print_json(value: &impl serde::Serialize) -> Result<(), CommandError> {
-    println!("{}", serde_json::to_string_pretty(value).map_err(|e| e.to_string())?);
+/// `clients add --name N --redirect-uri U…`: prints the new client id. The metadata is checked
+/// before the database is opened.
+pub fn add(settings: &Settings, name: &str, redirect_uris: &[String]) -> Result<(), CommandError> {
+    let metadata = operator::manual_metadata(settings, name, redirect_uris)?;
+    let client = with_connection(settings, |conn| Ok(operator::add_manual(conn, &metadata, Actor::Cli, now())?))?;
+    println!("{}", client.client_id);
     Ok(())
 }
 
-pub fn clients_list(
+pub fn list(
     settings: &Settings,
     source: Option<String>,
     status: Option<String>,
@@ -72,7 +126,7 @@ pub fn clients_list(
     Ok(())
 }
 
-pub fn clients_show(settings: &Settings, client_id: &str, json: bool) -> Result<(), CommandError> {
+pub fn show(settings: &Settings, client_id: &str, json: bool) -> Result<(), CommandError> {
     let detail = with_connection(settings, |conn| Ok(operator::show_client(conn, client_id, now())?))?;
     if json {
         return print_json(&detail);
@@ -117,7 +171,7 @@ pub fn clients_show(settings: &Settings, client_id: &str, json: bool) -> Result<
     Ok(())
 }
 
-pub fn clients_disable(settings: &Settings, client_id: &str, reason: Option<&str>) -> Result<(), CommandError> {
+pub fn disable(settings: &Settings, client_id: &str, reason: Option<&str>) -> Result<(), CommandError> {
     let done =
         with_connection(settings, |conn| Ok(operator::disable_client(conn, client_id, reason, Actor::Cli, now())?))?;
     if done.default_reason_used {
@@ -128,97 +182,21 @@ pub fn clients_disable(settings: &Settings, client_id: &str, reason: Option<&str
     Ok(())
 }
 
-pub fn clients_enable(settings: &Settings, client_id: &str) -> Result<(), CommandError> {
+pub fn enable(settings: &Settings, client_id: &str) -> Result<(), CommandError> {
     with_connection(settings, |conn| Ok(operator::enable_client(conn, client_id, Actor::Cli, now())?))?;
     println!("{client_id} enabled");
     Ok(())
 }
 
-pub fn clients_revoke_sessions(settings: &Settings, client_id: &str) -> Result<(), CommandError> {
+pub fn revoke_sessions(settings: &Settings, client_id: &str) -> Result<(), CommandError> {
     let revoked =
         with_connection(settings, |conn| Ok(operator::revoke_client_sessions(conn, client_id, Actor::Cli, now())?))?;
     println!("{revoked}");
     Ok(())
 }
 
-pub fn clients_delete(settings: &Settings, client_id: &str) -> Result<(), CommandError> {
+pub fn delete(settings: &Settings, client_id: &str) -> Result<(), CommandError> {
     with_connection(settings, |conn| Ok(operator::delete_client(conn, client_id, Actor::Cli, now())?))?;
     println!("{client_id} deleted");
     Ok(())
-}
-
-pub fn users_list(settings: &Settings, json: bool) -> Result<(), CommandError> {
-    let users = with_connection(settings, |conn| Ok(operator::list_users(conn)?))?;
-    if json {
-        return print_json(&users);
-    }
-    println!("{:<40} {:<9} {:<21} USER_ID", "EMAIL", "STATUS", "CREATED");
-    for user in &users {
-        println!("{:<40} {:<9} {:<21} {}", user.email, user.status, user.created_at, user.user_id);
-    }
-    Ok(())
-}
-
-pub fn users_disable(settings: &Settings, email: &str) -> Result<(), CommandError> {
-    let user = with_connection(settings, |conn| Ok(operator::disable_user(conn, email, Actor::Cli, now())?))?;
-    println!("{} disabled; sessions ended and refresh grants revoked", user.email);
-    Ok(())
-}
-
-pub fn users_set_password(settings: &Settings, email: &str, password_stdin: bool) -> Result<(), CommandError> {
-    let password = crate::commands::read_new_password(password_stdin)?;
-    with_connection(settings, |conn| Ok(operator::set_password(conn, email, &password, Actor::Cli, now())?))?;
-    println!("password of {email} changed");
-    Ok(())
-}
-
-pub fn audit(settings: &Settings, request: AuditRequest, json: bool) -> Result<(), CommandError> {
-    let page = with_connection(settings, |conn| Ok(operator::query_audit(conn, &request, now())?))?;
-    if json {
-        return print_json(&page.items);
-    }
-    println!("{:<21} {:<30} {:<10} {:<48} {:<16} DETAIL", "AT", "EVENT", "ACTOR", "CLIENT_ID", "ADDRESS");
-    for entry in &page.items {
-        println!(
-            "{:<21} {:<30} {:<10} {:<48} {:<16} {}",
-            entry.at,
-            entry.event,
-            entry.actor,
-            entry.client_id.as_deref().unwrap_or("-"),
-            entry.address.as_deref().unwrap_or("-"),
-            entry.detail
-        );
-    }
-    Ok(())
-}
-
-pub fn cleanup(settings: &Settings, dry_run: bool, json: bool) -> Result<(), CommandError> {
-    let report = with_connection(settings, |conn| Ok(crate::cleanup::run(conn, settings, now(), Actor::Cli, dry_run)))?;
-    if json {
-        print_json(&report)?;
-    } else {
-        let verb = if dry_run { "would remove" } else { "removed" };
-        for client in &report.clients {
-            println!("{verb} {} ({}, {:?}): {}", client.client_id, client.source, client.client_name, client.reason);
-        }
-        let p = &report.purged;
-        println!(
-            "{} {} stale client(s); purge{}: {} code(s), {} authorization request(s), {} session(s), {} refresh grant(s), {} rate-limit window(s), {} login-failure counter(s), {} audit event(s)",
-            verb,
-            report.clients.len(),
-            if dry_run { " (would)" } else { "d" },
-            p.authorization_codes,
-            p.auth_requests,
-            p.sessions,
-            p.refresh_families,
-            p.rate_limit_windows,
-            p.login_failures,
-            p.audit_events
-        );
-    }
-    if report.errors.is_empty() {
-        Ok(())
-    } else {
-        Err(CommandError::Failed(format!("cleanup finished with errors: {}", report.errors.join("; "))))
-    }
 }

@@ -1,51 +1,28 @@
-//! Operator controls (SPEC §6): one service layer under both faces, the CLI (direct database
-//! access) and the admin API. Every change is audited with its actor and reason, in the same
-//! transaction as the change.
+//! Operator controls over clients (SPEC §6): list, show, disable, enable, revoke sessions,
+//! delete, and create a "manual" client (a public PKCE client with a known client id).
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::{page_size, record, AuditEntry, OperatorError, Page, Result};
 use crate::clock::rfc3339;
-use crate::db::{write_tx, DbConnection, DbError};
+use crate::config::Settings;
+use crate::db::{write_tx, DbConnection};
+use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::redirect_uri::display_host;
-use crate::store::audit::{self, event, Actor, AuditFilter, AuditRecord, AuditRow};
+use crate::registration::rules::{self, RegistrationRules};
+use crate::secrets;
+use crate::store::audit::{self, event, Actor, AuditFilter};
 use crate::store::clients::{self, Client, ClientQuery, Source, Status};
-use crate::store::codes;
 use crate::store::refresh;
-use crate::store::sessions;
-use crate::store::users::{self, UserRow};
 
 /// The reason recorded when the operator gives none.
 pub const DEFAULT_DISABLE_REASON: &str = "disabled by the operator (no reason given)";
-pub const DEFAULT_PAGE_SIZE: i64 = 100;
-pub const MAX_PAGE_SIZE: i64 = 1000;
 /// Audit events shown with a client.
 const RECENT_AUDIT_EVENTS: i64 = 20;
 
-#[derive(Debug, thiserror::Error)]
-pub enum OperatorError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for OperatorError {
-    fn from(e: diesel::result::Error) -> Self {
-        OperatorError::Db(DbError::Query(e))
-    }
-}
-
-type Result<T> = std::result::Result<T, OperatorError>;
-
 fn no_client(client_id: &str) -> OperatorError {
     OperatorError::NotFound(format!("no client with id {client_id:?}"))
-}
-
-fn no_user(email: &str) -> OperatorError {
-    OperatorError::NotFound(format!("no user with email {email:?}"))
 }
 
 /// A client as the list shows it; the field names are the admin API's and `--json`'s.
@@ -139,44 +116,6 @@ pub struct ClientDetail {
     pub recent_audit: Vec<AuditEntry>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: String,
-    pub event: String,
-    pub actor: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
-    pub detail: Value,
-}
-
-impl From<AuditRow> for AuditEntry {
-    fn from(row: AuditRow) -> Self {
-        AuditEntry {
-            id: row.id,
-            at: rfc3339(row.at),
-            event: row.event,
-            actor: row.actor,
-            client_id: row.client_id,
-            address: row.address,
-            user_agent: row.user_agent,
-            detail: serde_json::from_str(&row.detail).unwrap_or(Value::Object(Default::default())),
-        }
-    }
-}
-
-/// One page of a list, and the cursor of the next page when there is one.
-#[derive(Debug, Clone, Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct ClientListRequest {
     pub source: Option<String>,
@@ -213,7 +152,7 @@ pub fn list_clients(
         ),
         None => None,
     };
-    let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    let limit = page_size(request.limit);
     let query = ClientQuery {
         source,
         status,
@@ -222,14 +161,8 @@ pub fn list_clients(
         after: request.cursor.as_deref().map(parse_client_cursor).transpose()?,
         limit: limit + 1,
     };
-    let mut rows = clients::list(conn, &query)?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|row| format!("{}.{}", row.created_at, row.client_id))
-    } else {
-        None
-    };
-    Ok(Page { items: rows.iter().map(|row| ClientSummary::of(row, now)).collect(), next_cursor })
+    let rows = clients::list(conn, &query)?;
+    Ok(Page::of(rows, limit, |row| format!("{}.{}", row.created_at, row.client_id), |row| ClientSummary::of(&row, now)))
 }
 
 pub fn show_client(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<ClientDetail> {
@@ -252,27 +185,39 @@ pub fn show_client(conn: &mut DbConnection, client_id: &str, now: i64) -> Result
     })
 }
 
-fn record(
-    conn: &mut DbConnection,
-    now: i64,
-    event: &'static str,
-    actor: Actor,
-    client_id: Option<&str>,
-    detail: Value,
-) -> Result<()> {
-    audit::record(
-        conn,
-        now,
-        &AuditRecord {
-            event,
+/// Validate a manual client's metadata with the registration rules; https and loopback redirect
+/// URIs are always allowed for the operator, whatever the DCR switches say.
+pub fn manual_metadata(settings: &Settings, name: &str, redirect_uris: &[String]) -> Result<ClientMetadata> {
+    let mut rules = RegistrationRules::from_settings(settings);
+    rules.allow_https_redirect_uris = true;
+    rules.allow_loopback_redirect_uris = true;
+    rules.max_redirect_uris = rules.max_redirect_uris.max(redirect_uris.len());
+    let request = json!({
+        "client_name": name,
+        "redirect_uris": redirect_uris,
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let Value::Object(map) = request else { unreachable!("a JSON object literal") };
+    rules::validate(&map, &rules).map_err(|e| OperatorError::Invalid(e.description))
+}
+
+/// Create a manual client from metadata `manual_metadata` accepted; audited `client.created`.
+pub fn add_manual(conn: &mut DbConnection, metadata: &ClientMetadata, actor: Actor, now: i64) -> Result<Client> {
+    let row = Client::new(format!("app_{}", secrets::random_token(16)), Source::Manual, metadata.clone(), now);
+    write_tx(conn, |conn| {
+        clients::insert(conn, &row)?;
+        record(
+            conn,
+            now,
+            event::CLIENT_CREATED,
             actor,
-            client_id: client_id.map(str::to_string),
-            address: None,
-            user_agent: None,
-            detail,
-        },
-    )?;
-    Ok(())
+            Some(&row.client_id),
+            json!({"client_name": row.client_name(), "redirect_uris": metadata.redirect_uris}),
+        )
+    })?;
+    Ok(row)
 }
 
 /// What a disable did.
@@ -357,138 +302,4 @@ pub fn delete_client(conn: &mut DbConnection, client_id: &str, actor: Actor, now
         )?;
         Ok(())
     })
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct UserSummary {
-    pub user_id: String,
-    pub email: String,
-    pub status: String,
-    pub created_at: String,
-}
-
-impl From<&UserRow> for UserSummary {
-    fn from(row: &UserRow) -> Self {
-        UserSummary {
-            user_id: row.user_id.clone(),
-            email: row.email.clone(),
-            status: row.status.clone(),
-            created_at: rfc3339(row.created_at),
-        }
-    }
-}
-
-pub fn list_users(conn: &mut DbConnection) -> Result<Vec<UserSummary>> {
-    Ok(users::list(conn)?.iter().map(UserSummary::from).collect())
-}
-
-/// Disable a user: their sessions end and their refresh families are revoked.
-pub fn disable_user(conn: &mut DbConnection, email: &str, actor: Actor, now: i64) -> Result<UserSummary> {
-    write_tx(conn, |conn| {
-        let user = users::find_by_email(conn, email)?.ok_or_else(|| no_user(email))?;
-        users::set_status(conn, &user.user_id, users::STATUS_DISABLED, now)?;
-        let sessions_ended = sessions::delete_for_user(conn, &user.user_id)?;
-        let families_revoked = refresh::revoke_user_families(conn, &user.user_id, "user disabled", now)?;
-        codes::delete_unused_for_user(conn, &user.user_id)?;
-        record(
-            conn,
-            now,
-            event::USER_DISABLED,
-            actor,
-            None,
-            json!({"user_id": user.user_id, "email": user.email, "sessions_ended": sessions_ended, "families_revoked": families_revoked}),
-        )?;
-        let mut user = user;
-        user.status = users::STATUS_DISABLED.into();
-        Ok(UserSummary::from(&user))
-    })
-}
-
-/// Set a user's password (hashing included: call off the async workers).
-pub fn set_password(conn: &mut DbConnection, email: &str, password: &str, actor: Actor, now: i64) -> Result<()> {
-    crate::users::check_password(password).map_err(|e| OperatorError::Invalid(e.to_string()))?;
-    let hash = crate::users::hash_password(password).map_err(|e| OperatorError::Invalid(e.to_string()))?;
-    write_tx(conn, |conn| {
-        let user = users::find_by_email(conn, email)?.ok_or_else(|| no_user(email))?;
-        users::set_password_hash(conn, &user.user_id, &hash, now)?;
-        record(
-            conn,
-            now,
-            event::USER_PASSWORD_CHANGED,
-            actor,
-            None,
-            json!({"user_id": user.user_id, "email": user.email}),
-        )?;
-        Ok(())
-    })
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AuditRequest {
-    pub event: Option<String>,
-    pub client_id: Option<String>,
-    pub since: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<i64>,
-}
-
-/// `1h`, `30m`, `7d`, `45s` ago, or an RFC 3339 time.
-pub fn parse_since(value: &str, now: i64) -> Result<i64> {
-    let invalid = || {
-        OperatorError::Invalid(format!("--since {value:?}: use a duration such as 1h, 30m, 7d, or an RFC 3339 time"))
-    };
-    let value = value.trim();
-    if let Some(unit) = value.chars().last().filter(|c| c.is_ascii_alphabetic()) {
-        if let Ok(amount) = value[..value.len() - 1].parse::<i64>() {
-            let seconds = match unit {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                'w' => 604_800,
-                _ => return Err(invalid()),
-            };
-            return amount.checked_mul(seconds).filter(|s| *s >= 0).map(|s| now - s).ok_or_else(invalid);
-        }
-    }
-    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .map_err(|_| invalid())
-}
-
-/// Newest first.
-pub fn query_audit(conn: &mut DbConnection, request: &AuditRequest, now: i64) -> Result<Page<AuditEntry>> {
-    let since = request.since.as_deref().map(|s| parse_since(s, now)).transpose()?;
-    let before_id = request
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| OperatorError::Invalid(format!("invalid cursor {c:?}"))))
-        .transpose()?;
-    let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
-    let filter = AuditFilter { event: request.event.clone(), client_id: request.client_id.clone(), since, before_id };
-    let mut rows = audit::list(conn, &filter, limit + 1)?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|row| row.id.to_string())
-    } else {
-        None
-    };
-    Ok(Page { items: rows.into_iter().map(AuditEntry::from).collect(), next_cursor })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_accepts_durations_and_rfc3339() {
-        let now = 1_000_000;
-        assert_eq!(parse_since("1h", now).unwrap(), now - 3600);
-        assert_eq!(parse_since("7d", now).unwrap(), now - 7 * 86_400);
-        assert_eq!(parse_since("30m", now).unwrap(), now - 1800);
-        assert_eq!(parse_since("2026-11-26T00:00:00Z", now).unwrap(), 1_795_651_200);
-        for bad in ["", "yesterday", "1y", "-1h", "h", "2026-13-01T00:00:00Z"] {
-            assert!(parse_since(bad, now).is_err(), "{bad}");
-        }
-    }
 }

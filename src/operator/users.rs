@@ -1,0 +1,133 @@
+//! Operator controls over local users (SPEC §6, §9.3): create, list, disable, set a password.
+//! Hashing is slow by design: call these off the async workers.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{record, OperatorError, Result};
+use crate::clock::rfc3339;
+use crate::db::{write_tx, DbConnection};
+use crate::password::{check_password, hash_password};
+use crate::secrets;
+use crate::store::audit::{event, Actor};
+use crate::store::codes;
+use crate::store::refresh;
+use crate::store::sessions;
+use crate::store::users::{self, UserRow, STATUS_ACTIVE};
+
+fn no_user(email: &str) -> OperatorError {
+    OperatorError::NotFound(format!("no user with email {email:?}"))
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserSummary {
+    pub user_id: String,
+    pub email: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+impl From<&UserRow> for UserSummary {
+    fn from(row: &UserRow) -> Self {
+        UserSummary {
+            user_id: row.user_id.clone(),
+            email: row.email.clone(),
+            status: row.status.clone(),
+            created_at: rfc3339(row.created_at),
+        }
+    }
+}
+
+/// The email, trimmed, when it looks like one.
+pub fn check_email(email: &str) -> Result<String> {
+    let email = email.trim();
+    let valid = email.len() <= 320
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email.to_string())
+    } else {
+        Err(OperatorError::Invalid(format!("{email:?} is not an email address")))
+    }
+}
+
+/// Create a user; audited `user.created`. An email already taken (in any case) is refused.
+pub fn add_user(conn: &mut DbConnection, email: &str, password: &str, actor: Actor, now: i64) -> Result<UserRow> {
+    let email = check_email(email)?;
+    check_password(password)?;
+    let password_hash = hash_password(password)?;
+    let row = UserRow {
+        user_id: format!("usr_{}", secrets::random_token(12)),
+        email_lower: email.to_lowercase(),
+        email,
+        password_hash,
+        status: STATUS_ACTIVE.into(),
+        created_at: now,
+        updated_at: now,
+    };
+    write_tx(conn, |conn| {
+        if users::find_by_email(conn, &row.email)?.is_some() {
+            return Err(OperatorError::Invalid(format!("a user with the email {:?} already exists", row.email)));
+        }
+        users::insert(conn, &row)?;
+        record(conn, now, event::USER_CREATED, actor, None, json!({"user_id": row.user_id, "email": row.email}))?;
+        Ok(row.clone())
+    })
+}
+
+pub fn list_users(conn: &mut DbConnection) -> Result<Vec<UserSummary>> {
+    Ok(users::list(conn)?.iter().map(UserSummary::from).collect())
+}
+
+/// Disable a user: their sessions end and their refresh families are revoked.
+pub fn disable_user(conn: &mut DbConnection, email: &str, actor: Actor, now: i64) -> Result<UserSummary> {
+    write_tx(conn, |conn| {
+        let user = users::find_by_email(conn, email)?.ok_or_else(|| no_user(email))?;
+        users::set_status(conn, &user.user_id, users::STATUS_DISABLED, now)?;
+        let sessions_ended = sessions::delete_for_user(conn, &user.user_id)?;
+        let families_revoked = refresh::revoke_user_families(conn, &user.user_id, "user disabled", now)?;
+        codes::delete_unused_for_user(conn, &user.user_id)?;
+        record(
+            conn,
+            now,
+            event::USER_DISABLED,
+            actor,
+            None,
+            json!({"user_id": user.user_id, "email": user.email, "sessions_ended": sessions_ended, "families_revoked": families_revoked}),
+        )?;
+        let mut user = user;
+        user.status = users::STATUS_DISABLED.into();
+        Ok(UserSummary::from(&user))
+    })
+}
+
+/// Set a user's password.
+pub fn set_password(conn: &mut DbConnection, email: &str, password: &str, actor: Actor, now: i64) -> Result<()> {
+    check_password(password)?;
+    let hash = hash_password(password)?;
+    write_tx(conn, |conn| {
+        let user = users::find_by_email(conn, email)?.ok_or_else(|| no_user(email))?;
+        users::set_password_hash(conn, &user.user_id, &hash, now)?;
+        record(
+            conn,
+            now,
+            event::USER_PASSWORD_CHANGED,
+            actor,
+            None,
+            json!({"user_id": user.user_id, "email": user.email}),
+        )?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_check() {
+        assert!(check_email("a@example.com").is_ok());
+        assert!(check_email("nope").is_err());
+        assert!(check_email("a b@example.com").is_err());
+    }
+}
