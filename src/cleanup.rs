@@ -149,14 +149,12 @@ fn remove_stale_clients(
                 audit::record(
                     conn,
                     now,
-                    &AuditRecord {
-                        event: event::CLIENT_CLEANUP_REMOVED,
+                    &AuditRecord::new(
+                        event::CLIENT_CLEANUP_REMOVED,
                         actor,
-                        client_id: Some(client.client_id.clone()),
-                        address: None,
-                        user_agent: None,
-                        detail: json!({"reason": removed.reason, "client_name": removed.client_name, "source": removed.source}),
-                    },
+                        json!({"reason": removed.reason, "client_name": removed.client_name, "source": removed.source}),
+                    )
+                    .client(&client.client_id),
                 )?;
                 Ok::<_, diesel::result::Error>(true)
             });

@@ -1,4 +1,5 @@
-//! The current time, injectable: the server uses the system clock, tests a clock they move.
+//! Time: the current time, injectable (the server uses the system clock, tests a clock they
+//! move), RFC 3339 display, and the fixed windows that rate limits count in.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -56,4 +57,41 @@ pub fn rfc3339(epoch_secs: i64) -> String {
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| epoch_secs.to_string())
+}
+
+/// Fixed rate-limit windows (SPEC §4.3, §11): the arithmetic, free of storage; used for
+/// registrations, sign-in attempts and admin authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: i64,
+    pub length: i64,
+}
+
+impl Window {
+    /// The window `now` falls in.
+    pub fn containing(now: i64, length_secs: u64) -> Window {
+        let length = length_secs.max(1) as i64;
+        Window { start: now - now.rem_euclid(length), length }
+    }
+
+    /// Seconds until the next window opens (at least 1, for `Retry-After`).
+    pub fn seconds_left(&self, now: i64) -> i64 {
+        (self.start + self.length - now).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_and_roll_over() {
+        let w = Window::containing(1_000_059, 60);
+        assert_eq!(w.start, 1_000_020);
+        assert_eq!(w.seconds_left(1_000_059), 21);
+        let next = Window::containing(1_000_080, 60);
+        assert_eq!(next.start, 1_000_080);
+        assert_eq!(next.seconds_left(1_000_080), 60);
+        assert_eq!(w.seconds_left(1_000_080), 1, "never 0");
+    }
 }

@@ -137,14 +137,11 @@ pub fn rotate(conn: &mut DbConnection, now: i64, actor: Actor) -> Result<KeyRow,
         audit::record(
             conn,
             now,
-            &AuditRecord {
-                event: audit::event::KEYS_ROTATED,
+            &AuditRecord::new(
+                audit::event::KEYS_ROTATED,
                 actor,
-                client_id: None,
-                address: None,
-                user_agent: None,
-                detail: serde_json::json!({"kid": row.kid, "activates_at": row.activates_at}),
-            },
+                serde_json::json!({"kid": row.kid, "activates_at": row.activates_at}),
+            ),
         )?;
         Ok(row.clone())
     })

@@ -94,14 +94,11 @@ pub async fn reload(state: &AppState, source: &ConfigSource) -> ReloadOutcome {
     state.settings.replace(next);
     tracing::info!(changed = ?changed, "configuration reloaded");
     // Key names only: values may be secrets.
-    let record = AuditRecord {
-        event: event::CONFIG_RELOADED,
-        actor: Actor::System,
-        client_id: None,
-        address: None,
-        user_agent: None,
-        detail: json!({"changed": changed, "restart_required": restart_required}),
-    };
+    let record = AuditRecord::new(
+        event::CONFIG_RELOADED,
+        Actor::System,
+        json!({"changed": changed, "restart_required": restart_required}),
+    );
     let now = state.clock.now();
     if let Err(error) = state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await {
         tracing::warn!(%error, "could not audit the configuration reload");

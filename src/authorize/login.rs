@@ -4,11 +4,11 @@ use serde_json::json;
 
 use super::pending::pending_request;
 use super::{expired_request, Browser, ErrorPage};
+use crate::clock::Window;
 use crate::config::Settings;
 use crate::db::{write_tx, DbError};
 use crate::error::AppError;
 use crate::paths;
-use crate::registration::rate_limit::Window;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
@@ -155,14 +155,9 @@ pub async fn login_submit(
         .map_err(|e| AppError::Internal(format!("password check failed: {e}")))?;
     let user = user.filter(|u| verified && u.is_active());
 
-    let audit_base = AuditRecord {
-        event: event::USER_LOGIN_FAILED,
-        actor: Actor::Anonymous,
-        client_id: Some(client.client_id.clone()),
-        address: browser.origin.address.clone(),
-        user_agent: browser.origin.user_agent.clone(),
-        detail: json!({}),
-    };
+    let audit_base = AuditRecord::new(event::USER_LOGIN_FAILED, Actor::Anonymous, json!({}))
+        .client(&client.client_id)
+        .from(&browser.origin);
     match user {
         None => {
             let mut record = audit_base;

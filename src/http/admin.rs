@@ -7,12 +7,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::request::{bearer_token, origin, read_body, BodyError};
+use crate::clock::Window;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::query;
 use crate::operator::{self, AuditRequest, ClientListRequest, OperatorError};
-use crate::registration::rate_limit::Window;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::Actor;

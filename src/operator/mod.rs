@@ -107,14 +107,7 @@ fn record(
     crate::store::audit::record(
         conn,
         now,
-        &AuditRecord {
-            event,
-            actor,
-            client_id: client_id.map(str::to_string),
-            address: None,
-            user_agent: None,
-            detail,
-        },
+        &AuditRecord { client_id: client_id.map(str::to_string), ..AuditRecord::new(event, actor, detail) },
     )?;
     Ok(())
 }

@@ -4,7 +4,6 @@
 pub mod fingerprint;
 pub mod policy;
 pub mod profiles;
-pub mod rate_limit;
 pub mod rules;
 pub mod service;
 pub mod webhook;

@@ -6,9 +6,9 @@ use serde_json::{Map, Value};
 
 use super::fingerprint::fingerprint;
 use super::policy::Policy;
-use super::rate_limit::Window;
 use super::rules::{self, RegistrationRules};
 use super::webhook::{self, Answer};
+use crate::clock::Window;
 use crate::config::Settings;
 use crate::config::WebhookOnError;
 use crate::db::{write_tx, DbConnection, DbError};
@@ -52,18 +52,16 @@ pub async fn admit(state: &AppState, settings: &Settings, registrant: &Origin) -
         return Ok(Admission { key, window_start: window.start });
     }
     state.metrics.registration("rate_limited", ErrorCode::SlowDown.as_str());
-    let record = AuditRecord {
-        event: event::DCR_RATE_LIMITED,
-        actor: Actor::Anonymous,
-        client_id: None,
-        address: registrant.address.clone(),
-        user_agent: registrant.user_agent.clone(),
-        detail: serde_json::json!({
+    let record = AuditRecord::new(
+        event::DCR_RATE_LIMITED,
+        Actor::Anonymous,
+        serde_json::json!({
             "limit": limit,
             "window_secs": window.length,
             "window_start": window.start,
         }),
-    };
+    )
+    .from(registrant);
     let audit_key = key.clone();
     // At most one audit row per key and window, so a flood cannot flood the table.
     state
@@ -221,13 +219,8 @@ fn store_registration(
 ) -> Result<Stored, diesel::result::Error> {
     let NewRegistration { metadata, fingerprint, token_hash, registrant, submitted, decision } = *new;
     write_tx(conn, |conn| {
-        let audit_row = |event: &'static str, client_id: &str, detail: Value| AuditRecord {
-            event,
-            actor: Actor::Anonymous,
-            client_id: Some(client_id.to_string()),
-            address: registrant.address.clone(),
-            user_agent: registrant.user_agent.clone(),
-            detail,
+        let audit_row = |event: &'static str, client_id: &str, detail: Value| {
+            AuditRecord::new(event, Actor::Anonymous, detail).client(client_id).from(registrant)
         };
         if let Some(fingerprint) = fingerprint {
             // Locked, so a registrant deleting it cannot remove it under this reuse.
@@ -324,14 +317,8 @@ async fn refuse_with(
         "reason": crate::text::truncate(description, 500),
         "submitted": request.map(submitted_values).unwrap_or(Value::Null),
     });
-    let record = AuditRecord {
-        event: event::DCR_REJECTED,
-        actor: Actor::Anonymous,
-        client_id: None,
-        address: registrant.address.clone(),
-        user_agent: registrant.user_agent.clone(),
-        detail: with_decision(detail, decision),
-    };
+    let record =
+        AuditRecord::new(event::DCR_REJECTED, Actor::Anonymous, with_decision(detail, decision)).from(registrant);
     let now = state.clock.now();
     let written = state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await;
     match written {
@@ -533,14 +520,13 @@ pub async fn delete_registration(
                 if client_removed {
                     clients::delete(conn, &client_id)?;
                 }
-                let record = AuditRecord {
-                    event: event::DCR_DELETED_BY_CLIENT,
-                    actor: Actor::Client,
-                    client_id: Some(client_id.clone()),
-                    address: registrant.address.clone(),
-                    user_agent: registrant.user_agent.clone(),
-                    detail: serde_json::json!({ "client_removed": client_removed }),
-                };
+                let record = AuditRecord::new(
+                    event::DCR_DELETED_BY_CLIENT,
+                    Actor::Client,
+                    serde_json::json!({ "client_removed": client_removed }),
+                )
+                .client(client_id.clone())
+                .from(&registrant);
                 audit::record(conn, now, &record)?;
                 Ok::<_, DbError>(Some(client_removed))
             })

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::db::schema::audit_events;
 use crate::db::DbConnection;
+use crate::origin::Origin;
 
 /// Event names (the complete list is SPEC §4.6).
 pub mod event {
@@ -56,7 +57,8 @@ impl Actor {
     }
 }
 
-/// Who did what, from where; `detail` never holds a secret.
+/// Who did what, from where; `detail` never holds a secret. Built with [`AuditRecord::new`]
+/// and, where they apply, [`AuditRecord::client`] and [`AuditRecord::from`].
 #[derive(Debug, Clone)]
 pub struct AuditRecord {
     pub event: &'static str,
@@ -65,6 +67,26 @@ pub struct AuditRecord {
     pub address: Option<String>,
     pub user_agent: Option<String>,
     pub detail: serde_json::Value,
+}
+
+impl AuditRecord {
+    /// `event` done by `actor`, described by `detail`.
+    pub fn new(event: &'static str, actor: Actor, detail: serde_json::Value) -> AuditRecord {
+        AuditRecord { event, actor, client_id: None, address: None, user_agent: None, detail }
+    }
+
+    /// The client the event is about.
+    pub fn client(mut self, client_id: impl Into<String>) -> AuditRecord {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Where the request behind the event came from.
+    pub fn from(mut self, origin: &Origin) -> AuditRecord {
+        self.address = origin.address.clone();
+        self.user_agent = origin.user_agent.clone();
+        self
+    }
 }
 
 #[derive(Insertable)]

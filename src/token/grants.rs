@@ -181,14 +181,7 @@ fn mint_access_token(state: &AppState, settings: &Settings, grant: &Grant, now: 
 }
 
 fn audit_row(event: &'static str, client_id: &str, caller: &Origin, detail: serde_json::Value) -> AuditRecord {
-    AuditRecord {
-        event,
-        actor: Actor::Client,
-        client_id: Some(client_id.to_string()),
-        address: caller.address.clone(),
-        user_agent: caller.user_agent.clone(),
-        detail,
-    }
+    AuditRecord::new(event, Actor::Client, detail).client(client_id).from(caller)
 }
 
 /// A new family (when the client may refresh) with its first token.
