@@ -302,95 +302,63 @@ pub trait Word: Copy + Sized + 'static {
     }
 }
 
-/// `log.format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
+/// A setting enum whose variants are written as words: serde and [`Word`] read the same list.
+macro_rules! word_setting {
+    ($(#[$doc:meta])* $name:ident { $($(#[$variant_doc:meta])* $variant:ident = $word:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$variant_doc])* #[serde(rename = $word)] $variant,)+
+        }
+
+        impl Word for $name {
+            const ALL: &'static [Self] = &[$($name::$variant,)+];
+
+            fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)+
+                }
+            }
+        }
+    };
 }
 
-impl Word for LogFormat {
-    const ALL: &'static [Self] = &[LogFormat::Text, LogFormat::Json];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        }
+word_setting! {
+    /// `log.format`.
+    LogFormat {
+        Text = "text",
+        Json = "json",
     }
 }
 
-/// `dcr.auth_method_mismatch`: what to do when a client asks for a confidential-client
-/// authentication method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthMethodMismatch {
-    /// Register the client as public (`"none"`) anyway.
-    Downgrade,
-    /// Refuse the registration.
-    Reject,
-}
-
-impl Word for AuthMethodMismatch {
-    const ALL: &'static [Self] = &[AuthMethodMismatch::Downgrade, AuthMethodMismatch::Reject];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            AuthMethodMismatch::Downgrade => "downgrade",
-            AuthMethodMismatch::Reject => "reject",
-        }
+word_setting! {
+    /// `dcr.auth_method_mismatch`: what to do when a client asks for a confidential-client
+    /// authentication method.
+    AuthMethodMismatch {
+        /// Register the client as public (`"none"`) anyway.
+        Downgrade = "downgrade",
+        /// Refuse the registration.
+        Reject = "reject",
     }
 }
 
-/// `dcr.policy.webhook_on_error`: the decision when the policy webhook cannot answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WebhookOnError {
-    Deny,
-    Allow,
-}
-
-impl Word for WebhookOnError {
-    const ALL: &'static [Self] = &[WebhookOnError::Deny, WebhookOnError::Allow];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            WebhookOnError::Deny => "deny",
-            WebhookOnError::Allow => "allow",
-        }
+word_setting! {
+    /// `dcr.policy.webhook_on_error`: the decision when the policy webhook cannot answer.
+    WebhookOnError {
+        Deny = "deny",
+        Allow = "allow",
     }
 }
 
-/// `dcr.compatibility`: the known clients whose registrations a profile describes
-/// (`registration::profiles` holds what each accepts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Compatibility {
-    Chatgpt,
-    Claude,
-    Vscode,
-    Cursor,
-    McpInspector,
-}
-
-impl Word for Compatibility {
-    const ALL: &'static [Self] = &[
-        Compatibility::Chatgpt,
-        Compatibility::Claude,
-        Compatibility::Vscode,
-        Compatibility::Cursor,
-        Compatibility::McpInspector,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Compatibility::Chatgpt => "chatgpt",
-            Compatibility::Claude => "claude",
-            Compatibility::Vscode => "vscode",
-            Compatibility::Cursor => "cursor",
-            Compatibility::McpInspector => "mcp-inspector",
-        }
+word_setting! {
+    /// `dcr.compatibility`: the known clients whose registrations a profile describes
+    /// (`registration::profiles` holds what each accepts).
+    Compatibility {
+        Chatgpt = "chatgpt",
+        Claude = "claude",
+        Vscode = "vscode",
+        Cursor = "cursor",
+        McpInspector = "mcp-inspector",
     }
 }
 

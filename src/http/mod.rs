@@ -35,37 +35,26 @@ fn cors() -> Cors {
         .max_age(86400)
 }
 
+/// A cross-origin API endpoint: CORS, and a JSON `method_not_allowed` for any method it lacks.
+fn api_resource(
+    path: &str,
+    routes: impl FnOnce(actix_web::Resource) -> actix_web::Resource,
+) -> impl actix_web::dev::HttpServiceFactory {
+    routes(web::resource(path)).wrap(cors()).default_service(web::to(method_not_allowed))
+}
+
 /// Every route, under the issuer's path; health and path-insertion metadata also at the root.
 /// The admin API and `/metrics` are here only when they have no listener of their own.
 pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool) {
     let scoped = web::scope(issuer_path)
         .service(web::resource(paths::METADATA).wrap(cors()).route(web::get().to(metadata::metadata)))
-        .service(
-            web::resource(paths::REGISTER)
-                .wrap(cors())
-                .route(web::post().to(register::register))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource(paths::REGISTER_CLIENT)
-                .wrap(cors())
-                .route(web::get().to(register::read))
-                .route(web::delete().to(register::delete))
-                .default_service(web::to(method_not_allowed)),
-        )
+        .service(api_resource(paths::REGISTER, |r| r.route(web::post().to(register::register))))
+        .service(api_resource(paths::REGISTER_CLIENT, |r| {
+            r.route(web::get().to(register::read)).route(web::delete().to(register::delete))
+        }))
         .service(web::resource(paths::JWKS).wrap(cors()).route(web::get().to(token::jwks)))
-        .service(
-            web::resource(paths::TOKEN)
-                .wrap(cors())
-                .route(web::post().to(token::token))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource(paths::REVOKE)
-                .wrap(cors())
-                .route(web::post().to(token::revoke))
-                .default_service(web::to(method_not_allowed)),
-        )
+        .service(api_resource(paths::TOKEN, |r| r.route(web::post().to(token::token))))
+        .service(api_resource(paths::REVOKE, |r| r.route(web::post().to(token::revoke))))
         .service(web::resource(paths::AUTHORIZE).route(web::get().to(browser::authorize)))
         .service(
             web::resource(paths::LOGIN)

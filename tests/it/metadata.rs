@@ -85,15 +85,7 @@ async fn issuer_with_a_path_serves_under_it() {
 #[actix_web::test]
 async fn cors_preflight_on_metadata() {
     let app = TestApp::spawn().await;
-    let response = app
-        .http
-        .request(reqwest::Method::OPTIONS, app.url("/.well-known/oauth-authorization-server"))
-        .header("origin", "http://localhost:6274")
-        .header("access-control-request-method", "GET")
-        .header("access-control-request-headers", "mcp-protocol-version")
-        .send()
-        .await
-        .unwrap();
+    let response = app.preflight("/.well-known/oauth-authorization-server", "GET", "mcp-protocol-version").await;
     assert!(response.status().is_success(), "{}", response.status());
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
     assert!(response.headers().get("access-control-allow-credentials").is_none());

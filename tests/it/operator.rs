@@ -106,14 +106,8 @@ fn a_short_admin_token_is_refused_at_load() {
 #[actix_web::test]
 async fn disable_stops_everything_at_once_and_enable_restores_new_flows() {
     let app = admin_app().await;
-    create_user(&app, "alice@example.com").await;
-    let client = dcr_client(&app, &[REDIRECT]).await;
-    let p = pkce();
-    let b = browser();
-    let query = authorize_query(&client, REDIRECT, &p.challenge, &[]);
     // A grant with a refresh token, and an unredeemed code.
-    let code = app.authorization_code(&b, &query, "alice@example.com").await;
-    let (_, tokens) = exchange(&app, &client, &code, &p.verifier).await;
+    let Grant { client, p, b, query, tokens } = grant_for(&app, "alice@example.com").await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
     let pending_code = app.authorization_code(&b, &query, "alice@example.com").await;
 
@@ -154,6 +148,26 @@ async fn disable_stops_everything_at_once_and_enable_restores_new_flows() {
     assert_eq!(audit_rows(&app, "client.enabled").await.len(), 1);
 }
 
+/// What several tests start from: a user, a DCR client and one finished grant (a refresh token).
+struct Grant {
+    client: String,
+    p: Pkce,
+    b: reqwest::Client,
+    query: String,
+    tokens: Value,
+}
+
+async fn grant_for(app: &TestApp, email: &str) -> Grant {
+    create_user(app, email).await;
+    let client = dcr_client(app, &[REDIRECT]).await;
+    let p = pkce();
+    let b = browser();
+    let query = authorize_query(&client, REDIRECT, &p.challenge, &[]);
+    let code = app.authorization_code(&b, &query, email).await;
+    let (_, tokens) = exchange(app, &client, &code, &p.verifier).await;
+    Grant { client, p, b, query, tokens }
+}
+
 async fn exchange(app: &TestApp, client: &str, code: &str, verifier: &str) -> (u16, Value) {
     app.exchange_code(client, REDIRECT, code, verifier).await
 }
@@ -165,13 +179,7 @@ async fn refresh_with(app: &TestApp, client: &str, token: &str) -> (u16, Value) 
 #[actix_web::test]
 async fn revoke_sessions_kills_refresh_and_delete_removes_dependants_but_not_history() {
     let app = admin_app().await;
-    create_user(&app, "alice@example.com").await;
-    let client = dcr_client(&app, &[REDIRECT]).await;
-    let p = pkce();
-    let b = browser();
-    let query = authorize_query(&client, REDIRECT, &p.challenge, &[]);
-    let code = app.authorization_code(&b, &query, "alice@example.com").await;
-    let (_, tokens) = exchange(&app, &client, &code, &p.verifier).await;
+    let Grant { client, query, tokens, .. } = grant_for(&app, "alice@example.com").await;
 
     let (status, body, _) = admin(&app, reqwest::Method::GET, &format!("/clients/{client}"), None).await;
     assert_eq!(status, 200);
@@ -349,13 +357,7 @@ async fn cli_and_api_give_the_same_answers() {
 #[actix_web::test]
 async fn users_disable_ends_sessions_and_set_password_is_audited() {
     let app = admin_app().await;
-    create_user(&app, "alice@example.com").await;
-    let client = dcr_client(&app, &[REDIRECT]).await;
-    let p = pkce();
-    let b = browser();
-    let query = authorize_query(&client, REDIRECT, &p.challenge, &[]);
-    let code = app.authorization_code(&b, &query, "alice@example.com").await;
-    let (_, tokens) = exchange(&app, &client, &code, &p.verifier).await;
+    let Grant { client, p, b, query, tokens } = grant_for(&app, "alice@example.com").await;
     let pending_code = app.authorization_code(&b, &query, "alice@example.com").await;
     let url = db_url(&app);
 

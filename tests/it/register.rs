@@ -195,15 +195,7 @@ async fn duplicates_collapsed_unknown_fields_ignored_nulls_absent() {
 #[actix_web::test]
 async fn cors_preflight_on_register() {
     let app = TestApp::spawn().await;
-    let response = app
-        .http
-        .request(reqwest::Method::OPTIONS, app.url("/register"))
-        .header("origin", "http://localhost:6274")
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
+    let response = app.preflight("/register", "POST", "content-type").await;
     assert!(response.status().is_success());
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
 }

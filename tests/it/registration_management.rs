@@ -237,15 +237,7 @@ async fn management_answers_while_registration_is_off() {
 #[actix_web::test]
 async fn cors_on_the_client_configuration_endpoint() {
     let app = TestApp::spawn().await;
-    let response = app
-        .http
-        .request(reqwest::Method::OPTIONS, app.url("/register/dcr_x"))
-        .header("origin", "http://localhost:6274")
-        .header("access-control-request-method", "DELETE")
-        .header("access-control-request-headers", "authorization")
-        .send()
-        .await
-        .unwrap();
+    let response = app.preflight("/register/dcr_x", "DELETE", "authorization").await;
     assert!(response.status().is_success());
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
 }

@@ -160,6 +160,18 @@ impl TestApp {
     }
 
     /// `issuer + path`.
+    /// A CORS preflight from the MCP Inspector's origin.
+    pub async fn preflight(&self, path: &str, method: &str, headers: &str) -> reqwest::Response {
+        self.http
+            .request(reqwest::Method::OPTIONS, self.url(path))
+            .header("origin", "http://localhost:6274")
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", headers)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
     }
