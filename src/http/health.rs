@@ -1,3 +1,6 @@
+//! `/healthz`, `/readyz` and `/metrics` (SPEC §3): liveness, readiness (database and keys)
+//! and the Prometheus counters.
+
 use std::time::Duration;
 
 use actix_web::http::header;

@@ -1,3 +1,6 @@
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414, SPEC §3): the metadata document
+//! from the live settings.
+
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
