@@ -73,9 +73,31 @@ pub fn rate_limit_key(ip: IpAddr) -> String {
     }
 }
 
+/// The source network an address belongs to, for sign-in throttling (SPEC §11): IPv4 by /24,
+/// IPv6 by /64 — an office or a home shares one.
+pub fn network_key(ip: IpAddr) -> String {
+    match canonical_ip(ip) {
+        IpAddr::V4(v4) => match ipnet::Ipv4Net::new(v4, 24) {
+            Ok(net) => net.trunc().to_string(),
+            Err(_) => v4.to_string(),
+        },
+        IpAddr::V6(v6) => match ipnet::Ipv6Net::new(v6, 64) {
+            Ok(net) => net.trunc().to_string(),
+            Err(_) => v6.to_string(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networks_are_slash_24_and_slash_64() {
+        assert_eq!(network_key("192.0.2.77".parse().unwrap()), "192.0.2.0/24");
+        assert_eq!(network_key("::ffff:192.0.2.77".parse().unwrap()), "192.0.2.0/24");
+        assert_eq!(network_key("2001:db8:1:2:3:4:5:6".parse().unwrap()), "2001:db8:1:2::/64");
+    }
 
     fn nets(values: &[&str]) -> Vec<IpNet> {
         values.iter().filter_map(|v| parse_cidr(v)).collect()

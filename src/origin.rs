@@ -8,5 +8,7 @@ pub struct Origin {
     pub address: Option<String>,
     /// The address's rate-limit key (IPv4 as is, IPv6 by /64).
     pub rate_limit_key: String,
+    /// The address's network (IPv4 /24, IPv6 /64), for sign-in throttling (SPEC §11).
+    pub network_key: String,
     pub user_agent: Option<String>,
 }

@@ -20,12 +20,13 @@ pub fn origin(request: &HttpRequest, settings: &Settings) -> Origin {
     });
     let address = ip.map(|ip| ip.to_string());
     let rate_limit_key = ip.map(net::rate_limit_key).unwrap_or_else(|| "unknown".into());
+    let network_key = ip.map(net::network_key).unwrap_or_else(|| "unknown".into());
     let user_agent = request
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| crate::text::truncate(ua, 300));
-    Origin { address, rate_limit_key, user_agent }
+    Origin { address, rate_limit_key, network_key, user_agent }
 }
 
 /// The token of an `Authorization: Bearer …` header; `None` when absent or malformed.
