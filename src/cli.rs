@@ -167,4 +167,8 @@ pub enum KeysCommand {
     /// Create a new key: published in the JWKS now, signing once every replica and cache has
     /// seen it (5.5 minutes); the old key stays published until its tokens have expired
     Rotate,
+    /// Print a new key for encrypting the signing keys at rest (32 random bytes, base64) and
+    /// nothing else: `gatehouse keys generate-encryption-key > keys.secret`, then point
+    /// keys.encryption_key_file at that file. Stores nothing
+    GenerateEncryptionKey,
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::clock::SystemClock;
 use crate::config::{ConfigSource, Settings};
 use crate::db::{mask_password, Db, DbConnection};
+use crate::key_encryption::{self, KeyCipher, KeySource};
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::{http, jobs, paths, rules_summary};
@@ -29,6 +30,17 @@ impl From<String> for CommandError {
 pub fn open_database(settings: &Settings) -> Result<Db, String> {
     let database = &settings.database;
     migrated(database, Db::connect(&database.url, database.pool_size, database.connect_timeout_ms))
+}
+
+/// As `open_database`, plus the key that encrypts its signing keys (SPEC §11), for `serve`. On
+/// PostgreSQL without a key this refuses before touching the database.
+pub fn open_database_with_keys(settings: &Settings) -> Result<(Db, KeyCipher), String> {
+    KeySource::from_settings(settings)?;
+    let db = open_database(settings)?;
+    let mut conn = db.get().map_err(|e| format!("cannot open the database: {e}"))?;
+    let cipher = key_encryption::unlock(settings, &mut conn)?;
+    drop(conn);
+    Ok((db, cipher))
 }
 
 /// The database for a one-shot CLI command: a single connection, nothing left running at exit.
@@ -53,13 +65,13 @@ pub fn migrate(settings: &Settings) -> Result<(), String> {
 pub fn serve(source: ConfigSource, settings: Settings) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let for_db = settings.clone();
-        let db = tokio::task::spawn_blocking(move || open_database(&for_db))
+        let (db, key_cipher) = tokio::task::spawn_blocking(move || open_database_with_keys(&for_db))
             .await
             .map_err(|e| format!("start-up failed: {e}"))??;
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.server.bind))?;
         tracing::info!(bind = %settings.server.bind, issuer = %settings.issuer, dcr = settings.dcr.enabled, "gatehouse listening");
-        let state = AppState::new(settings, db, Arc::new(SystemClock));
+        let state = AppState::new(settings, db, Arc::new(SystemClock), key_cipher);
         if !state.reload_keys().await {
             return Err("cannot load the signing keys (see the log)".into());
         }
@@ -191,7 +203,8 @@ pub fn clients_add(settings: &Settings, name: &str, redirect_uris: &[String]) ->
 pub fn keys_list(settings: &Settings) -> Result<(), CommandError> {
     let rows = with_connection(settings, |conn| {
         // Loading creates the first key or promotes a due rotation, as a server would.
-        crate::keys::load(conn, SystemClock.now_secs(), settings.tokens.access_token_ttl_secs as i64)
+        let cipher = key_encryption::unlock(settings, conn)?;
+        crate::keys::load(conn, SystemClock.now_secs(), settings.tokens.access_token_ttl_secs as i64, &cipher)
             .map_err(|e| e.to_string())?;
         Ok(crate::store::keys::all(conn).map_err(|e| e.to_string())?)
     })?;
@@ -212,12 +225,28 @@ pub fn keys_list(settings: &Settings) -> Result<(), CommandError> {
 /// `keys rotate`.
 pub fn keys_rotate(settings: &Settings) -> Result<(), CommandError> {
     let row = with_connection(settings, |conn| {
-        Ok(crate::keys::rotate(conn, SystemClock.now_secs(), Actor::Cli).map_err(|e| e.to_string())?)
+        let cipher = key_encryption::unlock(settings, conn)?;
+        Ok(crate::keys::rotate(conn, SystemClock.now_secs(), Actor::Cli, &cipher).map_err(|e| e.to_string())?)
     })?;
     println!(
         "new key {} published; it signs from {} (after every replica has reloaded and cached JWKS have expired)",
         row.kid,
         crate::clock::rfc3339(row.activates_at)
     );
+    Ok(())
+}
+
+/// `keys generate-encryption-key`: a new key for `keys.encryption_key*` on standard output, one
+/// line (so `> keys.secret` makes the file); nothing is stored.
+pub fn keys_generate_encryption_key() -> Result<(), CommandError> {
+    use std::io::IsTerminal;
+    let key = key_encryption::generate_key()?;
+    println!("{key}");
+    if std::io::stdout().is_terminal() {
+        eprintln!(
+            "gatehouse: store it in a file readable only by Gatehouse (chmod 600), apart from the database and its \
+             backups, and set keys.encryption_key_file to its path; every replica needs the same key"
+        );
+    }
     Ok(())
 }

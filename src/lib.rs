@@ -14,6 +14,7 @@ pub mod flow;
 pub mod http;
 pub mod jobs;
 pub mod jwt;
+pub mod key_encryption;
 pub mod keys;
 pub mod logging;
 pub mod metrics;

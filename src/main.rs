@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         }
         Command::Keys { command: KeysCommand::List } => commands::keys_list(&settings),
         Command::Keys { command: KeysCommand::Rotate } => commands::keys_rotate(&settings),
+        Command::Keys { command: KeysCommand::GenerateEncryptionKey } => commands::keys_generate_encryption_key(),
         Command::Clients { command: ClientsCommand::Add { name, redirect_uris } } => {
             commands::clients_add(&settings, &name, &redirect_uris)
         }

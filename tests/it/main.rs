@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod end_to_end;
 mod health;
+mod keys_at_rest;
 mod metadata;
 mod migrations;
 mod operator;
