@@ -7,6 +7,7 @@ mod common;
 mod authorize;
 mod cimd;
 mod cimd_fetch;
+mod cimd_stall;
 mod cleanup;
 mod cli;
 mod config;
