@@ -46,6 +46,7 @@ pub struct Settings {
     pub resources: ResourceSettings,
     pub scopes: ScopeSettings,
     pub login: LoginSettings,
+    pub keys: KeysSettings,
     pub audit: AuditSettings,
     pub admin: AdminSettings,
 }
@@ -151,6 +152,32 @@ pub struct LoginSettings {
     pub session_ttl_secs: u64,
 }
 
+/// Where the key that encrypts signing keys at rest comes from (SPEC §11): at most one of the
+/// three; all empty means `keys.secret` beside the SQLite file, and on PostgreSQL no key (then
+/// `serve` refuses to start). Restart-only. `Debug` masks the inline key.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysSettings {
+    /// The key itself: 32 random bytes, base64.
+    pub encryption_key: String,
+    /// A file holding the key (base64, one line); created (0600) when absent while the database
+    /// holds no encrypted key.
+    pub encryption_key_file: String,
+    /// The name of an environment variable holding the key (base64).
+    pub encryption_key_env: String,
+}
+
+impl std::fmt::Debug for KeysSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = if self.encryption_key.is_empty() { "" } else { "********" };
+        f.debug_struct("KeysSettings")
+            .field("encryption_key", &key)
+            .field("encryption_key_file", &self.encryption_key_file)
+            .field("encryption_key_env", &self.encryption_key_env)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {
@@ -177,6 +204,7 @@ impl Default for Settings {
             resources: ResourceSettings::default(),
             scopes: ScopeSettings::default(),
             login: LoginSettings::default(),
+            keys: KeysSettings::default(),
             audit: AuditSettings::default(),
             admin: AdminSettings::default(),
         }
@@ -648,6 +676,10 @@ impl Settings {
             }
         }
 
+        for (key, why) in crate::key_encryption::check_settings(&self.keys) {
+            problem(key, why);
+        }
+
         if !self.admin.token.is_empty() && self.admin.token.chars().count() < 32 {
             problem("admin.token", "must be at least 32 characters (or empty to turn the admin API off)".into());
         }
@@ -670,6 +702,9 @@ impl Settings {
         let mut copy = self.clone();
         if !copy.admin.token.is_empty() {
             copy.admin.token = "********".into();
+        }
+        if !copy.keys.encryption_key.is_empty() {
+            copy.keys.encryption_key = "********".into();
         }
         copy.database.url = crate::db::mask_password(&copy.database.url);
         copy

@@ -1,16 +1,17 @@
 //! Signing keys at run time: created on first start (one active key, even with replicas racing),
 //! rotated by the operator (published before it signs), reloaded by every replica at least every
-//! `KEY_RELOAD_SECS`, and held in memory behind a swappable handle.
+//! `KEY_RELOAD_SECS`, and held in memory behind a swappable handle. Private keys are stored
+//! encrypted (SPEC §11, `key_encryption`); plaintext ones from older versions are encrypted when
+//! loaded.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde_json::Value;
 
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::jwt::{self, SigningKey};
+use crate::key_encryption::{self, EncryptError, KeyCipher, SealError};
 use crate::store::audit::{self, Actor, AuditRecord};
 use crate::store::keys::{self, KeyRow};
 
@@ -29,6 +30,10 @@ pub enum KeyError {
     Key(#[from] jwt::JwtError),
     #[error("a rotation is already pending: key {0} starts signing at {1}")]
     RotationPending(String, String),
+    #[error("signing key {0}: {1}")]
+    Sealed(String, SealError),
+    #[error("encrypting plaintext signing keys: {0}")]
+    Encrypt(#[from] EncryptError),
 }
 
 impl From<diesel::result::Error> for KeyError {
@@ -57,12 +62,14 @@ impl Keys {
     }
 }
 
-fn new_key_row(status: &str, now: i64, activates_at: i64) -> Result<KeyRow, KeyError> {
+fn new_key_row(status: &str, now: i64, activates_at: i64, cipher: &KeyCipher) -> Result<KeyRow, KeyError> {
     let generated = jwt::generate_es256_key()?;
+    let private_key =
+        cipher.seal(&generated.kid, &generated.pkcs8_der).map_err(|e| KeyError::Sealed(generated.kid.clone(), e))?;
     Ok(KeyRow {
         kid: generated.kid.clone(),
         algorithm: "ES256".into(),
-        private_key: STANDARD.encode(&generated.pkcs8_der),
+        private_key,
         public_jwk: generated.public_jwk.to_string(),
         status: status.into(),
         created_at: now,
@@ -73,11 +80,11 @@ fn new_key_row(status: &str, now: i64, activates_at: i64) -> Result<KeyRow, KeyE
 
 /// Create the first key when there is none. Two replicas racing: the unique index on the active
 /// key lets one insert win; the other finds it.
-fn ensure_active(conn: &mut DbConnection, now: i64) -> Result<(), KeyError> {
+fn ensure_active(conn: &mut DbConnection, now: i64, cipher: &KeyCipher) -> Result<(), KeyError> {
     if keys::active(conn)?.is_some() {
         return Ok(());
     }
-    let row = new_key_row(keys::ACTIVE, now, now)?;
+    let row = new_key_row(keys::ACTIVE, now, now, cipher)?;
     let created = write_tx(conn, |conn| {
         if keys::active(conn)?.is_some() {
             return Ok(false);
@@ -98,8 +105,8 @@ fn ensure_active(conn: &mut DbConnection, now: i64) -> Result<(), KeyError> {
 
 /// Load (creating or promoting as due) the keys from the database. Blocking: run it on the
 /// blocking pool. `access_token_ttl` keeps a retired key published until its tokens expire.
-pub fn load(conn: &mut DbConnection, now: i64, access_token_ttl: i64) -> Result<KeyRing, KeyError> {
-    ensure_active(conn, now)?;
+pub fn load(conn: &mut DbConnection, now: i64, access_token_ttl: i64, cipher: &KeyCipher) -> Result<KeyRing, KeyError> {
+    ensure_active(conn, now, cipher)?;
     if let Some(next) = keys::next(conn)? {
         if next.activates_at <= now {
             // Other replicas may sign with the old key until their next reload.
@@ -110,12 +117,13 @@ pub fn load(conn: &mut DbConnection, now: i64, access_token_ttl: i64) -> Result<
         }
     }
     keys::delete_expired(conn, now)?;
-    let rows = keys::all(conn)?;
+    let mut rows = keys::all(conn)?;
+    key_encryption::encrypt_plaintext(conn, cipher, &mut rows)?;
     let active = rows
         .iter()
         .find(|row| row.status == keys::ACTIVE)
         .ok_or_else(|| KeyError::Db(DbError::Unavailable("no active signing key".into())))?;
-    let pkcs8 = STANDARD.decode(&active.private_key).map_err(|e| jwt::JwtError::InvalidKey(e.to_string()))?;
+    let pkcs8 = cipher.open(&active.kid, &active.private_key).map_err(|e| KeyError::Sealed(active.kid.clone(), e))?;
     let signing = SigningKey::from_pkcs8(&active.kid, &pkcs8)?;
     let published: Vec<Value> = rows
         .iter()
@@ -126,9 +134,9 @@ pub fn load(conn: &mut DbConnection, now: i64, access_token_ttl: i64) -> Result<
 }
 
 /// `keys rotate`: a new key, published now, signing after `PUBLICATION_DELAY_SECS`.
-pub fn rotate(conn: &mut DbConnection, now: i64, actor: Actor) -> Result<KeyRow, KeyError> {
-    ensure_active(conn, now)?;
-    let row = new_key_row(keys::NEXT, now, now + PUBLICATION_DELAY_SECS)?;
+pub fn rotate(conn: &mut DbConnection, now: i64, actor: Actor, cipher: &KeyCipher) -> Result<KeyRow, KeyError> {
+    ensure_active(conn, now, cipher)?;
+    let row = new_key_row(keys::NEXT, now, now + PUBLICATION_DELAY_SECS, cipher)?;
     write_tx(conn, |conn| {
         if let Some(pending) = keys::next(conn)? {
             return Err(KeyError::RotationPending(pending.kid, crate::clock::rfc3339(pending.activates_at)));

@@ -15,7 +15,14 @@ use crate::store::audit::{self, event, Actor, AuditRecord};
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Keys a running process cannot change (listeners and the pool are built at start).
-const RESTART_KEYS: &[&str] = &["server.bind", "admin.bind", "database.url"];
+const RESTART_KEYS: &[&str] = &[
+    "server.bind",
+    "admin.bind",
+    "database.url",
+    "keys.encryption_key",
+    "keys.encryption_key_file",
+    "keys.encryption_key_env",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReloadOutcome {
@@ -59,6 +66,8 @@ fn hold_restart_keys(current: &Settings, next: &mut Settings, changed: &[String]
     next.server.bind = current.server.bind.clone();
     next.admin.bind = current.admin.bind.clone();
     next.database.url = current.database.url.clone();
+    // The signing keys were unlocked with the key named at start.
+    next.keys = current.keys.clone();
     // Routes are built under the issuer's path at start: a new path needs a restart too.
     if next.issuer_path() != current.issuer_path() {
         held.push("issuer".into());

@@ -13,6 +13,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub metrics: Metrics,
     pub keys: Keys,
+    /// Encrypts and decrypts the signing keys at rest (SPEC §11); unlocked before start.
+    pub key_cipher: std::sync::Arc<crate::key_encryption::KeyCipher>,
     /// Shared HTTP client of the policy webhook.
     pub webhook: reqwest::Client,
     /// Client ID Metadata Documents: fetcher and caches.
@@ -20,13 +22,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: crate::config::Settings, db: Db, clock: SharedClock) -> AppState {
+    pub fn new(
+        settings: crate::config::Settings,
+        db: Db,
+        clock: SharedClock,
+        key_cipher: crate::key_encryption::KeyCipher,
+    ) -> AppState {
         AppState {
             settings: SettingsHandle::new(settings),
             db,
             clock,
             metrics: Metrics::new(),
             keys: Keys::default(),
+            key_cipher: std::sync::Arc::new(key_cipher),
             webhook: crate::registration::webhook::client(),
             cimd: std::sync::Arc::new(crate::cimd::Cimd::new()),
         }
@@ -37,10 +45,11 @@ impl AppState {
     pub async fn reload_keys(&self) -> bool {
         let now = self.clock.now();
         let ttl = self.settings.current().tokens.access_token_ttl_secs as i64;
+        let cipher = self.key_cipher.clone();
         let loaded = self
             .db
             .run(move |conn| {
-                crate::keys::load(conn, now, ttl).map_err(|e| crate::db::DbError::Unavailable(e.to_string()))
+                crate::keys::load(conn, now, ttl, &cipher).map_err(|e| crate::db::DbError::Unavailable(e.to_string()))
             })
             .await;
         match loaded {

@@ -71,6 +71,7 @@ pub async fn authorize(
             return Ok(page(400, "Unknown application", "This application is not registered with this server."))
         }
         Lookup::Failed(message) => return Ok(page(400, "Client metadata document refused", message)),
+        Lookup::Busy(message) => return Ok(page(503, "Try again in a moment", message)),
     };
     let requested_redirect = query::first_value(query, "redirect_uri").unwrap_or_default();
     if !client.is_active() {

@@ -16,6 +16,10 @@
 //!    (a guard removes the pin when the fetch ends; concurrent fetches of one host share the pin
 //!    through a use count, and each of them replaces it only with a set it has itself checked).
 //!
+//! Steps 1–4 are [`Fetcher::resolve`], bounded by the timeout like the request itself; the request
+//! is [`Fetcher::fetch_target`], so a caller can charge a per-host budget in between, only for
+//! hosts that resolved to addresses it may fetch ([`Fetcher::fetch`] does both).
+//!
 //! When reqwest then asks the resolver for the host, the resolver answers from the pin table, so
 //! the connection goes to an address that was checked in step 3 and no second DNS lookup happens
 //! (no DNS-rebinding window). Should reqwest ever ask for a host that is not pinned, the resolver
@@ -102,6 +106,12 @@ pub enum FetchResponse {
     },
 }
 
+/// A URL whose host was resolved and checked, its addresses pinned until this is dropped.
+pub struct Target {
+    url: Url,
+    _pin: Option<PinGuard>,
+}
+
 /// SSRF-guarded fetcher: one shared `reqwest::Client` and its pinning resolver.
 pub struct Fetcher {
     client: reqwest::Client,
@@ -165,6 +175,14 @@ impl Fetcher {
         if_none_match: Option<&str>,
         if_modified_since: Option<&str>,
     ) -> Result<FetchResponse, FetchError> {
+        let target = self.resolve(url).await?;
+        self.fetch_target(&target, if_none_match, if_modified_since).await
+    }
+
+    /// Steps 1–4: checks the URL and port, resolves the host (within the timeout) and classifies
+    /// every address, and pins the checked ones until the returned target is dropped. Nothing is
+    /// sent to the host.
+    pub async fn resolve(&self, url: &Url) -> Result<Target, FetchError> {
         // 1. The URL and its port; nothing has touched the network yet.
         if url.scheme() != "https" {
             return Err(FetchError::Refused(format!("refusing {url}: only https URLs are fetched")));
@@ -178,18 +196,8 @@ impl Fetcher {
             return Err(FetchError::Refused(format!("refusing {url}: port {port} is not allowed, only 443")));
         }
 
-        let mut headers = HeaderMap::new();
-        for (name, value) in [("if-none-match", if_none_match), ("if-modified-since", if_modified_since)] {
-            if let Some(value) = value {
-                let value = HeaderValue::from_str(value)
-                    .map_err(|_| FetchError::Refused(format!("refusing {url}: invalid {name} header value")))?;
-                headers.insert(HeaderName::from_static(name), value);
-            }
-        }
-        let conditional = !headers.is_empty();
-
         // 2./3. Resolve and classify; 4. pin the checked addresses for reqwest's resolver.
-        let _pin = match host {
+        let pin = match host {
             Host::Ipv4(ip) => {
                 self.check_literal(url, IpAddr::V4(ip))?;
                 None
@@ -199,15 +207,38 @@ impl Fetcher {
                 None
             }
             Host::Domain(domain) => {
-                let addresses = self
-                    .resolver
-                    .policy
-                    .resolve_checked(domain)
+                let timeout = self.config.timeout;
+                let addresses = tokio::time::timeout(timeout, self.resolver.policy.resolve_checked(domain))
                     .await
+                    .map_err(|_| {
+                        FetchError::Failed(format!(
+                            "fetching {url} failed: resolving {domain} timed out after {timeout:?}"
+                        ))
+                    })?
                     .map_err(|reason| FetchError::Refused(format!("refusing {url}: {reason}")))?;
                 Some(self.resolver.pin(domain, addresses))
             }
         };
+        Ok(Target { url: url.clone(), _pin: pin })
+    }
+
+    /// Sends the request to a resolved target and reads the answer, within the timeout.
+    pub async fn fetch_target(
+        &self,
+        target: &Target,
+        if_none_match: Option<&str>,
+        if_modified_since: Option<&str>,
+    ) -> Result<FetchResponse, FetchError> {
+        let url = &target.url;
+        let mut headers = HeaderMap::new();
+        for (name, value) in [("if-none-match", if_none_match), ("if-modified-since", if_modified_since)] {
+            if let Some(value) = value {
+                let value = HeaderValue::from_str(value)
+                    .map_err(|_| FetchError::Refused(format!("refusing {url}: invalid {name} header value")))?;
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
+        let conditional = !headers.is_empty();
 
         let request = self.client.get(url.clone()).headers(headers);
         let limit = self.config.max_document_bytes;

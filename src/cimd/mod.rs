@@ -1,17 +1,22 @@
 //! Client ID Metadata Documents (SPEC §8): a `client_id` that is an https URL names the
 //! client's own metadata. This module resolves such ids to clients — through a bounded
-//! in-memory cache, one fetch per URL at a time, a few fetches at once in the whole process,
-//! failures remembered for a minute and fetches per host capped — and stores a CIMD client only
-//! once a signed-in user reaches consent, so unauthenticated requests cannot fill the tables.
+//! in-memory cache, one fetch per URL at a time, a few fetches at once in the whole process
+//! (a permit awaited at most a second, SPEC §11), failures remembered for a minute, fetches
+//! capped per host (after it resolved) and, for unknown URLs, per requesting address — and stores
+//! a CIMD client only once a signed-in user reaches consent, so unauthenticated requests cannot
+//! fill the tables. At `/token` a stored copy within the stale window is used at once and
+//! revalidated in the background.
 
 pub mod address;
+pub mod budget;
 pub mod cache;
 pub mod document;
 pub mod fetch;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::{OnceCell, Semaphore};
@@ -20,6 +25,7 @@ use crate::config::{CimdSettings, Settings};
 use crate::db::{write_tx, DbError};
 use crate::error::AppError;
 use crate::oauth::client_metadata::ClientMetadata;
+use crate::oauth::error::ErrorCode;
 use crate::oauth::redirect_uri::normalise_host;
 use crate::origin::Origin;
 use crate::registration::policy::HostPattern;
@@ -28,10 +34,15 @@ use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::clients::{self, Client, Source};
 use crate::store::refresh;
+use budget::MinuteBudget;
 use fetch::{FetchConfig, FetchError, FetchResponse, Fetcher};
 
 /// Fetches in flight at once, in the whole process.
 const MAX_CONCURRENT_FETCHES: usize = 4;
+/// How long a lookup waits for one of those (SPEC §11); then it is answered "busy".
+const PERMIT_WAIT: Duration = Duration::from_secs(1);
+/// Fetches of URLs not stored as clients, per requesting address (IPv6: its /64) and minute.
+const UNKNOWN_FETCHES_PER_ADDRESS_PER_MINUTE: u32 = 10;
 /// A failed URL is answered from memory this long.
 const FAILURE_MEMORY_SECS: i64 = 60;
 /// Network fetches per host and minute.
@@ -61,7 +72,14 @@ pub enum Lookup {
     NotFound,
     /// A CIMD client id whose document cannot be used; the message is for the client's author.
     Failed(String),
+    /// The document could not be fetched in time because every fetch is busy: try again shortly
+    /// (a 503, not the document's fault).
+    Busy(String),
 }
+
+/// What a busy lookup tells the browser or client.
+const BUSY_MESSAGE: &str =
+    "The application's client metadata document cannot be fetched right now: the server is busy. Try again in a moment.";
 
 /// A fetch's result: a new document, or (to a conditional request) "not modified".
 #[derive(Debug, Clone)]
@@ -70,7 +88,16 @@ enum Fetched {
     NotModified { expires_at: i64 },
 }
 
-type InFlight = Arc<OnceCell<Result<Fetched, String>>>;
+/// Why a document was not resolved.
+#[derive(Debug, Clone)]
+enum Unresolved {
+    /// It cannot be used (remembered for a minute, audited): the message is for the client's author.
+    Failed(String),
+    /// No fetch permit within `PERMIT_WAIT`: not the document's fault, so not remembered.
+    Busy,
+}
+
+type InFlight = Arc<OnceCell<Result<Fetched, Unresolved>>>;
 
 #[derive(Default)]
 struct DocumentCache {
@@ -110,15 +137,19 @@ struct FetcherSlot {
     fetcher: Arc<Fetcher>,
 }
 
-#[derive(Default)]
 pub struct Cimd {
     fetcher: Mutex<Option<FetcherSlot>>,
     /// Test-only DNS pinning (there is no public DNS in tests).
     overrides: Mutex<HashMap<String, Vec<IpAddr>>>,
-    permits: Option<Semaphore>,
+    permits: Semaphore,
     in_flight: Mutex<HashMap<String, InFlight>>,
     failures: Mutex<HashMap<String, (i64, String)>>,
-    host_fetches: Mutex<HashMap<String, (i64, u32)>>,
+    /// Network fetches per host, charged once the host has resolved.
+    host_fetches: MinuteBudget,
+    /// Fetches of unknown URLs per requesting address.
+    address_fetches: MinuteBudget,
+    /// Stored clients being revalidated in the background (one task per client at a time).
+    revalidating: Mutex<HashSet<String>>,
     host_audits: Mutex<HashMap<String, i64>>,
     /// (minute start, failure rows written in it), across all hosts.
     audits_this_minute: Mutex<(i64, u32)>,
@@ -129,9 +160,32 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+impl Default for Cimd {
+    fn default() -> Self {
+        Cimd::new()
+    }
+}
+
 impl Cimd {
     pub fn new() -> Cimd {
-        Cimd { permits: Some(Semaphore::new(MAX_CONCURRENT_FETCHES)), ..Cimd::default() }
+        Cimd {
+            fetcher: Mutex::default(),
+            overrides: Mutex::default(),
+            permits: Semaphore::new(MAX_CONCURRENT_FETCHES),
+            in_flight: Mutex::default(),
+            failures: Mutex::default(),
+            host_fetches: MinuteBudget::new(FETCHES_PER_HOST_PER_MINUTE, MAX_TRACKED),
+            address_fetches: MinuteBudget::new(UNKNOWN_FETCHES_PER_ADDRESS_PER_MINUTE, MAX_TRACKED),
+            revalidating: Mutex::default(),
+            host_audits: Mutex::default(),
+            audits_this_minute: Mutex::default(),
+            documents: Mutex::default(),
+        }
+    }
+
+    /// Hosts whose fetches this minute are counted (for tests and diagnostics).
+    pub fn tracked_hosts(&self) -> usize {
+        self.host_fetches.tracked()
     }
 
     /// Resolve `host` to these addresses in every fetch (tests only: no public DNS there).
@@ -166,23 +220,6 @@ impl Cimd {
         })?);
         *slot = Some(FetcherSlot { built_for: settings.clone(), overrides, fetcher: fetcher.clone() });
         Ok(fetcher)
-    }
-
-    /// Count a network fetch for `host`; false when its minute's budget is spent.
-    fn take_host_budget(&self, host: &str, now: i64) -> bool {
-        let mut fetches = lock(&self.host_fetches);
-        if fetches.len() >= MAX_TRACKED {
-            fetches.retain(|_, (start, _)| now - *start < 60);
-            if fetches.len() >= MAX_TRACKED && !fetches.contains_key(host) {
-                return false; // too many hosts this minute: refuse rather than grow
-            }
-        }
-        let entry = fetches.entry(host.to_string()).or_insert((now, 0));
-        if now - entry.0 >= 60 {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= FETCHES_PER_HOST_PER_MINUTE
     }
 
     /// At most one failure row per host and minute.
@@ -220,25 +257,43 @@ impl Cimd {
         url: &url::Url,
         stored: Option<&Client>,
         requester: &Origin,
-    ) -> Result<Fetched, String> {
+    ) -> Result<Fetched, Unresolved> {
         let now = state.clock.now();
         let key = url.as_str().to_string();
         if let Some(doc) = lock(&self.documents).get(&key, now) {
             return Ok(Fetched::Document(Box::new(doc)));
         }
         if let Some(message) = self.remembered_failure(&key, now) {
-            return Err(message);
+            return Err(Unresolved::Failed(message));
         }
         let validators = stored.map(|row| (row.cimd_etag.clone(), row.cimd_last_modified.clone())).unwrap_or_default();
-        let cell = lock(&self.in_flight).entry(key.clone()).or_insert_with(|| Arc::new(OnceCell::new())).clone();
+        let cell = {
+            let mut in_flight = lock(&self.in_flight);
+            match in_flight.get(&key) {
+                // Joining a fetch in flight costs nothing.
+                Some(cell) => cell.clone(),
+                None => {
+                    // A new fetch of a URL no stored client has: charged to the requesting address,
+                    // and refused to it alone (not remembered for the URL).
+                    if stored.is_none() && !self.address_fetches.take(&address_key(requester), now) {
+                        tracing::info!(url = %url, address = ?requester.address, "client metadata document fetches from this address are over their budget");
+                        return Err(Unresolved::Failed(
+                            "too many new client metadata documents were requested from your address; try again in a minute"
+                                .into(),
+                        ));
+                    }
+                    in_flight.entry(key.clone()).or_insert_with(|| Arc::new(OnceCell::new())).clone()
+                }
+            }
+        };
         let result =
             cell.get_or_init(|| self.fetch_and_validate(state, settings, url, &validators, requester)).await.clone();
         // Store the outcome before the in-flight entry goes, so a lookup arriving in between finds
         // it instead of fetching again; and remove only this fetch's entry, not a later one.
         match &result {
             Ok(Fetched::Document(doc)) => lock(&self.documents).put(key.clone(), (**doc).clone()),
-            Ok(Fetched::NotModified { .. }) => {}
-            Err(message) => {
+            Ok(Fetched::NotModified { .. }) | Err(Unresolved::Busy) => {}
+            Err(Unresolved::Failed(message)) => {
                 let mut failures = lock(&self.failures);
                 if failures.len() >= MAX_TRACKED {
                     failures.retain(|_, (until, _)| *until > now);
@@ -262,12 +317,12 @@ impl Cimd {
         url: &url::Url,
         validators: &(Option<String>, Option<String>),
         requester: &Origin,
-    ) -> Result<Fetched, String> {
+    ) -> Result<Fetched, Unresolved> {
         let now = state.clock.now();
         let host = normalise_host(url.host_str().unwrap_or(""));
         let cimd = &settings.cimd;
-        let failed = |event: &'static str, message: String| (event, message);
-        let outcome: Result<Fetched, (&'static str, String)> = async {
+        let failed = |event: &'static str, message: String| Refusal::Failed(event, message);
+        let outcome: Result<Fetched, Refusal> = async {
             if cimd.denied_hosts.iter().any(|p| HostPattern::parse(p).matches(&host)) {
                 return Err(failed(
                     event::CIMD_REJECTED,
@@ -282,42 +337,60 @@ impl Cimd {
                     format!("the host {host} is not trusted to serve client metadata documents here"),
                 ));
             }
-            if !self.take_host_budget(&host, now) {
-                return Err(failed(
-                    event::CIMD_FETCH_FAILED,
-                    format!("too many document fetches for {host}; try again in a minute"),
-                ));
-            }
             let fetcher = self.fetcher(cimd).map_err(|e| failed(event::CIMD_FETCH_FAILED, e))?;
-            let _permit = match &self.permits {
-                Some(permits) => {
-                    Some(permits.acquire().await.map_err(|e| failed(event::CIMD_FETCH_FAILED, e.to_string()))?)
-                }
-                None => None,
+            // Everything that touches the network — resolving included — holds a permit, awaited
+            // at most PERMIT_WAIT: hosts that never answer cannot make other lookups wait longer.
+            let _permit = match tokio::time::timeout(PERMIT_WAIT, self.permits.acquire()).await {
+                Ok(permit) => permit.map_err(|e| failed(event::CIMD_FETCH_FAILED, e.to_string()))?,
+                Err(_) => return Err(Refusal::Busy),
             };
-            let response =
-                fetcher.fetch(url, validators.0.as_deref(), validators.1.as_deref()).await.map_err(|e| match e {
-                    // The page stays generic: the reason may name internal addresses (split DNS).
-                    FetchError::Refused(m) => {
-                        tracing::info!(url = %url, reason = %m, "client metadata document fetch refused");
-                        failed(
-                            event::CIMD_REJECTED,
-                            "the client metadata document was not fetched: its host must be a public address served on port 443"
-                                .into(),
-                        )
-                    }
-                    FetchError::Failed(m) => {
-                        failed(event::CIMD_FETCH_FAILED, format!("fetching the client metadata document failed: {m}"))
-                    }
+            let refused = |m: String| {
+                // The page stays generic: the reason may name internal addresses (split DNS).
+                tracing::info!(url = %url, reason = %m, "client metadata document fetch refused");
+                failed(
+                    event::CIMD_REJECTED,
+                    "the client metadata document was not fetched: its host must be a public address served on port 443"
+                        .into(),
+                )
+            };
+            let fetch_failed = |m: String| {
+                failed(event::CIMD_FETCH_FAILED, format!("fetching the client metadata document failed: {m}"))
+            };
+            // Resolving and fetching share one deadline, so the permit is held at most that long.
+            let timeout = Duration::from_millis(cimd.http_timeout_ms);
+            let exchange = async {
+                let target = fetcher.resolve(url).await.map_err(|e| match e {
+                    FetchError::Refused(m) => refused(m),
+                    FetchError::Failed(m) => fetch_failed(m),
                 })?;
+                // Charged only now that the host resolved to addresses that may be fetched: names
+                // that do not resolve cost no host an entry, and cannot fill the table.
+                if !self.host_fetches.take(&host, now) {
+                    return Err(failed(
+                        event::CIMD_FETCH_FAILED,
+                        format!("too many document fetches for {host}; try again in a minute"),
+                    ));
+                }
+                fetcher.fetch_target(&target, validators.0.as_deref(), validators.1.as_deref()).await.map_err(|e| {
+                    match e {
+                        FetchError::Refused(m) => refused(m),
+                        FetchError::Failed(m) => fetch_failed(m),
+                    }
+                })
+            };
+            let response = match tokio::time::timeout(timeout, exchange).await {
+                Ok(response) => response?,
+                Err(_) => return Err(fetch_failed(format!("fetching {url} failed: timed out after {timeout:?}"))),
+            };
             match response {
                 FetchResponse::NotModified { cache_control, expires, .. } => Ok(Fetched::NotModified {
                     expires_at: now + cache::freshness_secs(cache_control.as_deref(), expires.as_deref(), now, cimd),
                 }),
                 FetchResponse::Document { body, etag, last_modified, cache_control, expires } => {
-                    let metadata = document::validate(url.as_str(), &body, &RegistrationRules::from_settings(settings)).map_err(|m| {
-                        failed(event::CIMD_REJECTED, format!("the client metadata document is not acceptable: {m}"))
-                    })?;
+                    let metadata = document::validate(url.as_str(), &body, &RegistrationRules::from_settings(settings))
+                        .map_err(|m| {
+                            failed(event::CIMD_REJECTED, format!("the client metadata document is not acceptable: {m}"))
+                        })?;
                     let fresh_for = cache::freshness_secs(cache_control.as_deref(), expires.as_deref(), now, cimd);
                     Ok(Fetched::Document(Box::new(Resolved {
                         metadata,
@@ -333,7 +406,11 @@ impl Cimd {
         .await;
         match outcome {
             Ok(fetched) => Ok(fetched),
-            Err((event, message)) => {
+            Err(Refusal::Busy) => {
+                tracing::warn!(url = %url, "every client metadata document fetch is busy; lookup answered busy");
+                Err(Unresolved::Busy)
+            }
+            Err(Refusal::Failed(event, message)) => {
                 tracing::info!(url = %url, %message, "client metadata document refused");
                 if self.claim_failure_audit(&host, now) {
                     let record = AuditRecord {
@@ -348,10 +425,27 @@ impl Cimd {
                         tracing::warn!(%error, "could not audit a CIMD failure");
                     }
                 }
-                Err(message)
+                Err(Unresolved::Failed(message))
             }
         }
     }
+}
+
+/// Why `fetch_and_validate` did not produce a document.
+enum Refusal {
+    /// The audit event and the message.
+    Failed(&'static str, String),
+    Busy,
+}
+
+/// The per-address budget's key: the address (IPv6: its /64), as the other per-address limits.
+fn address_key(requester: &Origin) -> String {
+    requester
+        .address
+        .as_deref()
+        .and_then(|address| address.parse::<IpAddr>().ok())
+        .map(crate::net::rate_limit_key)
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// A CIMD client as it would be stored.
@@ -410,9 +504,11 @@ async fn resolve_document(
             Ok(Fetched::NotModified { .. }) => {
                 Lookup::Failed("the document server answered 304 to an unconditional request".into())
             }
-            Err(message) => Lookup::Failed(message),
+            Err(Unresolved::Failed(message)) => Lookup::Failed(message),
+            Err(Unresolved::Busy) => Lookup::Busy(BUSY_MESSAGE.into()),
         });
     };
+    let stale_until = existing.cimd_expires_at.unwrap_or(0) + settings.cimd.stale_if_error_secs as i64;
     // A stored client whose document is stale: revalidated, replaced, or served stale on error.
     let row = match fetched {
         Ok(Fetched::NotModified { expires_at }) => {
@@ -430,8 +526,10 @@ async fn resolve_document(
             replace_document(state, &existing, &row).await?;
             row
         }
-        Err(message) => {
-            let stale_until = existing.cimd_expires_at.unwrap_or(0) + settings.cimd.stale_if_error_secs as i64;
+        // No fetch could start: nothing is known about the origin, so the copy is kept unmarked.
+        Err(Unresolved::Busy) if now <= stale_until => existing,
+        Err(Unresolved::Busy) => return Ok(Lookup::Busy(BUSY_MESSAGE.into())),
+        Err(Unresolved::Failed(message)) => {
             let mut row = existing;
             row.cimd_failed_at = Some(row.cimd_failed_at.unwrap_or(now));
             let update = row.clone();
@@ -446,11 +544,12 @@ async fn resolve_document(
     Ok(Lookup::Found(Box::new(row)))
 }
 
-/// At the token endpoint: a stored CIMD client whose document has expired is revalidated first,
-/// as at `/authorize`, so that a changed redirect list or auth method revokes its grants before
-/// one is used, and a client cannot live on refreshes alone past its document. Unknown URLs are
-/// not fetched here (no code or grant can exist for them). Returns why the document cannot be
-/// used (its origin failing past the stale window), if so.
+/// At the token endpoint (SPEC §11): a stored CIMD client whose copy has expired is used at once
+/// while within `stale_if_error_secs` of its expiry, and revalidated in the background — where a
+/// changed redirect list or auth method still revokes its grants, on that result. Past the stale
+/// window it is revalidated first, as at `/authorize`, so a client cannot live on refreshes alone
+/// past its document. Unknown URLs are not fetched here (no code or grant can exist for them).
+/// Returns why the document cannot be used (its origin failing past the stale window), if so.
 pub async fn revalidate_for_token(
     state: &AppState,
     settings: &Settings,
@@ -464,10 +563,52 @@ pub async fn revalidate_for_token(
     let Some(stored) = state.db.run(move |conn| Ok(clients::find(conn, &id)?)).await? else {
         return Ok(None);
     };
+    let now = state.clock.now();
+    if let Some(expires_at) = stored.cimd_expires_at.filter(|_| stored.is_active()) {
+        if expires_at > now {
+            return Ok(None);
+        }
+        if now <= expires_at + settings.cimd.stale_if_error_secs as i64 {
+            revalidate_in_background(state, stored, requester);
+            return Ok(None);
+        }
+    }
     match resolve_document(state, settings, client_id, Some(stored), requester).await? {
         Lookup::Failed(message) => Ok(Some(message)),
+        Lookup::Busy(message) => Err(AppError::protocol(ErrorCode::TemporarilyUnavailable, message)),
         Lookup::Found(_) | Lookup::NotFound => Ok(None),
     }
+}
+
+/// Revalidate a stored client's document off the request, one task per client at a time.
+fn revalidate_in_background(state: &AppState, stored: Client, requester: &Origin) {
+    let client_id = stored.client_id.clone();
+    if !lock(&state.cimd.revalidating).insert(client_id.clone()) {
+        return;
+    }
+    /// Lets the next revalidation of the client start once this one ends, however it ends.
+    struct Done(Arc<Cimd>, String);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            lock(&self.0.revalidating).remove(&self.1);
+        }
+    }
+    let done = Done(state.cimd.clone(), client_id.clone());
+    let state = state.clone();
+    let requester = requester.clone();
+    actix_web::rt::spawn(async move {
+        let _done = done;
+        let settings = state.settings.current();
+        match resolve_document(&state, &settings, &client_id, Some(stored), &requester).await {
+            Ok(Lookup::Failed(message)) => {
+                tracing::warn!(client_id, %message, "background revalidation: the client metadata document is unusable")
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(client_id, %error, "background revalidation of a client metadata document failed")
+            }
+        }
+    });
 }
 
 /// The security-relevant fields that differ between two versions of a document.

@@ -1,10 +1,12 @@
-//! `keys list` and `keys rotate` (SPEC §5, §6): the signing keys through the operator service.
+//! `keys list`, `keys rotate` (SPEC §5, §6) and `keys generate-encryption-key` (§11): the
+//! signing keys through the operator service, unlocked with the key that encrypts them at rest.
 
 use clap::Subcommand;
 
 use super::{now, with_connection, CommandError};
 use crate::clock::rfc3339;
 use crate::config::Settings;
+use crate::key_encryption;
 use crate::operator;
 use crate::store::audit::Actor;
 
@@ -15,19 +17,27 @@ pub enum KeysCommand {
     /// Create a new key: published in the JWKS now, signing once every replica and cache has
     /// seen it (5.5 minutes); the old key stays published until its tokens have expired
     Rotate,
+    /// Print a new key for encrypting the signing keys at rest (32 random bytes, base64) and
+    /// nothing else: `gatehouse keys generate-encryption-key > keys.secret`, then point
+    /// keys.encryption_key_file at that file. Stores nothing
+    GenerateEncryptionKey,
 }
 
 pub fn run(settings: &Settings, command: KeysCommand) -> Result<(), CommandError> {
     match command {
         KeysCommand::List => list(settings),
         KeysCommand::Rotate => rotate(settings),
+        KeysCommand::GenerateEncryptionKey => generate_encryption_key(),
     }
 }
 
 /// `keys list`.
 pub fn list(settings: &Settings) -> Result<(), CommandError> {
     let ttl = settings.tokens.access_token_ttl_secs as i64;
-    let rows = with_connection(settings, |conn| Ok(operator::list_keys(conn, now(), ttl)?))?;
+    let rows = with_connection(settings, |conn| {
+        let cipher = key_encryption::unlock(settings, conn)?;
+        Ok(operator::list_keys(conn, now(), ttl, &cipher)?)
+    })?;
     println!("{:<45} {:<8} {:<22} {:<22} RETIRE_AT", "KID", "STATUS", "CREATED", "SIGNS_FROM");
     for row in rows {
         println!(
@@ -44,11 +54,29 @@ pub fn list(settings: &Settings) -> Result<(), CommandError> {
 
 /// `keys rotate`.
 pub fn rotate(settings: &Settings) -> Result<(), CommandError> {
-    let row = with_connection(settings, |conn| Ok(operator::rotate_key(conn, now(), Actor::Cli)?))?;
+    let row = with_connection(settings, |conn| {
+        let cipher = key_encryption::unlock(settings, conn)?;
+        Ok(operator::rotate_key(conn, now(), Actor::Cli, &cipher)?)
+    })?;
     println!(
         "new key {} published; it signs from {} (after every replica has reloaded and cached JWKS have expired)",
         row.kid,
         rfc3339(row.activates_at)
     );
+    Ok(())
+}
+
+/// `keys generate-encryption-key`: a new key for `keys.encryption_key*` on standard output, one
+/// line (so `> keys.secret` makes the file); nothing is stored.
+pub fn generate_encryption_key() -> Result<(), CommandError> {
+    use std::io::IsTerminal;
+    let key = key_encryption::generate_key()?;
+    println!("{key}");
+    if std::io::stdout().is_terminal() {
+        eprintln!(
+            "gatehouse: store it in a file readable only by Gatehouse (chmod 600), apart from the database and its \
+             backups, and set keys.encryption_key_file to its path; every replica needs the same key"
+        );
+    }
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::clock::SystemClock;
 use crate::config::{ConfigSource, DatabaseSettings, Settings};
 use crate::db::{mask_password, Db};
+use crate::key_encryption::{self, KeyCipher, KeySource};
 use crate::state::AppState;
 use crate::{http, jobs, paths};
 
@@ -16,6 +17,17 @@ use crate::{http, jobs, paths};
 pub fn open_database(settings: &Settings) -> Result<Db, String> {
     let database = &settings.database;
     migrated(database, Db::connect(&database.url, database.pool_size, database.connect_timeout_ms))
+}
+
+/// As `open_database`, plus the key that encrypts its signing keys (SPEC §11), for `serve`. On
+/// PostgreSQL without a key this refuses before touching the database.
+pub fn open_database_with_keys(settings: &Settings) -> Result<(Db, KeyCipher), String> {
+    KeySource::from_settings(settings)?;
+    let db = open_database(settings)?;
+    let mut conn = db.get().map_err(|e| format!("cannot open the database: {e}"))?;
+    let cipher = key_encryption::unlock(settings, &mut conn)?;
+    drop(conn);
+    Ok((db, cipher))
 }
 
 /// The database for a one-shot CLI command: a single connection, nothing left running at exit.
@@ -40,13 +52,13 @@ pub fn migrate(settings: &Settings) -> Result<(), String> {
 pub fn serve(source: ConfigSource, settings: Settings) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let for_db = settings.clone();
-        let db = tokio::task::spawn_blocking(move || open_database(&for_db))
+        let (db, key_cipher) = tokio::task::spawn_blocking(move || open_database_with_keys(&for_db))
             .await
             .map_err(|e| format!("start-up failed: {e}"))??;
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.server.bind))?;
         tracing::info!(bind = %settings.server.bind, issuer = %settings.issuer, dcr = settings.dcr.enabled, "gatehouse listening");
-        let state = AppState::new(settings, db, Arc::new(SystemClock));
+        let state = AppState::new(settings, db, Arc::new(SystemClock), key_cipher);
         if !state.reload_keys().await {
             return Err("cannot load the signing keys (see the log)".into());
         }

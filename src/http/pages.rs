@@ -67,7 +67,11 @@ pub fn error_page(page: &ErrorPage) -> HttpResponse {
     if let Some(host) = &page.redirect_host {
         body.push_str(&format!("<p class=\"muted\">Redirect host: <code>{}</code></p>\n", escape(host)));
     }
-    page_response(page.status).body(layout(&page.title, &body))
+    let mut response = page_response(page.status);
+    if page.status == 503 {
+        response.insert_header((header::RETRY_AFTER, "1"));
+    }
+    response.body(layout(&page.title, &body))
 }
 
 fn unverified_badge(unverified: bool) -> &'static str {

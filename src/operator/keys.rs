@@ -3,17 +3,18 @@
 
 use super::Result;
 use crate::db::DbConnection;
+use crate::key_encryption::KeyCipher;
 use crate::store::audit::Actor;
 use crate::store::keys::{self, KeyRow};
 
 /// Every stored key. Loading first creates the first key or promotes a due rotation, as a
 /// server would.
-pub fn list_keys(conn: &mut DbConnection, now: i64, access_token_ttl: i64) -> Result<Vec<KeyRow>> {
-    crate::keys::load(conn, now, access_token_ttl)?;
+pub fn list_keys(conn: &mut DbConnection, now: i64, access_token_ttl: i64, cipher: &KeyCipher) -> Result<Vec<KeyRow>> {
+    crate::keys::load(conn, now, access_token_ttl, cipher)?;
     Ok(keys::all(conn)?)
 }
 
 /// A new key, published now, signing once every replica and cache has seen it.
-pub fn rotate_key(conn: &mut DbConnection, now: i64, actor: Actor) -> Result<KeyRow> {
-    Ok(crate::keys::rotate(conn, now, actor)?)
+pub fn rotate_key(conn: &mut DbConnection, now: i64, actor: Actor, cipher: &KeyCipher) -> Result<KeyRow> {
+    Ok(crate::keys::rotate(conn, now, actor, cipher)?)
 }

@@ -62,7 +62,7 @@ impl From<KeyError> for OperatorError {
         match e {
             KeyError::Db(e) => OperatorError::Db(e),
             KeyError::RotationPending(..) => OperatorError::Invalid(e.to_string()),
-            KeyError::Key(_) => OperatorError::Internal(e.to_string()),
+            KeyError::Key(_) | KeyError::Sealed(..) | KeyError::Encrypt(_) => OperatorError::Internal(e.to_string()),
         }
     }
 }

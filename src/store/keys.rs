@@ -1,4 +1,4 @@
-//! Signing keys.
+//! Signing keys (SPEC §3 JWKS, §11): the rows, private keys encrypted at rest (see `key_encryption`).
 
 use diesel::prelude::*;
 
@@ -54,4 +54,12 @@ pub fn promote(conn: &mut DbConnection, next: &KeyRow, retire_at: i64) -> QueryR
 /// Retired keys whose tokens have all expired.
 pub fn delete_expired(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
     diesel::delete(k::table.filter(k::status.eq(RETIRED)).filter(k::retire_at.lt(now))).execute(conn)
+}
+
+/// Replace a key's stored private key, only while it still holds `old` (so that replicas
+/// encrypting the same plaintext key at once do not overwrite each other's result).
+pub fn replace_private_key(conn: &mut DbConnection, kid: &str, old: &str, new: &str) -> QueryResult<bool> {
+    let updated =
+        diesel::update(k::table.find(kid).filter(k::private_key.eq(old))).set(k::private_key.eq(new)).execute(conn)?;
+    Ok(updated == 1)
 }

@@ -12,39 +12,45 @@ use crate::common::TestApp;
 use crate::register::{audit_rows, client_count};
 use gatehouse::store::clients;
 
-const HOST: &str = "client.test";
+pub(crate) const HOST: &str = "client.test";
 
-struct Cimd {
-    app: TestApp,
-    server: TlsServer,
+pub(crate) struct Cimd {
+    pub(crate) app: TestApp,
+    pub(crate) server: TlsServer,
     _ca: tempfile::NamedTempFile,
 }
 
 impl Cimd {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("https://{HOST}:{}{path}", self.server.port())
     }
 
-    fn serve(&self, path: &str, document: Value) {
+    pub(crate) fn serve(&self, path: &str, document: Value) {
         self.server.set_route(path, Route::json(&document.to_string()));
     }
 
     /// A document for `path` naming itself, with these redirect URIs.
-    fn document(&self, path: &str, redirect_uris: &[&str]) -> Value {
+    pub(crate) fn document(&self, path: &str, redirect_uris: &[&str]) -> Value {
         json!({"client_id": self.url(path), "client_name": "Doc Client", "redirect_uris": redirect_uris})
     }
 
-    async fn authorize(&self, b: &reqwest::Client, client_id: &str, redirect_uri: &str, p: &Pkce) -> reqwest::Response {
+    pub(crate) async fn authorize(
+        &self,
+        b: &reqwest::Client,
+        client_id: &str,
+        redirect_uri: &str,
+        p: &Pkce,
+    ) -> reqwest::Response {
         let query = authorize_query(client_id, redirect_uri, &p.challenge, &[]);
         self.app.get_with(b, &format!("{}/authorize?{query}", self.app.issuer)).await
     }
 
-    fn fetches(&self, path: &str) -> usize {
+    pub(crate) fn fetches(&self, path: &str) -> usize {
         self.server.requests().iter().filter(|r| r.path == path).count()
     }
 }
 
-async fn setup_with(adjust: impl FnOnce(&mut gatehouse::config::Settings) + Send + 'static) -> Cimd {
+pub(crate) async fn setup_with(adjust: impl FnOnce(&mut gatehouse::config::Settings) + Send + 'static) -> Cimd {
     let pki = TestPki::new(HOST);
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), &pki.ca_pem).unwrap();
@@ -326,10 +332,10 @@ async fn cimd_off_means_url_client_ids_are_unknown() {
 
 // ---- Part 2: HTTP caching, revalidation, stale-if-error, change detection, operator view ----
 
-const REDIRECT: &str = "https://app.example/callback";
+pub(crate) const REDIRECT: &str = "https://app.example/callback";
 
 /// Run the whole flow for `client_id` and return the token response (the client is stored).
-async fn grant(c: &Cimd, client_id: &str) -> Value {
+pub(crate) async fn grant(c: &Cimd, client_id: &str) -> Value {
     let b = browser();
     let p = pkce();
     let query = authorize_query(client_id, REDIRECT, &p.challenge, &[]);
@@ -448,11 +454,16 @@ async fn a_changed_redirect_list_revokes_existing_grants_but_a_new_name_does_not
 }
 
 /// A client that only refreshes is revalidated at the token endpoint once its copy expires: a
-/// fresh copy costs no request, a security change revokes the grant there, and an origin down
-/// past the stale window is `invalid_client`.
+/// fresh copy costs no request; an expired one within the stale window is used at once and
+/// revalidated in the background, where a security change still revokes the grant; an origin
+/// down past the stale window is `invalid_client`.
 #[actix_web::test]
 async fn the_token_endpoint_revalidates_an_expired_document() {
-    let c = setup_with(|s| s.cimd.stale_if_error_secs = 600).await;
+    let c = setup_with(|s| {
+        s.cimd.stale_if_error_secs = 600;
+        s.cimd.http_timeout_ms = 10_000;
+    })
+    .await;
     let path = "/refresher.json";
     c.server
         .set_route(path, Route::json(&c.document(path, &[REDIRECT]).to_string()).header("cache-control", "max-age=60"));
@@ -462,20 +473,34 @@ async fn the_token_endpoint_revalidates_an_expired_document() {
     assert_eq!(status, 200);
     assert_eq!(c.fetches(path), 1, "a fresh copy: no request at /token");
 
-    c.server.set_route(path, Route::json(&c.document(path, &[REDIRECT, "https://new.example/cb"]).to_string()));
+    // The document changes; its server answers slowly, so the refresh is surely served first.
+    let changed = c.document(path, &[REDIRECT, "https://new.example/cb"]).to_string();
+    c.server.set_route(path, Route::json(&changed).delay(std::time::Duration::from_millis(1500)));
     c.app.clock.advance(61);
     let (status, body) = c.app.refresh_token(&client_id, fresh["refresh_token"].as_str().unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
-    assert_eq!(c.fetches(path), 2);
-    assert_eq!(audit_rows(&c.app, "client.cimd.metadata_changed").await.len(), 1);
+    assert_eq!(status, 200, "the stored copy is used at once: {body}");
+    wait_for_audit(&c, "client.cimd.metadata_changed", 1).await;
+    assert_eq!(c.fetches(path), 2, "revalidated once, in the background");
+    let (status, body) = c.app.refresh_token(&client_id, body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "revoked by the change: {body}");
 
     // A new grant under the new document; then the origin fails for good.
+    c.server.set_route(path, Route::json(&changed));
     let tokens = grant(&c, &client_id).await;
     c.server.set_route(path, Route::new(500));
     // Past the expiry (no caching headers: the default lifetime) and the 600 s stale window.
     c.app.clock.advance(c.app.settings().cimd.cache_default_secs as i64 + 601);
     let (status, body) = c.app.refresh_token(&client_id, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_client")), "{body}");
+}
+
+/// Wait (up to 20 s) until `event` has been audited `count` times.
+pub(crate) async fn wait_for_audit(c: &Cimd, event: &str, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while audit_rows(&c.app, event).await.len() < count {
+        assert!(std::time::Instant::now() < deadline, "{event} was not audited {count} time(s)");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// A reload re-reads `cimd.extra_root_certificates`, even when the settings are unchanged (a

@@ -39,11 +39,17 @@ fn config_check_masks_secrets_and_describes_rules() {
         "issuer = \"https://auth.example.net\"\n[admin]\ntoken = \"0123456789abcdef0123456789abcdef\"\n\
          [database]\nurl = \"postgres://gh:hunter2@db:5432/gh\"\n[dcr]\nenabled = true\n",
     );
-    let output = run(&["config", "check", "--config", file.path().to_str().unwrap()], &[]);
+    let key = gatehouse::key_encryption::generate_key().unwrap();
+    let output = run(
+        &["config", "check", "--config", file.path().to_str().unwrap()],
+        &[("GATEHOUSE__KEYS__ENCRYPTION_KEY", &key)],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!stdout.contains("0123456789abcdef0123456789abcdef"), "{stdout}");
     assert!(!stdout.contains("hunter2"), "{stdout}");
+    assert!(!stdout.contains(&key), "{stdout}");
+    assert!(stdout.contains("encryption_key = \"********\""), "{stdout}");
     assert!(stdout.contains("dynamic client registration (POST /register): ON"), "{stdout}");
     // DCR on behind what looks like a proxy with no trusted proxies: warned.
     assert!(stderr(&output).contains("trusted_proxies"), "{}", stderr(&output));

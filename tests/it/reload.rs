@@ -26,8 +26,9 @@ async fn reload_applies_valid_edits_and_keeps_settings_on_invalid_ones() {
     let path = dir.path().join("gatehouse.toml");
     let app = TestApp::spawn_on(db.url(), "", |s| s.dcr.enabled = false).await;
     let base = format!(
-        "issuer = {:?}\n[database]\nurl = {:?}\npool_size = 4\nconnect_timeout_ms = 500\n",
+        "issuer = {:?}\n[keys]\nencryption_key = {:?}\n[database]\nurl = {:?}\npool_size = 4\nconnect_timeout_ms = 500\n",
         app.issuer,
+        app.settings().keys.encryption_key,
         db.url()
     );
     let source = ConfigSource::new(Some(path.clone()));
@@ -60,6 +61,20 @@ async fn reload_applies_valid_edits_and_keeps_settings_on_invalid_ones() {
         restart_required.contains(&"database.url".to_string()) && restart_required.contains(&"server.bind".to_string())
     );
     assert_eq!(app.settings().database.url, db.url());
+
+    // So does the key that encrypts the signing keys: they were unlocked with the one at start.
+    let key_settings = app.settings().keys.clone();
+    let other_key = format!(
+        "issuer = {:?}\n[keys]\nencryption_key_env = \"OTHER_KEY\"\n[database]\nurl = {:?}\npool_size = 4\n\
+         connect_timeout_ms = 500\n[dcr]\nenabled = true\n",
+        app.issuer,
+        db.url()
+    );
+    write(&path, &other_key);
+    let outcome = reload(&app.state, &source).await;
+    let ReloadOutcome::Applied { restart_required, .. } = outcome else { panic!("{outcome:?}") };
+    assert!(restart_required.contains(&"keys.encryption_key_env".to_string()), "{restart_required:?}");
+    assert_eq!(app.settings().keys, key_settings);
 }
 
 async fn registration_status(http: &reqwest::Client, server: &ServerProcess) -> Option<(bool, u16)> {

@@ -479,10 +479,11 @@ async fn key_rotation_publishes_first_and_signs_after_the_delay() {
     let old_kid = jsonwebtoken::decode_header(before["access_token"].as_str().unwrap()).unwrap().kid.unwrap();
 
     let now = f.app.clock.now();
+    let cipher = f.app.state.key_cipher.clone();
     let new_key = f
         .app
         .with_db(move |c| {
-            gatehouse::keys::rotate(c, now, gatehouse::store::audit::Actor::Cli)
+            gatehouse::keys::rotate(c, now, gatehouse::store::audit::Actor::Cli, &cipher)
                 .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
         })
         .await;

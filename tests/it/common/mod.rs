@@ -100,7 +100,19 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.dcr.enabled = true;
     // Tests about the limit set their own; the others must not trip over it.
     settings.dcr.max_registrations_per_window = 10_000;
+    // PostgreSQL needs a key for the signing keys at rest (SQLite makes keys.secret beside the
+    // file): one per database, so replicas of a test over one database share it.
+    if database_url.starts_with("postgres") {
+        settings.keys.encryption_key = test_encryption_key(database_url);
+    }
     settings
+}
+
+/// The encryption key tests use for a database: derived from its URL (32 bytes, base64).
+pub fn test_encryption_key(database_url: &str) -> String {
+    use base64::Engine;
+    let digest = ring::digest::digest(&ring::digest::SHA256, format!("gatehouse test key {database_url}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
 pub struct TestApp {
@@ -137,12 +149,13 @@ impl TestApp {
         adjust(&mut settings);
         assert_eq!(settings.validate(), Vec::<String>::new(), "test settings must be valid");
         let for_db = settings.clone();
-        let db = tokio::task::spawn_blocking(move || gatehouse::cli::serve::open_database(&for_db))
-            .await
-            .unwrap()
-            .expect("open test database");
+        let (db, key_cipher) =
+            tokio::task::spawn_blocking(move || gatehouse::cli::serve::open_database_with_keys(&for_db))
+                .await
+                .unwrap()
+                .expect("open test database");
         let clock = Arc::new(ManualClock::new(T0));
-        let state = AppState::new(settings.clone(), db, clock.clone());
+        let state = AppState::new(settings.clone(), db, clock.clone(), key_cipher);
         assert!(state.reload_keys().await, "signing keys load");
         let server = gatehouse::http::start(state.clone(), listener, settings.admin.bind.is_empty(), Some(2))
             .expect("start server");

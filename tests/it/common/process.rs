@@ -53,6 +53,11 @@ impl ServerProcess {
         let issuer = format!("http://{bind}");
         let mut all_env = vec![("GATEHOUSE__ISSUER", issuer.as_str()), ("GATEHOUSE__SERVER__BIND", bind.as_str())];
         all_env.push(("GATEHOUSE__DATABASE__URL", db_url));
+        // On PostgreSQL the signing keys need a key named: a file in `dir`, made at the first start.
+        let key_file = dir.join("keys.secret").display().to_string();
+        if db_url.starts_with("postgres") {
+            all_env.push(("GATEHOUSE__KEYS__ENCRYPTION_KEY_FILE", key_file.as_str()));
+        }
         all_env.extend_from_slice(env);
         let child = gatehouse_command(&[&["serve"], args].concat(), &all_env)
             .current_dir(dir)
