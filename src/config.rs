@@ -436,6 +436,36 @@ fn check_words(built: &config::Config) -> (Vec<(&'static str, config::Value)>, V
     (overrides, problems)
 }
 
+/// The value checks of `[keys]`, as (key, why) pairs; never echoes a key.
+fn check_keys_settings(keys: &KeysSettings) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    let set = [&keys.encryption_key, &keys.encryption_key_file, &keys.encryption_key_env]
+        .iter()
+        .filter(|value| !value.is_empty())
+        .count();
+    if set > 1 {
+        problems.push((
+            "keys",
+            "set only one of keys.encryption_key, keys.encryption_key_file, keys.encryption_key_env".to_string(),
+        ));
+    }
+    if !keys.encryption_key.is_empty() {
+        if let Err(why) = crate::keys::cipher::KeyCipher::from_base64(&keys.encryption_key) {
+            problems.push(("keys.encryption_key", why));
+        }
+    }
+    let name = &keys.encryption_key_env;
+    let is_variable_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !name.is_empty() && !is_variable_name {
+        problems.push((
+            "keys.encryption_key_env",
+            format!("{name:?} is not an environment variable name (letters, digits and _)"),
+        ));
+    }
+    problems
+}
+
 /// Why settings could not be loaded. `Parse` stops at the first problem (the parser's own
 /// message, which names the key); `Invalid` lists every value problem, one line each.
 #[derive(Debug, thiserror::Error)]
@@ -676,7 +706,7 @@ impl Settings {
             }
         }
 
-        for (key, why) in crate::key_encryption::check_settings(&self.keys) {
+        for (key, why) in check_keys_settings(&self.keys) {
             problem(key, why);
         }
 
@@ -837,6 +867,26 @@ pub fn parsed_cidrs(values: &[String]) -> Vec<IpNet> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_checks_name_the_key_and_never_echo_it() {
+        let none = KeysSettings::default();
+        assert!(check_keys_settings(&none).is_empty());
+        let two = KeysSettings {
+            encryption_key: crate::keys::cipher::generate_key().unwrap(),
+            encryption_key_file: "/k".into(),
+            ..KeysSettings::default()
+        };
+        assert_eq!(check_keys_settings(&two)[0].0, "keys");
+        let bad = KeysSettings { encryption_key: "c2VjcmV0".into(), ..KeysSettings::default() };
+        let problems = check_keys_settings(&bad);
+        assert_eq!(problems[0].0, "keys.encryption_key");
+        assert!(!problems[0].1.contains("c2VjcmV0"));
+        let env = KeysSettings { encryption_key_env: "1BAD-NAME".into(), ..KeysSettings::default() };
+        assert_eq!(check_keys_settings(&env)[0].0, "keys.encryption_key_env");
+        let good_env = KeysSettings { encryption_key_env: "GATEHOUSE_KEY".into(), ..KeysSettings::default() };
+        assert!(check_keys_settings(&good_env).is_empty());
+    }
 
     #[test]
     fn issuer_rules() {

@@ -11,8 +11,6 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod jobs;
-pub mod jwt;
-pub mod key_encryption;
 pub mod keys;
 pub mod logging;
 pub mod metrics;

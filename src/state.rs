@@ -14,11 +14,11 @@ pub struct AppState {
     pub metrics: Metrics,
     pub keys: Keys,
     /// Encrypts and decrypts the signing keys at rest (SPEC §11); unlocked before start.
-    pub key_cipher: std::sync::Arc<crate::key_encryption::KeyCipher>,
+    pub key_cipher: std::sync::Arc<crate::keys::cipher::KeyCipher>,
     /// Shared HTTP client of the policy webhook.
     pub webhook: reqwest::Client,
     /// Client ID Metadata Documents: fetcher and caches.
-    pub cimd: std::sync::Arc<crate::cimd::Cimd>,
+    pub cimd: std::sync::Arc<crate::cimd::documents::Cimd>,
 }
 
 impl AppState {
@@ -26,7 +26,7 @@ impl AppState {
         settings: crate::config::Settings,
         db: Db,
         clock: SharedClock,
-        key_cipher: crate::key_encryption::KeyCipher,
+        key_cipher: crate::keys::cipher::KeyCipher,
     ) -> AppState {
         AppState {
             settings: SettingsHandle::new(settings),
@@ -36,7 +36,7 @@ impl AppState {
             keys: Keys::default(),
             key_cipher: std::sync::Arc::new(key_cipher),
             webhook: crate::registration::webhook::client(),
-            cimd: std::sync::Arc::new(crate::cimd::Cimd::new()),
+            cimd: std::sync::Arc::new(crate::cimd::documents::Cimd::new()),
         }
     }
 

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use super::{now, with_connection, CommandError};
 use crate::clock::rfc3339;
 use crate::config::Settings;
-use crate::key_encryption;
+use crate::keys::at_rest as key_encryption;
 use crate::operator;
 use crate::store::audit::Actor;
 
@@ -70,7 +70,7 @@ pub fn rotate(settings: &Settings) -> Result<(), CommandError> {
 /// line (so `> keys.secret` makes the file); nothing is stored.
 pub fn generate_encryption_key() -> Result<(), CommandError> {
     use std::io::IsTerminal;
-    let key = key_encryption::generate_key()?;
+    let key = crate::keys::cipher::generate_key()?;
     println!("{key}");
     if std::io::stdout().is_terminal() {
         eprintln!(

@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::clock::SystemClock;
 use crate::config::{ConfigSource, DatabaseSettings, Settings};
 use crate::db::{mask_password, Db};
-use crate::key_encryption::{self, KeyCipher, KeySource};
+use crate::keys::at_rest::{self as key_encryption, KeySource};
+use crate::keys::cipher::KeyCipher;
 use crate::state::AppState;
 use crate::{http, jobs, paths};
 

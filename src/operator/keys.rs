@@ -3,7 +3,7 @@
 
 use super::Result;
 use crate::db::DbConnection;
-use crate::key_encryption::KeyCipher;
+use crate::keys::cipher::KeyCipher;
 use crate::store::audit::Actor;
 use crate::store::keys::{self, KeyRow};
 

@@ -39,7 +39,7 @@ fn config_check_masks_secrets_and_describes_rules() {
         "issuer = \"https://auth.example.net\"\n[admin]\ntoken = \"0123456789abcdef0123456789abcdef\"\n\
          [database]\nurl = \"postgres://gh:hunter2@db:5432/gh\"\n[dcr]\nenabled = true\n",
     );
-    let key = gatehouse::key_encryption::generate_key().unwrap();
+    let key = gatehouse::keys::cipher::generate_key().unwrap();
     let output = run(
         &["config", "check", "--config", file.path().to_str().unwrap()],
         &[("GATEHOUSE__KEYS__ENCRYPTION_KEY", &key)],

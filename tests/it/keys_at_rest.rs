@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::common::flow::*;
 use crate::common::process::{run, ServerProcess};
 use crate::common::{backend, test_settings, Backend, TestApp, TestDb};
-use gatehouse::key_encryption::KeyCipher;
+use gatehouse::keys::cipher::KeyCipher;
 use gatehouse::store::keys::{self, KeyRow};
 
 const REDIRECT: &str = "https://app.example/callback";
@@ -48,7 +48,7 @@ fn assert_encrypted(row: &KeyRow, cipher: &KeyCipher) {
     let der = cipher.open(&row.kid, stored).expect("opens with the configured key");
     assert!(contains(&der, &EC_PUBLIC_KEY_OID), "decrypts to an EC PKCS#8 key");
     assert!(!stored.contains(&STANDARD.encode(&der)), "the plaintext is not beside the ciphertext");
-    let key = gatehouse::jwt::SigningKey::from_pkcs8(&row.kid, &der).expect("a P-256 key");
+    let key = gatehouse::keys::jwt::SigningKey::from_pkcs8(&row.kid, &der).expect("a P-256 key");
     let published: Value = serde_json::from_str(&row.public_jwk).unwrap();
     assert_eq!(key.public_jwk().unwrap(), published, "the row's own key");
 }
@@ -73,7 +73,7 @@ async fn signing_keys_are_stored_encrypted() {
 
 /// A key written in clear by an earlier version, as it wrote it.
 fn plaintext_row(now: i64) -> (KeyRow, Vec<u8>) {
-    let generated = gatehouse::jwt::generate_es256_key().unwrap();
+    let generated = gatehouse::keys::jwt::generate_es256_key().unwrap();
     let row = KeyRow {
         kid: generated.kid.clone(),
         algorithm: "ES256".into(),
@@ -129,7 +129,7 @@ async fn a_wrong_key_stops_start_up_with_a_clear_message_and_no_new_key() {
     let before = key_rows(&app).await;
     drop(app);
 
-    let wrong = gatehouse::key_encryption::generate_key().unwrap();
+    let wrong = gatehouse::keys::cipher::generate_key().unwrap();
     let stderr = failed_start(db.url(), &[("GATEHOUSE__KEYS__ENCRYPTION_KEY", &wrong)]);
     assert!(stderr.contains("keys.encryption_key does not decrypt the signing key"), "{stderr}");
     assert!(stderr.contains(&before[0].kid), "names the key it could not open: {stderr}");
@@ -217,7 +217,7 @@ async fn sqlite_makes_its_key_file_beside_the_database() {
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), text);
     again.stop().await;
     drop(again);
-    std::fs::write(&key_file, gatehouse::key_encryption::generate_key().unwrap()).unwrap();
+    std::fs::write(&key_file, gatehouse::keys::cipher::generate_key().unwrap()).unwrap();
     let stderr = failed_start(db.url(), &[]);
     assert!(stderr.contains("(the default beside the SQLite database) does not decrypt"), "{stderr}");
 }

@@ -1,8 +1,12 @@
 //! Signing keys at run time: created on first start (one active key, even with replicas racing),
 //! rotated by the operator (published before it signs), reloaded by every replica at least every
 //! `KEY_RELOAD_SECS`, and held in memory behind a swappable handle. Private keys are stored
-//! encrypted (SPEC §11, `key_encryption`); plaintext ones from older versions are encrypted when
+//! encrypted (SPEC §11: `cipher` seals them, `at_rest` finds the key); plaintext ones from older versions are encrypted when
 //! loaded.
+
+pub mod at_rest;
+pub mod cipher;
+pub mod jwt;
 
 use std::sync::Arc;
 
@@ -10,10 +14,11 @@ use arc_swap::ArcSwapOption;
 use serde_json::Value;
 
 use crate::db::{write_tx, DbConnection, DbError};
-use crate::jwt::{self, SigningKey};
-use crate::key_encryption::{self, EncryptError, KeyCipher, SealError};
 use crate::store::audit::{self, Actor, AuditRecord};
 use crate::store::keys::{self, KeyRow};
+use at_rest::EncryptError;
+use cipher::{KeyCipher, SealError};
+use jwt::SigningKey;
 
 /// How often every replica reloads the keys.
 pub const KEY_RELOAD_SECS: i64 = 30;
@@ -118,7 +123,7 @@ pub fn load(conn: &mut DbConnection, now: i64, access_token_ttl: i64, cipher: &K
     }
     keys::delete_expired(conn, now)?;
     let mut rows = keys::all(conn)?;
-    key_encryption::encrypt_plaintext(conn, cipher, &mut rows)?;
+    at_rest::encrypt_plaintext(conn, cipher, &mut rows)?;
     let active = rows
         .iter()
         .find(|row| row.status == keys::ACTIVE)
