@@ -6,7 +6,7 @@ use clap::Subcommand;
 use super::{now, with_connection, CommandError};
 use crate::clock::rfc3339;
 use crate::config::Settings;
-use crate::keys::at_rest as key_encryption;
+use crate::keys::at_rest;
 use crate::operator;
 use crate::store::audit::Actor;
 
@@ -35,7 +35,7 @@ pub fn run(settings: &Settings, command: KeysCommand) -> Result<(), CommandError
 pub fn list(settings: &Settings) -> Result<(), CommandError> {
     let ttl = settings.tokens.access_token_ttl_secs as i64;
     let rows = with_connection(settings, |conn| {
-        let cipher = key_encryption::unlock(settings, conn)?;
+        let cipher = at_rest::unlock(settings, conn)?;
         Ok(operator::list_keys(conn, now(), ttl, &cipher)?)
     })?;
     println!("{:<45} {:<8} {:<22} {:<22} RETIRE_AT", "KID", "STATUS", "CREATED", "SIGNS_FROM");
@@ -55,7 +55,7 @@ pub fn list(settings: &Settings) -> Result<(), CommandError> {
 /// `keys rotate`.
 pub fn rotate(settings: &Settings) -> Result<(), CommandError> {
     let row = with_connection(settings, |conn| {
-        let cipher = key_encryption::unlock(settings, conn)?;
+        let cipher = at_rest::unlock(settings, conn)?;
         Ok(operator::rotate_key(conn, now(), Actor::Cli, &cipher)?)
     })?;
     println!(

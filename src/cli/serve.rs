@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::clock::SystemClock;
 use crate::config::{ConfigSource, DatabaseSettings, Settings};
 use crate::db::{mask_password, Db};
-use crate::keys::at_rest::{self as key_encryption, KeySource};
+use crate::keys::at_rest::{self, KeySource};
 use crate::keys::cipher::KeyCipher;
 use crate::state::AppState;
 use crate::{http, jobs, paths};
@@ -26,7 +26,7 @@ pub fn open_database_with_keys(settings: &Settings) -> Result<(Db, KeyCipher), S
     KeySource::from_settings(settings)?;
     let db = open_database(settings)?;
     let mut conn = db.get().map_err(|e| format!("cannot open the database: {e}"))?;
-    let cipher = key_encryption::unlock(settings, &mut conn)?;
+    let cipher = at_rest::unlock(settings, &mut conn)?;
     drop(conn);
     Ok((db, cipher))
 }

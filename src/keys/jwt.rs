@@ -32,7 +32,7 @@ pub enum JwtError {
 ///
 /// `kid` is the RFC 7638 thumbprint of the public key; `pkcs8_der` is the private key in clear (a
 /// v1 PKCS#8 document as produced by ring) — this module does not encrypt it: `keys` stores it
-/// only sealed by `key_encryption` (SPEC §11); `public_jwk` is ready for the JWKS.
+/// only sealed by `keys::cipher` (SPEC §11); `public_jwk` is ready for the JWKS.
 pub struct GeneratedKey {
     pub kid: String,
     pub pkcs8_der: Vec<u8>,

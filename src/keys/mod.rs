@@ -1,8 +1,8 @@
 //! Signing keys at run time: created on first start (one active key, even with replicas racing),
 //! rotated by the operator (published before it signs), reloaded by every replica at least every
 //! `KEY_RELOAD_SECS`, and held in memory behind a swappable handle. Private keys are stored
-//! encrypted (SPEC §11: `cipher` seals them, `at_rest` finds the key); plaintext ones from older versions are encrypted when
-//! loaded.
+//! encrypted (SPEC §11: `cipher` seals them, `at_rest` finds the key that does); plaintext ones
+//! from older versions are encrypted when loaded. `jwt` signs with them.
 
 pub mod at_rest;
 pub mod cipher;

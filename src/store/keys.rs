@@ -1,4 +1,4 @@
-//! Signing keys (SPEC §3 JWKS, §11): the rows, private keys encrypted at rest (see `key_encryption`).
+//! Signing keys (SPEC §3 JWKS, §11): the rows, private keys encrypted at rest (see `keys::cipher`).
 
 use diesel::prelude::*;
 
