@@ -386,14 +386,10 @@ impl Cimd {
             Err(Refusal::Failed(event, message)) => {
                 tracing::info!(url = %url, %message, "client metadata document refused");
                 if self.claim_failure_audit(&host, now) {
-                    let record = AuditRecord {
-                        event,
-                        actor: Actor::Anonymous,
-                        client_id: Some(url.as_str().chars().take(2000).collect()),
-                        address: requester.address.clone(),
-                        user_agent: requester.user_agent.clone(),
-                        detail: json!({"host": host, "reason": crate::text::truncate(&message, 500)}),
-                    };
+                    let detail = json!({"host": host, "reason": crate::text::truncate(&message, 500)});
+                    let record = AuditRecord::new(event, Actor::Anonymous, detail)
+                        .client(url.as_str().chars().take(2000).collect::<String>())
+                        .from(requester);
                     if let Err(error) = db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await {
                         tracing::warn!(%error, "could not audit a CIMD failure");
                     }

@@ -244,14 +244,12 @@ async fn replace_document(state: &AppState, existing: &Client, row: &Client) -> 
                 audit::record(
                     conn,
                     now,
-                    &AuditRecord {
-                        event: event::CIMD_METADATA_CHANGED,
-                        actor: Actor::System,
-                        client_id: Some(row.client_id.clone()),
-                        address: None,
-                        user_agent: None,
-                        detail: json!({"changed": changed, "sessions_revoked": revoked}),
-                    },
+                    &AuditRecord::new(
+                        event::CIMD_METADATA_CHANGED,
+                        Actor::System,
+                        json!({"changed": changed, "sessions_revoked": revoked}),
+                    )
+                    .client(&row.client_id),
                 )?;
                 Ok::<_, DbError>(())
             })
@@ -281,14 +279,13 @@ pub async fn store_at_consent(state: &AppState, client: &Client, requester: &Ori
                 audit::record(
                     conn,
                     now,
-                    &AuditRecord {
-                        event: event::CIMD_DISCOVERED,
-                        actor: Actor::Anonymous,
-                        client_id: Some(row.client_id.clone()),
-                        address: requester.address.clone(),
-                        user_agent: requester.user_agent.clone(),
-                        detail: json!({"client_name": row.client_name(), "host": host, "redirect_uris": row.redirect_uris()}),
-                    },
+                    &AuditRecord::new(
+                        event::CIMD_DISCOVERED,
+                        Actor::Anonymous,
+                        json!({"client_name": row.client_name(), "host": host, "redirect_uris": row.redirect_uris()}),
+                    )
+                    .client(&row.client_id)
+                    .from(&requester),
                 )?;
                 Ok::<_, diesel::result::Error>(())
             })
