@@ -30,6 +30,7 @@ pub struct Purged {
     pub login_failures: usize,
     pub auth_requests: usize,
     pub sessions: usize,
+    pub device_cookies: usize,
     pub refresh_families: usize,
     pub rate_limit_windows: usize,
     pub audit_events: usize,
@@ -69,7 +70,7 @@ pub fn run(conn: &mut DbConnection, settings: &Settings, now: i64, actor: Actor,
     let rate_window_horizon = settings.dcr.rate_limit_window_secs.max(3600) as i64;
     let audit_cutoff = now - settings.audit.retention_days as i64 * 86_400;
     let refresh_ttl = settings.tokens.refresh_token_ttl_secs as i64;
-    let steps: [(&str, &mut usize, purge::Target); 7] = [
+    let steps: [(&str, &mut usize, purge::Target); 8] = [
         (
             "authorization codes",
             &mut report.purged.authorization_codes,
@@ -78,6 +79,7 @@ pub fn run(conn: &mut DbConnection, settings: &Settings, now: i64, actor: Actor,
         ("login failures", &mut report.purged.login_failures, purge::Target::LoginFailures { before: now - 86_400 }),
         ("authorization requests", &mut report.purged.auth_requests, purge::Target::AuthRequests { before: now }),
         ("sessions", &mut report.purged.sessions, purge::Target::Sessions { before: now }),
+        ("device cookies", &mut report.purged.device_cookies, purge::Target::DeviceCookies { before: now }),
         // Revoked families linger a day, so a late reuse still meets "revoked", not "unknown".
         (
             "refresh families",

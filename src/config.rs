@@ -150,6 +150,8 @@ pub struct ScopeSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct LoginSettings {
     pub session_ttl_secs: u64,
+    /// Password checks at once (argon2id, 19 MiB each); 0 = min(CPUs, 4). Restart to change.
+    pub max_concurrent_password_checks: u32,
 }
 
 /// Where the key that encrypts signing keys at rest comes from (SPEC §11): at most one of the
@@ -304,7 +306,7 @@ impl Default for ScopeSettings {
 
 impl Default for LoginSettings {
     fn default() -> Self {
-        LoginSettings { session_ttl_secs: 86400 }
+        LoginSettings { session_ttl_secs: 86400, max_concurrent_password_checks: 0 }
     }
 }
 

@@ -22,6 +22,7 @@ const RESTART_KEYS: &[&str] = &[
     "keys.encryption_key",
     "keys.encryption_key_file",
     "keys.encryption_key_env",
+    "login.max_concurrent_password_checks",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,8 @@ fn hold_restart_keys(current: &Settings, next: &mut Settings, changed: &[String]
     next.database.url = current.database.url.clone();
     // The signing keys were unlocked with the key named at start.
     next.keys = current.keys.clone();
+    // The password-check threads are started with the process.
+    next.login.max_concurrent_password_checks = current.login.max_concurrent_password_checks;
     // Routes are built under the issuer's path at start: a new path needs a restart too.
     if next.issuer_path() != current.issuer_path() {
         held.push("issuer".into());

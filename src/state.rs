@@ -19,6 +19,8 @@ pub struct AppState {
     pub webhook: reqwest::Client,
     /// Client ID Metadata Documents: fetcher and caches.
     pub cimd: std::sync::Arc<crate::cimd::documents::Cimd>,
+    /// The sign-in password checks, bounded (SPEC §11).
+    pub passwords: std::sync::Arc<crate::password::PasswordChecks>,
 }
 
 impl AppState {
@@ -28,6 +30,8 @@ impl AppState {
         clock: SharedClock,
         key_cipher: crate::keys::cipher::KeyCipher,
     ) -> AppState {
+        let checks = crate::password::concurrent_checks(settings.login.max_concurrent_password_checks);
+        let passwords = std::sync::Arc::new(crate::password::PasswordChecks::new(checks));
         AppState {
             settings: SettingsHandle::new(settings),
             db,
@@ -37,6 +41,7 @@ impl AppState {
             key_cipher: std::sync::Arc::new(key_cipher),
             webhook: crate::registration::webhook::client(),
             cimd: std::sync::Arc::new(crate::cimd::documents::Cimd::new()),
+            passwords,
         }
     }
 

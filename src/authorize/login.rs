@@ -1,28 +1,25 @@
-//! `GET`/`POST /login` (SPEC §5): the sign-in form, throttled per address and per account.
+//! `GET`/`POST /login` (SPEC §5, §11): the sign-in form, throttled as `throttle` says, the
+//! password checked on the bounded checkers of `password::PasswordChecks`.
 
 use serde_json::json;
 
 use super::pending::pending_request;
+use super::throttle::{self, FREE_ACCOUNT_FAILURES, FREE_NETWORK_FAILURES};
 use super::{expired_request, Browser, ErrorPage};
 use crate::clock::Window;
 use crate::config::Settings;
 use crate::db::{write_tx, DbError};
 use crate::error::AppError;
+use crate::password;
 use crate::paths;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::auth_requests;
+use crate::store::devices::{self, DeviceRow};
 use crate::store::rate_limits;
 use crate::store::sessions::{self, SessionRow};
-use crate::store::users;
-
-/// Sign-in attempts allowed per address and window, before answering "slow down".
-const LOGIN_ATTEMPTS_PER_WINDOW: i32 = 30;
-const LOGIN_WINDOW_SECS: u64 = 600;
-/// Failures on one account before each further attempt must wait (a growing delay).
-const FREE_LOGIN_FAILURES: i32 = 3;
-const MAX_LOGIN_DELAY_SECS: i64 = 60;
+use crate::store::users::{self, UserRow};
 
 /// What the login page shows.
 #[derive(Debug, Clone)]
@@ -39,9 +36,11 @@ pub struct LoginView {
 pub enum LoginOutcome {
     Form(LoginView),
     Page(ErrorPage),
-    /// Signed in: set the session cookie and go on to consent.
+    /// Signed in: set the session cookie (and a new device cookie, when given) and go on to
+    /// consent.
     SignedIn {
         session_token: String,
+        device_token: Option<String>,
         location: String,
     },
 }
@@ -74,17 +73,27 @@ pub struct LoginForm {
     pub password: String,
 }
 
-/// The growing per-account delay: nothing for the first few failures, then 2, 4, 8 … seconds.
-pub fn login_delay_secs(failures: i32) -> i64 {
-    if failures < FREE_LOGIN_FAILURES {
-        0
-    } else {
-        let exponent = (failures - FREE_LOGIN_FAILURES + 1).min(10) as u32;
-        (1i64 << exponent).min(MAX_LOGIN_DELAY_SECS)
-    }
+/// No password check could start within a second (SPEC §11): a 503 page with `Retry-After`.
+fn busy() -> ErrorPage {
+    ErrorPage::new(
+        503,
+        "Try again in a moment",
+        "Too many sign-ins are being checked right now. Try again in a moment.",
+    )
 }
 
-/// `POST /login`.
+/// What the throttle found before the password is checked; nothing is counted yet.
+struct Seen {
+    user: Option<UserRow>,
+    /// The browser holds a live device cookie of this user.
+    trusted: bool,
+    address_failures: i32,
+    wait_secs: i64,
+}
+
+/// `POST /login`. Throttling follows SPEC §11 (see `throttle`): only failures count, a device
+/// cookie of the account exempts its browser from everyone else's, and parallel sign-ins with
+/// the right password all succeed (nothing is reserved before the check).
 pub async fn login_submit(
     state: &AppState,
     settings: &Settings,
@@ -92,39 +101,35 @@ pub async fn login_submit(
     browser: &Browser,
 ) -> Result<LoginOutcome, AppError> {
     let now = state.clock.now();
-    let window = Window::containing(now, LOGIN_WINDOW_SECS);
-    let address_key = format!("login:{}", browser.origin.rate_limit_key);
-    let account_key = secrets::digest(&format!("login:{}", form.email.trim().to_lowercase()));
+    let window = Window::containing(now, throttle::ADDRESS_WINDOW_SECS);
+    let address_key = throttle::address_key(&browser.origin.rate_limit_key);
+    let account_key = throttle::account_key(&form.email);
+    let network_key = throttle::account_network_key(&form.email, &browser.origin.network_key);
     let email = form.email.trim().to_string();
     let (request_id, csrf) = (form.request_id.clone(), form.csrf_token.clone());
     let Some((pending, client)) = pending_request(state, settings, request_id, browser, Some(csrf)).await? else {
         return Ok(LoginOutcome::Page(expired_request()));
     };
-    // Count the attempt against the address, and reserve it against the account *before* the
-    // password is checked (a conditional update), so parallel guesses cannot slip past the delay.
-    let (address_attempts, account_wait, user) = {
-        let address_key = address_key.clone();
-        let account_key = account_key.clone();
-        let email = email.clone();
+    let device_hash = browser.device_token.as_deref().map(secrets::digest);
+    let seen = {
+        let (email, device_hash) = (email.clone(), device_hash.clone());
+        let (address_key, account_key, network_key) = (address_key.clone(), account_key.clone(), network_key.clone());
         state
             .db
             .run(move |conn| {
-                let attempts = rate_limits::hit(conn, &address_key, window.start)?;
-                if attempts > LOGIN_ATTEMPTS_PER_WINDOW {
-                    return Ok((attempts, 0, None));
+                let user = users::find_by_email(conn, &email)?;
+                let device = match &device_hash {
+                    Some(hash) => devices::find_live(conn, hash, now)?,
+                    None => None,
+                };
+                let trusted = matches!((&user, &device), (Some(user), Some(device)) if device.user_id == user.user_id);
+                if trusted {
+                    return Ok(Seen { user, trusted, address_failures: 0, wait_secs: 0 });
                 }
-                let seen = users::failures(conn, &account_key)?;
-                if let Some((failures, last_failed_at)) = seen {
-                    let wait = last_failed_at + login_delay_secs(failures) - now;
-                    if wait > 0 {
-                        return Ok((attempts, wait, None));
-                    }
-                }
-                if !users::reserve_attempt(conn, &account_key, seen, now)? {
-                    // Another attempt on this account got there first.
-                    return Ok((attempts, 1, None));
-                }
-                Ok((attempts, 0, users::find_by_email(conn, &email)?))
+                let address_failures = rate_limits::attempts(conn, &address_key, window.start)?;
+                let network = throttle::wait_secs(users::failures(conn, &network_key)?, FREE_NETWORK_FAILURES, now);
+                let account = throttle::wait_secs(users::failures(conn, &account_key)?, FREE_ACCOUNT_FAILURES, now);
+                Ok(Seen { user, trusted, address_failures, wait_secs: network.max(account) })
             })
             .await?
     };
@@ -137,23 +142,24 @@ pub async fn login_submit(
         error: Some(error.to_string()),
         status,
     };
-    if address_attempts > LOGIN_ATTEMPTS_PER_WINDOW {
+    if seen.address_failures >= throttle::ADDRESS_FAILURES_PER_WINDOW {
         let wait = window.seconds_left(now);
         return Ok(LoginOutcome::Form(view(&format!("Too many sign-in attempts. Try again in {wait} seconds."), 429)));
     }
-    if account_wait > 0 {
-        let message = format!("Too many failed attempts. Try again in {account_wait} seconds.");
+    if seen.wait_secs > 0 {
+        let message = format!("Too many failed attempts. Try again in {} seconds.", seen.wait_secs);
         return Ok(LoginOutcome::Form(view(&message, 429)));
     }
 
-    // argon2 is slow on purpose: off the async workers. Unknown emails verify a dummy hash.
-    let password = form.password;
-    let hash =
-        user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| crate::password::dummy_hash().to_string());
-    let verified = tokio::task::spawn_blocking(move || crate::password::verify_password(&password, &hash))
-        .await
-        .map_err(|e| AppError::Internal(format!("password check failed: {e}")))?;
-    let user = user.filter(|u| verified && u.is_active());
+    // argon2 is slow on purpose: on the bounded checkers, never the async workers or the
+    // database's threads. Unknown emails verify a dummy hash, so both take as long.
+    let hash = seen.user.as_ref().map_or_else(|| password::dummy_hash().to_string(), |u| u.password_hash.clone());
+    let network = &browser.origin.network_key;
+    let Ok(verified) = state.passwords.verify(form.password, hash, network, seen.trusted).await else {
+        return Ok(LoginOutcome::Page(busy()));
+    };
+    let trusted = seen.trusted;
+    let user = seen.user.filter(|u| verified && u.is_active());
 
     let audit_base = AuditRecord::new(event::USER_LOGIN_FAILED, Actor::Anonymous, json!({}))
         .client(&client.client_id)
@@ -162,17 +168,24 @@ pub async fn login_submit(
         None => {
             let mut record = audit_base;
             record.detail = json!({"email": crate::text::truncate(&email, 320)});
+            let forget_before = now - throttle::FAILURE_MEMORY_SECS;
             state
                 .db
                 .run(move |conn| {
-                    write_tx(conn, |conn| {
-                        // The attempt was counted against the account before the check.
-                        // One failure row per address and window: a password spray cannot flood the audit table.
-                        if rate_limits::claim_audit(conn, &address_key, window.start)? {
-                            audit::record(conn, now, &record)?;
+                    match (&device_hash, trusted) {
+                        // The owner's own browser: its failures count against its device cookie only.
+                        (Some(device_hash), true) => devices::record_failure(conn, device_hash)?,
+                        _ => {
+                            users::record_failure(conn, &network_key, now, forget_before)?;
+                            users::record_failure(conn, &account_key, now, forget_before)?;
+                            rate_limits::hit(conn, &address_key, window.start)?;
                         }
-                        Ok::<_, DbError>(())
-                    })
+                    }
+                    // One failure row per address and window: a password spray cannot flood the audit table.
+                    if rate_limits::claim_audit(conn, &address_key, window.start)? {
+                        audit::record(conn, now, &record)?;
+                    }
+                    Ok(())
                 })
                 .await?;
             Ok(LoginOutcome::Form(view("Incorrect email or password.", 401)))
@@ -186,6 +199,14 @@ pub async fn login_submit(
                 created_at: now,
                 expires_at: now + settings.login.session_ttl_secs as i64,
             };
+            let device_token = (!trusted).then(|| secrets::random_token(32));
+            let new_device = device_token.as_ref().map(|token| DeviceRow {
+                token_hash: secrets::digest(token),
+                user_id: user.user_id.clone(),
+                created_at: now,
+                expires_at: now + throttle::DEVICE_COOKIE_TTL_SECS,
+                failures: 0,
+            });
             let mut record = audit_base;
             record.event = event::USER_LOGIN_SUCCEEDED;
             record.detail = json!({"user_id": user.user_id});
@@ -196,29 +217,19 @@ pub async fn login_submit(
                     write_tx(conn, |conn| {
                         sessions::insert(conn, &session)?;
                         auth_requests::set_user(conn, &request_id, &session.user_id)?;
-                        users::clear_failures(conn, &account_key)?;
+                        users::clear_failures(conn, &network_key)?;
+                        match (&new_device, &device_hash) {
+                            (Some(device), _) => devices::insert(conn, device)?,
+                            (None, Some(device_hash)) => devices::clear_failures(conn, device_hash)?,
+                            (None, None) => {}
+                        }
                         audit::record(conn, now, &record)?;
                         Ok::<_, DbError>(())
                     })
                 })
                 .await?;
             let location = format!("{}{}?request_id={}", settings.issuer_path(), paths::CONSENT, pending.request_id);
-            Ok(LoginOutcome::SignedIn { session_token, location })
+            Ok(LoginOutcome::SignedIn { session_token, device_token, location })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn login_delay_grows_and_is_capped() {
-        assert_eq!(login_delay_secs(0), 0);
-        assert_eq!(login_delay_secs(2), 0);
-        assert_eq!(login_delay_secs(3), 2);
-        assert_eq!(login_delay_secs(4), 4);
-        assert_eq!(login_delay_secs(5), 8);
-        assert_eq!(login_delay_secs(50), 60);
     }
 }

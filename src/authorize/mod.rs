@@ -10,6 +10,7 @@ pub mod login;
 mod pending;
 pub mod request;
 pub mod session;
+pub mod throttle;
 
 use crate::oauth::redirect_uri;
 use crate::origin::Origin;
@@ -20,6 +21,8 @@ use crate::store::clients::Client;
 pub struct Browser {
     pub session_token: Option<String>,
     pub browser_token: Option<String>,
+    /// The device cookie: this browser signed in before (SPEC §11).
+    pub device_token: Option<String>,
     pub origin: Origin,
 }
 

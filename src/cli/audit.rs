@@ -37,7 +37,7 @@ pub fn cleanup(settings: &Settings, dry_run: bool, json: bool) -> Result<(), Com
         }
         let p = &report.purged;
         println!(
-            "{} {} stale client(s); purge{}: {} code(s), {} authorization request(s), {} session(s), {} refresh grant(s), {} rate-limit window(s), {} login-failure counter(s), {} audit event(s)",
+            "{} {} stale client(s); purge{}: {} code(s), {} authorization request(s), {} session(s), {} refresh grant(s), {} rate-limit window(s), {} login-failure counter(s), {} audit event(s), {} device cookie(s)",
             verb,
             report.clients.len(),
             if dry_run { " (would)" } else { "d" },
@@ -47,7 +47,8 @@ pub fn cleanup(settings: &Settings, dry_run: bool, json: bool) -> Result<(), Com
             p.refresh_families,
             p.rate_limit_windows,
             p.login_failures,
-            p.audit_events
+            p.audit_events,
+            p.device_cookies
         );
     }
     if report.errors.is_empty() {

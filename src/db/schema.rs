@@ -76,6 +76,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    device_cookies (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        failures -> Integer,
+    }
+}
+
+diesel::table! {
     sessions (session_hash) {
         session_hash -> Text,
         user_id -> Text,
@@ -158,6 +168,7 @@ diesel::table! {
 
 diesel::joinable!(registration_tokens -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(device_cookies -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::joinable!(refresh_families -> clients (client_id));
 diesel::joinable!(refresh_families -> users (user_id));
@@ -170,6 +181,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limit_windows,
     users,
     login_failures,
+    device_cookies,
     sessions,
     auth_requests,
     authorization_codes,

@@ -10,7 +10,7 @@ use super::request::{origin, read_body, BodyError};
 use crate::authorize::consent::{self, ConsentOutcome};
 use crate::authorize::login::{self, LoginOutcome};
 use crate::authorize::request::{self, AuthorizeOutcome};
-use crate::authorize::{session, Browser};
+use crate::authorize::{session, throttle, Browser};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::oauth::query;
@@ -18,6 +18,8 @@ use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "gh_session";
 pub const BROWSER_COOKIE: &str = "gh_browser";
+/// The device cookie (SPEC §11): this browser signed in before.
+pub const DEVICE_COOKIE: &str = "gh_device";
 
 fn cookie(settings: &Settings, name: &'static str, value: String) -> Cookie<'static> {
     let path = settings.issuer_path();
@@ -33,6 +35,7 @@ fn browser(request: &HttpRequest, settings: &Settings) -> Browser {
     Browser {
         session_token: request.cookie(SESSION_COOKIE).map(|c| c.value().to_string()),
         browser_token: request.cookie(BROWSER_COOKIE).map(|c| c.value().to_string()),
+        device_token: request.cookie(DEVICE_COOKIE).map(|c| c.value().to_string()),
         origin: origin(request, settings),
     }
 }
@@ -96,8 +99,15 @@ fn login_response(settings: &Settings, outcome: LoginOutcome) -> HttpResponse {
     match outcome {
         LoginOutcome::Form(view) => pages::login_page(&settings.issuer_path(), &view),
         LoginOutcome::Page(page) => pages::error_page(&page),
-        LoginOutcome::SignedIn { session_token, location } => {
-            see_other(&location).cookie(cookie(settings, SESSION_COOKIE, session_token)).finish()
+        LoginOutcome::SignedIn { session_token, device_token, location } => {
+            let mut response = see_other(&location);
+            response.cookie(cookie(settings, SESSION_COOKIE, session_token));
+            if let Some(token) = device_token {
+                let mut device = cookie(settings, DEVICE_COOKIE, token);
+                device.set_max_age(actix_web::cookie::time::Duration::seconds(throttle::DEVICE_COOKIE_TTL_SECS));
+                response.cookie(device);
+            }
+            response.finish()
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::password::{check_password, hash_password};
 use crate::secrets;
 use crate::store::audit::{event, Actor};
 use crate::store::codes;
+use crate::store::devices;
 use crate::store::refresh;
 use crate::store::sessions;
 use crate::store::users::{self, UserRow, STATUS_ACTIVE};
@@ -87,6 +88,7 @@ pub fn disable_user(conn: &mut DbConnection, email: &str, actor: Actor, now: i64
         let sessions_ended = sessions::delete_for_user(conn, &user.user_id)?;
         let families_revoked = refresh::revoke_user_families(conn, &user.user_id, "user disabled", now)?;
         codes::delete_unused_for_user(conn, &user.user_id)?;
+        devices::delete_for_user(conn, &user.user_id)?;
         record(
             conn,
             now,
@@ -108,6 +110,8 @@ pub fn set_password(conn: &mut DbConnection, email: &str, password: &str, actor:
     write_tx(conn, |conn| {
         let user = users::find_by_email(conn, email)?.ok_or_else(|| no_user(email))?;
         users::set_password_hash(conn, &user.user_id, &hash, now)?;
+        // A browser trusted with the old password is not trusted with the new one.
+        devices::delete_for_user(conn, &user.user_id)?;
         record(
             conn,
             now,

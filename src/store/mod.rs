@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth_requests;
 pub mod clients;
 pub mod codes;
+pub mod devices;
 pub mod keys;
 pub mod purge;
 pub mod rate_limits;

@@ -3,7 +3,8 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    audit_events, auth_requests, authorization_codes, login_failures, rate_limit_windows, refresh_families, sessions,
+    audit_events, auth_requests, authorization_codes, device_cookies, login_failures, rate_limit_windows,
+    refresh_families, sessions,
 };
 use crate::db::DbConnection;
 
@@ -22,6 +23,9 @@ pub enum Target {
         before: i64,
     },
     Sessions {
+        before: i64,
+    },
+    DeviceCookies {
         before: i64,
     },
     RefreshFamilies {
@@ -52,6 +56,9 @@ pub fn count(conn: &mut DbConnection, target: &Target) -> QueryResult<usize> {
         }
         Target::Sessions { before } => {
             sessions::table.filter(sessions::expires_at.lt(before)).count().get_result(conn)?
+        }
+        Target::DeviceCookies { before } => {
+            device_cookies::table.filter(device_cookies::expires_at.lt(before)).count().get_result(conn)?
         }
         Target::RefreshFamilies { expired_before, revoked_before } => refresh_families::table
             .filter(refresh_families::expires_at.lt(expired_before).or(refresh_families::revoked_at.lt(revoked_before)))
@@ -102,6 +109,14 @@ fn one_batch(conn: &mut DbConnection, target: &Target, batch: i64) -> QueryResul
                 .limit(batch)
                 .load(conn)?;
             diesel::delete(sessions::table.filter(sessions::session_hash.eq_any(ids))).execute(conn)
+        }
+        Target::DeviceCookies { before } => {
+            let ids: Vec<String> = device_cookies::table
+                .filter(device_cookies::expires_at.lt(before))
+                .select(device_cookies::token_hash)
+                .limit(batch)
+                .load(conn)?;
+            diesel::delete(device_cookies::table.filter(device_cookies::token_hash.eq_any(ids))).execute(conn)
         }
         Target::RefreshFamilies { expired_before, revoked_before } => {
             let ids: Vec<String> = refresh_families::table

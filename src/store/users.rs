@@ -1,4 +1,4 @@
-//! Local accounts and the per-account failed sign-in counter.
+//! Local accounts and the failed sign-in counters (per account, per account and network).
 
 use diesel::prelude::*;
 
@@ -56,43 +56,34 @@ pub fn failures(conn: &mut DbConnection, account_key: &str) -> QueryResult<Optio
         .optional()
 }
 
-/// Count one more attempt on an account, only if its counter is still what the caller saw
-/// (`None`: no row yet); false when a concurrent attempt changed it first.
-pub fn reserve_attempt(
-    conn: &mut DbConnection,
-    account_key: &str,
-    seen: Option<(i32, i64)>,
-    now: i64,
-) -> QueryResult<bool> {
-    let changed = match seen {
-        None => {
-            macro_rules! insert_new {
-                ($c:expr) => {
-                    diesel::insert_into(login_failures::table)
-                        .values((
-                            login_failures::account_key.eq(account_key),
-                            login_failures::failures.eq(1),
-                            login_failures::last_failed_at.eq(now),
-                        ))
-                        .on_conflict_do_nothing()
-                        .execute($c)
-                };
-            }
-            match conn {
-                DbConnection::Postgresql(c) => insert_new!(c)?,
-                DbConnection::Sqlite(c) => insert_new!(c)?,
-            }
-        }
-        Some((failures, last_failed_at)) => diesel::update(
-            login_failures::table
-                .find(account_key)
-                .filter(login_failures::failures.eq(failures))
-                .filter(login_failures::last_failed_at.eq(last_failed_at)),
-        )
-        .set((login_failures::failures.eq(failures + 1), login_failures::last_failed_at.eq(now)))
-        .execute(conn)?,
-    };
-    Ok(changed == 1)
+/// Count one more failed sign-in under `key` and return the count. A counter whose last
+/// failure is before `forget_before` starts over.
+pub fn record_failure(conn: &mut DbConnection, key: &str, now: i64, forget_before: i64) -> QueryResult<i32> {
+    diesel::delete(login_failures::table.find(key).filter(login_failures::last_failed_at.lt(forget_before)))
+        .execute(conn)?;
+    // `ON CONFLICT` is not available on the combined connection: the same statement per backend.
+    macro_rules! upsert {
+        ($c:expr) => {
+            diesel::insert_into(login_failures::table)
+                .values((
+                    login_failures::account_key.eq(key),
+                    login_failures::failures.eq(1),
+                    login_failures::last_failed_at.eq(now),
+                ))
+                .on_conflict(login_failures::account_key)
+                .do_update()
+                .set((
+                    login_failures::failures.eq(login_failures::failures + 1),
+                    login_failures::last_failed_at.eq(now),
+                ))
+                .returning(login_failures::failures)
+                .get_result::<i32>($c)
+        };
+    }
+    match conn {
+        DbConnection::Postgresql(c) => upsert!(c),
+        DbConnection::Sqlite(c) => upsert!(c),
+    }
 }
 
 pub fn clear_failures(conn: &mut DbConnection, account_key: &str) -> QueryResult<()> {

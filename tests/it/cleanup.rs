@@ -115,7 +115,7 @@ async fn purges_old_audit_rows_and_rate_limit_windows() {
 async fn purges_login_failure_counters_after_a_day() {
     let app = TestApp::spawn().await;
     let now = app.clock_now();
-    app.with_db(move |c| Ok(gatehouse::store::users::reserve_attempt(c, "some-account", None, now)?)).await;
+    app.with_db(move |c| Ok(gatehouse::store::users::record_failure(c, "some-account", now, now - 900)?)).await;
     assert_eq!(cleanup(&app, false).await.purged.login_failures, 0);
     app.clock.advance(DAY + 1);
     assert_eq!(cleanup(&app, false).await.purged.login_failures, 1);

@@ -23,4 +23,5 @@ mod rate_limit;
 mod register;
 mod registration_management;
 mod reload;
+mod signin;
 mod token;
