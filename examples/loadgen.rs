@@ -4,6 +4,7 @@
 //!   register  POST /register with distinct metadata
 //!   flow      a full authorization-code flow with an existing session: /authorize → consent → /token
 //!   refresh   refresh-token rotation
+//!   signin-flood  N browsers from N networks post a wrong password at once (one round; SPEC §11)
 //! `flow` and `refresh` need a user: --email / --password (created beforehand with `gatehouse users add`).
 //!
 //!   cargo run --release --example loadgen -- --issuer http://127.0.0.1:8080 --mode register \
@@ -55,6 +56,9 @@ fn main() {
 }
 
 async fn run(options: Options) {
+    if options.mode == "signin-flood" {
+        return signin_flood(&options).await;
+    }
     let client = reqwest::Client::builder().pool_max_idle_per_host(options.concurrency).build().unwrap();
     let shared_client_id =
         if options.mode == "register" { String::new() } else { register_client(&client, &options).await };
@@ -191,6 +195,68 @@ fn input_value(html: &str, name: &str) -> Option<String> {
 fn query_param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// `--mode signin-flood`: `concurrency` browsers, each from its own network (127.2.0.0/16 up),
+/// open a sign-in page (not measured), then all post a wrong password at once, while `/healthz`
+/// is polled. Prints the answers by status and the slowest liveness answer (SPEC §11: the
+/// checks are bounded, the server keeps answering).
+async fn signin_flood(options: &Options) {
+    let client = reqwest::Client::new();
+    let client_id = register_client(&client, options).await;
+    let root = root(options);
+    let path = gatehouse::config::issuer_path(&options.issuer);
+    let mut posts = Vec::new();
+    for n in 0..options.concurrency {
+        let address: std::net::IpAddr = format!("127.{}.{}.9", 2 + n / 256, n % 256).parse().unwrap();
+        let browser = reqwest::Client::builder()
+            .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(address)
+            .build()
+            .unwrap();
+        let (login_location, _) = start_authorization(&browser, options, &client_id).await.expect("authorize");
+        let html = browser.get(format!("{root}{login_location}")).send().await.unwrap().text().await.unwrap();
+        let fields = vec![
+            ("request_id", input_value(&html, "request_id").expect("a login page")),
+            ("csrf_token", input_value(&html, "csrf_token").expect("a login page")),
+            ("email", options.email.clone()),
+            ("password", "not the password".to_string()),
+        ];
+        posts.push((browser, fields));
+    }
+    let started = Instant::now();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = {
+        let (client, url, done) = (client.clone(), format!("{root}/healthz"), done.clone());
+        tokio::spawn(async move {
+            let mut slowest = Duration::ZERO;
+            while !done.load(Ordering::Relaxed) {
+                let began = Instant::now();
+                let ok = client.get(&url).send().await.is_ok_and(|r| r.status().is_success());
+                slowest = slowest.max(began.elapsed());
+                assert!(ok, "/healthz failed during the flood");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            slowest
+        })
+    };
+    let answers = futures::future::join_all(posts.iter().map(|(browser, fields)| async {
+        browser.post(format!("{root}{path}/login")).form(fields).send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+    }))
+    .await;
+    done.store(true, Ordering::Relaxed);
+    let slowest = probe.await.unwrap();
+    let count = |status: u16| answers.iter().filter(|s| **s == status).count();
+    println!(
+        "{{\"mode\":\"signin-flood\",\"posts\":{},\"401\":{},\"503\":{},\"other\":{},\"seconds\":{:.2},\"slowest_healthz_ms\":{:.1}}}",
+        answers.len(),
+        count(401),
+        count(503),
+        answers.len() - count(401) - count(503),
+        started.elapsed().as_secs_f64(),
+        slowest.as_secs_f64() * 1000.0
+    );
 }
 
 fn root(options: &Options) -> String {
