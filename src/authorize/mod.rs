@@ -1,6 +1,6 @@
 //! The browser half of the authorization flow (SPEC §5): `/authorize` → `/login` → `/consent`
 //! → redirect with a code. Handlers hand this module the query, form fields and cookies; it
-//! answers with what to show or where to go. The protocol rules live in `oauth::authorize`.
+//! answers with what to show or where to go. The request's protocol rules are `rules`.
 //!
 //! `request` takes the authorization request, `login` signs the person in, `consent` records
 //! their decision, `pending` finds the request a browser started, `session` the signed-in user.
@@ -9,6 +9,7 @@ pub mod consent;
 pub mod login;
 mod pending;
 pub mod request;
+pub mod rules;
 pub mod session;
 pub mod throttle;
 

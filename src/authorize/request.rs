@@ -1,12 +1,12 @@
 //! `GET /authorize` (RFC 6749 §4.1.1, SPEC §5): verify the client and its redirect URI, then
 //! validate the rest and open a pending request that continues at sign-in or consent.
 
+use super::rules::{self, RequestRules};
 use super::session::session_user;
 use super::{Browser, ErrorPage};
 use crate::cimd::{self, Lookup};
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::oauth::authorize::{self, RequestRules};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::query::{self, QueryError};
 use crate::oauth::redirect_uri::{self, append_query};
@@ -95,7 +95,7 @@ pub async fn authorize(
     // Client and redirect URI verified. Manual clients get errors redirected from here on;
     // self-registered ones never do (RFC 9700 §4.11.2: no open redirector).
     let is_manual = client.is_manual();
-    let state_param = query::first_value(query, "state").filter(|s| s.chars().count() <= authorize::MAX_STATE_CHARS);
+    let state_param = query::first_value(query, "state").filter(|s| s.chars().count() <= rules::MAX_STATE_CHARS);
     let refuse = |code: ErrorCode, description: String| -> AuthorizeOutcome {
         if is_manual {
             AuthorizeOutcome::RedirectToClient(error_redirect(
@@ -114,7 +114,7 @@ pub async fn authorize(
     let params = match parsed {
         Ok(params) => params,
         Err(QueryError::RepeatedParameter(name)) => {
-            let (code, description) = authorize::repeated_parameter_error(&name);
+            let (code, description) = rules::repeated_parameter_error(&name);
             return Ok(refuse(code, description));
         }
         Err(QueryError::Malformed) => {
@@ -127,7 +127,7 @@ pub async fn authorize(
         client_scope: client.metadata.scope.as_deref(),
         allowed_resources: &settings.resources.allowed,
     };
-    let validated = match authorize::validate_request(&params, &rules) {
+    let validated = match rules::validate_request(&params, &rules) {
         Ok(validated) => validated,
         Err((code, description)) => return Ok(refuse(code, description)),
     };

@@ -1,7 +1,6 @@
 //! The OAuth vocabulary shared by every use case, knowing nothing of actix or diesel: the
 //! authorization request's rules, redirect URIs, PKCE, the form decoder, errors, metadata.
 
-pub mod authorize;
 pub mod client_metadata;
 pub mod error;
 pub mod metadata;
