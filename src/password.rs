@@ -4,8 +4,9 @@
 //! database's blocking pool.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use ring::rand::{SecureRandom, SystemRandom};
+use subtle::ConstantTimeEq;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -49,6 +50,39 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
+}
+
+/// Largest argon2 memory a stored hash may ask for (ours use 19 MiB); more is "no match".
+const MAX_CHECK_BLOCKS: usize = 64 * 1024;
+
+/// As [`verify_password`], in `memory` — a worker's own buffer, reused from check to check, so
+/// the 19 MiB of each check are allocated once per thread instead of once per sign-in (freed
+/// and reallocated, they fragment the allocator's shared arenas and memory grows).
+pub fn verify_password_in(memory: &mut Vec<Block>, password: &str, phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else { return false };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(parsed.algorithm), Params::try_from(&parsed)) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let blocks = params.block_count();
+    if blocks > MAX_CHECK_BLOCKS {
+        return false;
+    }
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut computed = vec![0u8; expected.len()];
+    let hasher = Argon2::new(algorithm, version, params);
+    if hasher.hash_password_into_with_memory(password.as_bytes(), salt, &mut computed, &mut memory[..blocks]).is_err() {
+        return false;
+    }
+    computed.as_slice().ct_eq(expected.as_bytes()).into()
 }
 
 /// A hash of a random password, verified for unknown emails so that "no such user" takes as
@@ -105,13 +139,16 @@ impl PasswordChecks {
         let receiver = Arc::new(Mutex::new(receiver));
         for n in 0..general + 1 {
             let receiver = receiver.clone();
-            let spawned = std::thread::Builder::new().name(format!("password-check-{n}")).spawn(move || loop {
-                let job = match receiver.lock() {
-                    Ok(queue) => queue.recv(),
-                    Err(poisoned) => poisoned.into_inner().recv(),
-                };
-                let Ok(job) = job else { return };
-                let _ = job.answer.send(verify_password(&job.password, &job.phc));
+            let spawned = std::thread::Builder::new().name(format!("password-check-{n}")).spawn(move || {
+                let mut memory = Vec::new();
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    let Ok(job) = job else { return };
+                    let _ = job.answer.send(verify_password_in(&mut memory, &job.password, &job.phc));
+                }
             });
             if let Err(error) = spawned {
                 tracing::error!(%error, "could not start a password-check thread");
@@ -230,5 +267,19 @@ mod tests {
     fn concurrency_setting() {
         assert_eq!(concurrent_checks(3), 3);
         assert!((1..=4).contains(&concurrent_checks(0)));
+    }
+
+    #[test]
+    fn verifying_in_reused_memory_agrees_with_the_crate() {
+        let hash = hash_password("correct horse").unwrap();
+        let mut memory = Vec::new();
+        for (password, expected) in [("correct horse", true), ("wrong horse", false), ("correct horse", true)] {
+            assert_eq!(verify_password_in(&mut memory, password, &hash), expected, "{password}");
+            assert_eq!(verify_password(password, &hash), expected);
+        }
+        assert_eq!(memory.len(), 19 * 1024, "19 MiB of blocks, allocated once");
+        assert!(!verify_password_in(&mut memory, "x", "not a hash"));
+        let greedy = "$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        assert!(!verify_password_in(&mut memory, "x", greedy), "a hash asking for 1 GiB is refused");
     }
 }

@@ -224,6 +224,10 @@ impl r2d2::ManageConnection for ConnectionManager {
 pub struct Db {
     pool: Pool,
     url: DatabaseUrl,
+    /// One permit per pooled connection: work waits for a connection here, asynchronously,
+    /// rather than on a blocking thread each, so a flood of requests cannot pile up threads.
+    slots: Arc<tokio::sync::Semaphore>,
+    connect_timeout: Duration,
 }
 
 impl Db {
@@ -257,7 +261,8 @@ impl Db {
             .error_handler(Box::new(LogPoolErrors))
             .build(manager)
             .map_err(|e| e.to_string())?;
-        Ok(Db { pool, url })
+        let slots = Arc::new(tokio::sync::Semaphore::new(pool_size as usize));
+        Ok(Db { pool, url, slots, connect_timeout: Duration::from_millis(connect_timeout_ms) })
     }
 
     /// Run pending migrations; returns how many ran.
@@ -286,8 +291,13 @@ impl Db {
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
+        let slot = tokio::time::timeout(self.connect_timeout, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| DbError::Unavailable("timed out waiting for a database connection".into()))?
+            .map_err(|_| DbError::Unavailable("the database is closed".into()))?;
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let _slot = slot;
             let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
             let result = work(&mut conn);
             if result.is_err() {
