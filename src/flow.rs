@@ -130,6 +130,11 @@ pub async fn authorize(
             }
         }
     }
+    // Refused before any lookup (PostgreSQL text cannot hold U+0000): a page, like every error
+    // before the client is verified.
+    if let Err(error @ QueryError::ControlCharacter(_)) = &parsed {
+        return Ok(page(400, "Invalid request", format!("The request was refused: {error}.")));
+    }
     let client_id = query::first_value(query, "client_id").unwrap_or_default();
     if client_id.is_empty() || client_id.chars().count() > MAX_CLIENT_ID_CHARS {
         return Ok(page(400, "Invalid request", "The request has no valid client_id."));
@@ -186,9 +191,7 @@ pub async fn authorize(
             let (code, description) = authorize::repeated_parameter_error(&name);
             return Ok(refuse(code, description));
         }
-        Err(QueryError::Malformed) => {
-            return Ok(refuse(ErrorCode::InvalidRequest, "the query string is not valid UTF-8".into()))
-        }
+        Err(other) => return Ok(refuse(ErrorCode::InvalidRequest, other.to_string())),
     };
     let metadata = client_metadata(&client);
     let supported_scopes = crate::registration::profiles::effective_scopes(settings);

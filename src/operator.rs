@@ -14,6 +14,7 @@ use crate::store::codes;
 use crate::store::refresh;
 use crate::store::sessions;
 use crate::store::users::{self, UserRow};
+use crate::text::echo;
 
 /// The reason recorded when the operator gives none.
 pub const DEFAULT_DISABLE_REASON: &str = "disabled by the operator (no reason given)";
@@ -41,11 +42,11 @@ impl From<diesel::result::Error> for OperatorError {
 type Result<T> = std::result::Result<T, OperatorError>;
 
 fn no_client(client_id: &str) -> OperatorError {
-    OperatorError::NotFound(format!("no client with id {client_id:?}"))
+    OperatorError::NotFound(format!("no client with id \"{}\"", echo(client_id)))
 }
 
 fn no_user(email: &str) -> OperatorError {
-    OperatorError::NotFound(format!("no user with email {email:?}"))
+    OperatorError::NotFound(format!("no user with email \"{}\"", echo(email)))
 }
 
 /// A client as the list shows it; the field names are the admin API's and `--json`'s.
@@ -190,7 +191,7 @@ fn parse_client_cursor(cursor: &str) -> Result<(i64, String)> {
     cursor
         .split_once('.')
         .and_then(|(at, id)| Some((at.parse().ok()?, id.to_string())))
-        .ok_or_else(|| OperatorError::Invalid(format!("invalid cursor {cursor:?}")))
+        .ok_or_else(|| OperatorError::Invalid(format!("invalid cursor \"{}\"", echo(cursor))))
 }
 
 pub fn list_clients(
@@ -201,12 +202,12 @@ pub fn list_clients(
 ) -> Result<Page<ClientSummary>> {
     if let Some(source) = &request.source {
         if !matches!(source.as_str(), "dcr" | "manual" | "cimd") {
-            return Err(OperatorError::Invalid(format!("source {source:?} is not one of dcr, manual, cimd")));
+            return Err(OperatorError::Invalid(format!("source \"{}\" is not one of dcr, manual, cimd", echo(source))));
         }
     }
     if let Some(status) = &request.status {
         if !matches!(status.as_str(), "active" | "disabled") {
-            return Err(OperatorError::Invalid(format!("status {status:?} is not one of active, disabled")));
+            return Err(OperatorError::Invalid(format!("status \"{}\" is not one of active, disabled", echo(status))));
         }
     }
     let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
@@ -429,7 +430,10 @@ pub struct AuditRequest {
 /// `1h`, `30m`, `7d`, `45s` ago, or an RFC 3339 time.
 pub fn parse_since(value: &str, now: i64) -> Result<i64> {
     let invalid = || {
-        OperatorError::Invalid(format!("--since {value:?}: use a duration such as 1h, 30m, 7d, or an RFC 3339 time"))
+        OperatorError::Invalid(format!(
+            "--since \"{}\": use a duration such as 1h, 30m, 7d, or an RFC 3339 time",
+            echo(value)
+        ))
     };
     let value = value.trim();
     if let Some(unit) = value.chars().last().filter(|c| c.is_ascii_alphabetic()) {
@@ -456,7 +460,7 @@ pub fn query_audit(conn: &mut DbConnection, request: &AuditRequest, now: i64) ->
     let before_id = request
         .cursor
         .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| OperatorError::Invalid(format!("invalid cursor {c:?}"))))
+        .map(|c| c.parse::<i64>().map_err(|_| OperatorError::Invalid(format!("invalid cursor \"{}\"", echo(c)))))
         .transpose()?;
     let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
     let filter = AuditFilter { event: request.event.clone(), client_id: request.client_id.clone(), since, before_id };

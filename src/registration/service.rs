@@ -160,7 +160,9 @@ pub async fn register(
             return Err(refuse(state, registrant, StatusCode::BAD_REQUEST, code_of(&e), &e.description, None).await)
         }
     };
-    let metadata = match rules::validate(&request, &rules_from(settings)) {
+    let validated = rules::validate(&request, &rules_from(settings))
+        .and_then(|metadata| rules::refuse_control_characters(&request).map(|()| metadata));
+    let metadata = match validated {
         Ok(metadata) => metadata,
         Err(e) => {
             return Err(
@@ -511,7 +513,8 @@ fn truncate_value(value: &Value, depth: usize) -> Value {
 
 // ---- RFC 7592: read and delete with the registration access token ----
 
-fn invalid_token() -> AppError {
+/// RFC 7592's answer for an unknown client, a deleted client or a wrong token alike.
+pub fn invalid_token() -> AppError {
     AppError::InvalidToken("the registration access token is missing, invalid or was retired".into())
 }
 

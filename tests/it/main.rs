@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod end_to_end;
 mod health;
+mod hostile_input;
 mod metadata;
 mod migrations;
 mod operator;
