@@ -316,15 +316,55 @@ pub async fn cleanup(
     Ok(json_response(StatusCode::OK, &report))
 }
 
+/// A method the route does not have: the token is checked first (a stranger learns nothing
+/// about which methods exist), then a JSON `method_not_allowed` with `Allow`, as at `/token`.
+fn wrong_method(allow: &'static str) -> actix_web::Route {
+    web::to(move |_admin: Admin| async move {
+        let mut response = actix_web::ResponseError::error_response(&AppError::oauth(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "this method is not supported on this endpoint",
+        ));
+        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        Ok::<_, AppError>(response)
+    })
+}
+
+/// A path under the admin API that names nothing: after the token check, a JSON `not_found`.
+async fn no_such_route(_admin: Admin) -> Result<HttpResponse, AppError> {
+    Err(AppError::oauth(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such admin API endpoint"))
+}
+
 /// Every admin route, relative to wherever the scope is mounted.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/clients").route(web::get().to(list_clients)).route(web::post().to(add_client)))
-        .service(
-            web::resource("/clients/{id}").route(web::get().to(show_client)).route(web::delete().to(delete_client)),
-        )
-        .service(web::resource("/clients/{id}/disable").route(web::post().to(disable_client)))
-        .service(web::resource("/clients/{id}/enable").route(web::post().to(enable_client)))
-        .service(web::resource("/clients/{id}/revoke-sessions").route(web::post().to(revoke_sessions)))
-        .service(web::resource("/audit").route(web::get().to(audit)))
-        .service(web::resource("/cleanup").route(web::post().to(cleanup)));
+    cfg.service(
+        web::resource("/clients")
+            .route(web::get().to(list_clients))
+            .route(web::post().to(add_client))
+            .default_service(wrong_method("GET, POST")),
+    )
+    .service(
+        web::resource("/clients/{id}")
+            .route(web::get().to(show_client))
+            .route(web::delete().to(delete_client))
+            .default_service(wrong_method("GET, DELETE")),
+    )
+    .service(
+        web::resource("/clients/{id}/disable")
+            .route(web::post().to(disable_client))
+            .default_service(wrong_method("POST")),
+    )
+    .service(
+        web::resource("/clients/{id}/enable")
+            .route(web::post().to(enable_client))
+            .default_service(wrong_method("POST")),
+    )
+    .service(
+        web::resource("/clients/{id}/revoke-sessions")
+            .route(web::post().to(revoke_sessions))
+            .default_service(wrong_method("POST")),
+    )
+    .service(web::resource("/audit").route(web::get().to(audit)).default_service(wrong_method("GET")))
+    .service(web::resource("/cleanup").route(web::post().to(cleanup)).default_service(wrong_method("POST")))
+    .default_service(web::to(no_such_route));
 }
