@@ -229,13 +229,16 @@ pub async fn authorize(
     };
     let prompt_none = validated.prompt_none;
     let request_id = pending.request_id.clone();
+    // Last seen: at most one write a minute, on its own connection — never a reason to fail the request.
+    if clients::seen_long_ago(client.last_seen_at, now) {
+        let id = client.client_id.clone();
+        state
+            .db
+            .run_detached("update the client's last-seen time", move |conn| clients::touch_last_seen(conn, &id, now));
+    }
     let signed_in = state
         .db
         .run(move |conn| {
-            // Last seen: at most one write a minute, and never a reason to fail the request.
-            if let Err(error) = clients::touch_last_seen(conn, &pending.client_id, now) {
-                tracing::warn!(%error, "could not update the client's last-seen time");
-            }
             let user = session_user(conn, session_token.as_deref(), now)?;
             if prompt_none {
                 return Ok(user.is_some());
@@ -315,8 +318,10 @@ async fn pending_request(
 ) -> Result<Option<(AuthRequestRow, ClientRow)>, AppError> {
     let now = state.clock.now();
     let for_db = browser.clone();
-    let pending =
-        state.db.run(move |conn| open_pending(conn, &request_id, &for_db, csrf_token.as_deref(), now)).await?;
+    let pending = state
+        .db
+        .run_idempotent(move |conn| open_pending(conn, &request_id, &for_db, csrf_token.as_deref(), now))
+        .await?;
     let Some(pending) = pending else { return Ok(None) };
     match cimd::lookup_client(state, settings, &pending.client_id, &requester(browser)).await? {
         Lookup::Found(client) if client.is_active() => Ok(Some((pending, *client))),

@@ -51,7 +51,8 @@ async fn authenticate(request: &HttpRequest, state: &AppState, settings: &Settin
     let window = Window::containing(now, FAILURE_WINDOW_SECS);
     let key = format!("admin:{}", registrant(request, settings).rate_limit_key);
     let peek_key = key.clone();
-    let failures = state.db.run(move |conn| Ok(rate_limits::attempts(conn, &peek_key, window.start)?)).await?;
+    let failures =
+        state.db.run_idempotent(move |conn| Ok(rate_limits::attempts(conn, &peek_key, window.start)?)).await?;
     if failures >= FAILURES_PER_WINDOW {
         return Err(AppError::SlowDown {
             retry_after: window.seconds_left(now),

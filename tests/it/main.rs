@@ -10,6 +10,7 @@ mod cimd_fetch;
 mod cleanup;
 mod cli;
 mod config;
+mod db_faults;
 mod end_to_end;
 mod health;
 mod hostile_input;
