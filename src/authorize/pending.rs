@@ -54,8 +54,10 @@ pub(super) async fn pending_request(
 ) -> Result<Option<(AuthRequestRow, Client)>, AppError> {
     let now = state.clock.now();
     let for_db = browser.clone();
-    let pending =
-        state.db.run(move |conn| open_pending(conn, &request_id, &for_db, csrf_token.as_deref(), now)).await?;
+    let pending = state
+        .db
+        .run_idempotent(move |conn| open_pending(conn, &request_id, &for_db, csrf_token.as_deref(), now))
+        .await?;
     let Some(pending) = pending else { return Ok(None) };
     match cimd::lookup_client(state, settings, &pending.client_id, &browser.origin).await? {
         Lookup::Found(client) if client.is_active() => Ok(Some((pending, *client))),

@@ -61,6 +61,11 @@ pub async fn authorize(
             }
         }
     }
+    // Refused before any lookup (PostgreSQL text cannot hold U+0000): a page, like every error
+    // before the client is verified.
+    if let Err(error @ QueryError::ControlCharacter(_)) = &parsed {
+        return Ok(page(400, "Invalid request", format!("The request was refused: {error}.")));
+    }
     let client_id = query::first_value(query, "client_id").unwrap_or_default();
     if client_id.is_empty() || client_id.chars().count() > MAX_CLIENT_ID_CHARS {
         return Ok(page(400, "Invalid request", "The request has no valid client_id."));
@@ -117,9 +122,7 @@ pub async fn authorize(
             let (code, description) = rules::repeated_parameter_error(&name);
             return Ok(refuse(code, description));
         }
-        Err(QueryError::Malformed) => {
-            return Ok(refuse(ErrorCode::InvalidRequest, "the query string is not valid UTF-8".into()))
-        }
+        Err(other) => return Ok(refuse(ErrorCode::InvalidRequest, other.to_string())),
     };
     let supported_scopes = crate::registration::profiles::effective_scopes(settings);
     let rules = RequestRules {
@@ -156,13 +159,16 @@ pub async fn authorize(
     };
     let prompt_none = validated.prompt_none;
     let request_id = pending.request_id.clone();
+    // Last seen: at most one write a minute, on its own connection — never a reason to fail the request.
+    if clients::seen_long_ago(client.last_seen_at, now) {
+        let id = client.client_id.clone();
+        state
+            .db
+            .run_detached("update the client's last-seen time", move |conn| clients::touch_last_seen(conn, &id, now));
+    }
     let signed_in = state
         .db
         .run(move |conn| {
-            // Last seen: at most one write a minute, and never a reason to fail the request.
-            if let Err(error) = clients::touch_last_seen(conn, &pending.client_id, now) {
-                tracing::warn!(%error, "could not update the client's last-seen time");
-            }
             let user = session_user(conn, session_token.as_deref(), now)?;
             if prompt_none {
                 return Ok(user.is_some());

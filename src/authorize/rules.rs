@@ -23,7 +23,7 @@ pub fn repeated_parameter_error(name: &str) -> (ErrorCode, String) {
     if name == "resource" {
         (ErrorCode::InvalidTarget, "only one 'resource' parameter is supported per request".to_string())
     } else {
-        (ErrorCode::InvalidRequest, format!("parameter '{name}' must not be repeated"))
+        (ErrorCode::InvalidRequest, format!("parameter '{}' must not be repeated", crate::text::echo(name)))
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::oauth::client_metadata::ClientMetadata;
 use crate::registration::rules::{self, RegistrationRules};
+use crate::text::echo;
 
 const SUPPORTED_GRANTS: &[&str] = &["authorization_code", "refresh_token"];
 
@@ -24,12 +25,13 @@ pub fn validate(url: &str, body: &[u8], rules: &RegistrationRules) -> Result<Cli
     match document.get("client_id").and_then(Value::as_str) {
         Some(id) if id == url => {}
         Some(id) => {
-            let shown: String = id.chars().filter(|c| !c.is_control()).take(200).collect();
             return Err(format!(
-                "the document's client_id ({shown:?}) must be exactly the URL it is served from ({url:?})"
+                "the document's client_id (\"{}\") must be exactly the URL it is served from (\"{}\")",
+                echo(id),
+                echo(url)
             ));
         }
-        None => return Err(format!("the document has no client_id; it must be {url:?}")),
+        None => return Err(format!("the document has no client_id; it must be \"{}\"", echo(url))),
     }
     if document.get("client_name").and_then(Value::as_str).is_none_or(|n| n.trim().is_empty()) {
         return Err("the document has no client_name".into());
@@ -56,7 +58,8 @@ pub fn validate(url: &str, body: &[u8], rules: &RegistrationRules) -> Result<Cli
     let supported = strings(document.get("token_endpoint_auth_methods_supported")).unwrap_or_default();
     if method != "none" && !supported.iter().any(|m| m == "none") {
         return Err(format!(
-            "the document asks for token_endpoint_auth_method {method:?}; this server supports public clients only (\"none\")"
+            "the document asks for token_endpoint_auth_method \"{}\"; this server supports public clients only (\"none\")",
+            echo(method)
         ));
     }
 

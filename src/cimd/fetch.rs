@@ -39,6 +39,7 @@ use reqwest::StatusCode;
 use url::{Host, Url};
 
 use super::address::is_forbidden;
+use crate::text::echo;
 
 /// The User-Agent sent with every request.
 pub const USER_AGENT: &str = "gatehouse-cimd";
@@ -275,7 +276,7 @@ async fn perform(request: reqwest::RequestBuilder, limit: usize, conditional: bo
     }
     if status.is_redirection() {
         let location = headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-        return Err(format!("HTTP {} redirect (to {location:?}) is not followed", status.as_u16()));
+        return Err(format!("HTTP {} redirect (to \"{}\") is not followed", status.as_u16(), echo(location)));
     }
     if status != StatusCode::OK {
         return Err(format!("HTTP {} (expected 200)", status.as_u16()));
@@ -286,7 +287,7 @@ async fn perform(request: reqwest::RequestBuilder, limit: usize, conditional: bo
         (Some(value), None) => {
             let value = value.to_str().map_err(|_| "content type is not valid ASCII".to_string())?;
             if !is_json_content_type(value) {
-                return Err(format!("content type {value:?} is not application/json or application/*+json"));
+                return Err(format!("content type \"{}\" is not application/json or application/*+json", echo(value)));
             }
         }
         (None, _) => return Err("response has no content type".to_string()),
@@ -392,7 +393,7 @@ pub fn check_client_id_url(raw: &str) -> Result<Url, String> {
         return Err("client_id URL must have a path (e.g. https://example.com/client.json)".to_string());
     }
     if url.as_str() != raw {
-        return Err(format!("client_id URL is not in canonical form (expected {:?})", url.as_str()));
+        return Err(format!("client_id URL is not in canonical form (expected \"{}\")", echo(url.as_str())));
     }
     Ok(url)
 }

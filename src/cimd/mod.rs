@@ -66,7 +66,7 @@ pub async fn lookup_client(
     requester: &Origin,
 ) -> Result<Lookup, AppError> {
     let id = client_id.to_string();
-    let stored = state.db.run(move |conn| Ok(clients::find(conn, &id)?)).await?;
+    let stored = state.db.run_idempotent(move |conn| Ok(clients::find(conn, &id)?)).await?;
     if !settings.cimd.enabled || !fetch::looks_like_url(client_id) {
         return Ok(stored.map_or(Lookup::NotFound, |row| Lookup::Found(Box::new(row))));
     }
@@ -158,7 +158,7 @@ pub async fn revalidate_for_token(
         return Ok(None);
     }
     let id = client_id.to_string();
-    let Some(stored) = state.db.run(move |conn| Ok(clients::find(conn, &id)?)).await? else {
+    let Some(stored) = state.db.run_idempotent(move |conn| Ok(clients::find(conn, &id)?)).await? else {
         return Ok(None);
     };
     let now = state.clock.now();

@@ -1,16 +1,18 @@
 //! Storage plumbing: the backend chosen from `database.url`, an r2d2 pool that keeps the real
 //! connection error, SQLite pragmas on every connection, embedded migrations (under a Postgres
-//! advisory lock), and the one helper that runs database work on the blocking pool.
+//! advisory lock), and the one helper that runs database work on the blocking pool — bounded in
+//! time on PostgreSQL, with a lost connection counted as the outage it is (`guard`).
 
 pub mod conn;
+pub mod guard;
 pub mod schema;
 
 use std::fs::{self, OpenOptions};
 use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -35,6 +37,12 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
 /// (a quarter of its database time on Postgres); failures are caught where they happen instead
 /// (`run_with`), and the first one makes every older connection be tested before reuse.
 const TRUSTED_AFTER_USE: Duration = Duration::from_secs(1);
+
+/// How far past `database.connect_timeout_ms` a PostgreSQL call may go before the request gives
+/// up with a 503: the pool's own checkout timeout and the server's `statement_timeout` (both
+/// `connect_timeout_ms`) answer first whenever the server answers at all; this bounds the rest
+/// (a silent partition, a checkout test that never returns).
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
@@ -104,18 +112,18 @@ fn trimmed(error: diesel::ConnectionError) -> diesel::ConnectionError {
 }
 
 impl DbError {
+    /// An outage (503), not a bug (500): no connection, a connection that died mid-request, a
+    /// statement the server cut off, a database that did not answer in time.
     pub fn is_unavailable(&self) -> bool {
         match self {
             DbError::Unavailable(_) => true,
-            // A connection that died mid-query is an outage too, not a bug.
-            DbError::Query(diesel::result::Error::DatabaseError(kind, info)) => {
-                matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection)
-                    || info.message().contains("server closed the connection")
-                    || info.message().contains("database is locked")
-            }
-            DbError::Query(diesel::result::Error::BrokenTransactionManager) => true,
-            _ => false,
+            DbError::Query(e) => guard::unavailable(e),
         }
+    }
+
+    /// The connection went away under the work (so none of it can have been done after that).
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, DbError::Query(e) if guard::connection_lost(e))
     }
 }
 
@@ -129,14 +137,22 @@ pub struct PooledConn {
     /// Its last work failed and a test query failed too: close it, do not reuse it.
     broken: bool,
     failures: Arc<AtomicU64>,
+    /// What its instrumentation saw (PostgreSQL): the statement in flight, a lost connection.
+    watch: Arc<guard::ConnectionWatch>,
 }
 
 impl PooledConn {
-    /// After failed work: is the connection itself still sound? If not, the pool drops it and
-    /// tests every other connection before handing it out again, so an outage costs the
-    /// requests that meet it and not those after it.
-    fn check_after_failure(&mut self) {
-        self.broken = self.conn.batch_execute("SELECT 1").is_err();
+    /// After work: a connection that was lost under it (even if the work logged that and went
+    /// on), or whose work was given up on, is closed; after other failed work, is the connection
+    /// itself still sound? Either way a broken one makes the pool test every other connection
+    /// before handing it out again, so an outage costs the requests that meet it and not those
+    /// after it.
+    fn check_after_work(&mut self, failed: bool, abandoned: bool) {
+        if self.watch.lost() || abandoned {
+            self.broken = true;
+        } else if failed {
+            self.broken = self.conn.batch_execute("SELECT 1").is_err();
+        }
         if self.broken {
             self.failures.fetch_add(1, Ordering::SeqCst);
         }
@@ -163,12 +179,23 @@ pub struct ConnectionManager {
     url: DatabaseUrl,
     /// Connection failures seen by `run_with` so far.
     failures: Arc<AtomicU64>,
+    connect_timeout_ms: u64,
+    /// PostgreSQL `statement_timeout` set on every connection of a serving pool.
+    statement_timeout_ms: Option<u64>,
 }
 
 impl ConnectionManager {
-    fn open(&self) -> Result<DbConnection, diesel::ConnectionError> {
+    fn open(&self, watch: &Arc<guard::ConnectionWatch>) -> Result<DbConnection, diesel::ConnectionError> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(&guard::libpq_url(url, self.connect_timeout_ms))?;
+                if let Some(ms) = self.statement_timeout_ms {
+                    conn.batch_execute(&format!("SET statement_timeout = {ms}"))
+                        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                }
+                conn.set_instrumentation(guard::Watcher(watch.clone()));
+                Ok(DbConnection::Postgresql(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 conn.batch_execute(&format!(
@@ -187,12 +214,14 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = diesel::ConnectionError;
 
     fn connect(&self) -> Result<PooledConn, diesel::ConnectionError> {
+        let watch = Arc::default();
         Ok(PooledConn {
-            conn: self.open().map_err(trimmed)?,
+            conn: self.open(&watch).map_err(trimmed)?,
             returned_at: Instant::now(),
             failures_seen: self.failures.load(Ordering::SeqCst),
             broken: false,
             failures: self.failures.clone(),
+            watch,
         })
     }
 
@@ -215,8 +244,27 @@ impl r2d2::ManageConnection for ConnectionManager {
         use diesel::r2d2::R2D2Connection;
         pooled.returned_at = Instant::now();
         pooled.failures_seen = self.failures.load(Ordering::SeqCst);
-        pooled.broken || pooled.conn.is_broken()
+        pooled.broken || pooled.watch.lost() || pooled.conn.is_broken()
     }
+}
+
+/// The bounds on one PostgreSQL call of a serving pool (see `DEADLINE_MARGIN`).
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
+    /// From the call to a connection in hand (the pool's wait and its test of the connection).
+    checkout: Duration,
+    /// From a statement sent to its answer. Work between statements (hashing, say) is not
+    /// counted: only the database's silence is.
+    statement: Duration,
+}
+
+/// What the async side of one call and its blocking task share.
+#[derive(Default)]
+struct Call {
+    /// The connection's watch, once one is checked out.
+    watch: OnceLock<Arc<guard::ConnectionWatch>>,
+    /// The caller stopped waiting: the connection must not be reused.
+    abandoned: AtomicBool,
 }
 
 /// The database: a pool plus the backend it talks to.
@@ -228,13 +276,18 @@ pub struct Db {
     /// rather than on a blocking thread each, so a flood of requests cannot pile up threads.
     slots: Arc<tokio::sync::Semaphore>,
     connect_timeout: Duration,
+    /// `None` on SQLite (a local file: its waits are bounded by `busy_timeout`) and for the CLI.
+    deadlines: Option<Deadlines>,
 }
 
 impl Db {
-    /// Open the pool. Fails (with the real error) when the database cannot be reached within
-    /// `connect_timeout_ms`.
+    /// Open the pool of a serving process. Fails (with the real error) when the database cannot
+    /// be reached within `connect_timeout_ms`. On PostgreSQL, every call is bounded: a statement
+    /// running longer than `connect_timeout_ms` is cancelled by the server (`statement_timeout`),
+    /// and a call whose checkout or statement gets no answer `DEADLINE_MARGIN` past that is given
+    /// up on with `DbError::Unavailable`.
     pub fn connect(url: &str, pool_size: u32, connect_timeout_ms: u64) -> Result<Db, String> {
-        Db::build(url, pool_size, 1, connect_timeout_ms)
+        Db::build(url, pool_size, 1, connect_timeout_ms, true)
     }
 
     /// One connection, opened on demand and never replenished in the background: for a CLI
@@ -242,18 +295,27 @@ impl Db {
     /// on a worker thread while the process exits races libpq's GSSAPI teardown, which aborts
     /// the process or prints to stderr.)
     pub fn connect_single(url: &str, connect_timeout_ms: u64) -> Result<Db, String> {
-        let db = Db::build(url, 1, 0, connect_timeout_ms)?;
+        let db = Db::build(url, 1, 0, connect_timeout_ms, false)?;
         // Open it now, so that an unreachable database fails here with the real error.
         db.pool.get().map_err(|e| e.to_string())?;
         Ok(db)
     }
 
-    fn build(url: &str, pool_size: u32, min_idle: u32, connect_timeout_ms: u64) -> Result<Db, String> {
+    fn build(url: &str, pool_size: u32, min_idle: u32, connect_timeout_ms: u64, serving: bool) -> Result<Db, String> {
         let url = DatabaseUrl::parse(url)?;
         if let DatabaseUrl::Sqlite(path) = &url {
             prepare_sqlite_file(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         }
-        let manager = ConnectionManager { url: url.clone(), failures: Arc::default() };
+        let bounded = serving && matches!(url, DatabaseUrl::Postgres(_));
+        let timeout = Duration::from_millis(connect_timeout_ms);
+        let deadlines =
+            bounded.then_some(Deadlines { checkout: timeout + DEADLINE_MARGIN, statement: timeout + DEADLINE_MARGIN });
+        let manager = ConnectionManager {
+            url: url.clone(),
+            failures: Arc::default(),
+            connect_timeout_ms,
+            statement_timeout_ms: bounded.then_some(connect_timeout_ms),
+        };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(min_idle))
@@ -262,13 +324,18 @@ impl Db {
             .build(manager)
             .map_err(|e| e.to_string())?;
         let slots = Arc::new(tokio::sync::Semaphore::new(pool_size as usize));
-        Ok(Db { pool, url, slots, connect_timeout: Duration::from_millis(connect_timeout_ms) })
+        Ok(Db { pool, url, slots, connect_timeout: timeout, deadlines })
     }
 
-    /// Run pending migrations; returns how many ran.
+    /// Run pending migrations; returns how many ran. No statement timeout applies (a migration
+    /// may wait for another replica's), so that connection is closed afterwards.
     pub fn migrate(&self) -> Result<usize, String> {
         let _lock = lock_sqlite_file(&self.url)?;
         let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        if self.deadlines.is_some() {
+            conn.broken = true;
+            conn.batch_execute("SET statement_timeout = 0").map_err(|e| e.to_string())?;
+        }
         run_migrations(&mut conn)
     }
 
@@ -280,6 +347,25 @@ impl Db {
         T: Send + 'static,
     {
         self.run_with(work).await
+    }
+
+    /// As `run`, for work that may run twice (it reads, or writes what it would write again):
+    /// when the connection turns out to have been lost under it — a server restart, a backend
+    /// terminated while the connection sat in the pool — it runs once more on another.
+    pub async fn run_idempotent<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let work = Arc::new(work);
+        let first = work.clone();
+        match self.run(move |conn| first(conn)).await {
+            Err(error) if error.is_connection_lost() => {
+                tracing::info!(%error, "database connection lost; trying once more on another");
+                self.run(move |conn| work(conn)).await
+            }
+            other => other,
+        }
     }
 
     /// As `run`, for work with an error type of its own (one a database failure converts into).
@@ -295,23 +381,72 @@ impl Db {
             .await
             .map_err(|_| DbError::Unavailable("timed out waiting for a database connection".into()))?
             .map_err(|_| DbError::Unavailable("the database is closed".into()))?;
-        tokio::task::spawn_blocking(move || {
+        let call = Arc::new(Call::default());
+        let shared = call.clone();
+        let task = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let _slot = slot;
             let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let _ = shared.watch.set(conn.watch.clone());
             let result = work(&mut conn);
-            if result.is_err() {
-                conn.check_after_failure();
-            }
+            conn.check_after_work(result.is_err(), shared.abandoned.load(Ordering::SeqCst));
             result
-        })
-        .await
-        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+        });
+        let joined = match self.deadlines {
+            None => task.await,
+            Some(deadlines) => match within_deadlines(task, &call, deadlines).await {
+                Some(joined) => joined,
+                None => {
+                    call.abandoned.store(true, Ordering::SeqCst);
+                    return Err(DbError::Unavailable("the database did not answer in time".into()).into());
+                }
+            },
+        };
+        joined.map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Best-effort work that must never fail or delay a request (the last-seen time): on its
+    /// own connection, after the caller has moved on; a failure is logged with `what`.
+    pub fn run_detached<F>(&self, what: &'static str, work: F)
+    where
+        F: FnOnce(&mut DbConnection) -> diesel::QueryResult<()> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = db.run(move |conn| Ok(work(conn)?)).await {
+                tracing::warn!(%error, "could not {what}");
+            }
+        });
     }
 
     /// Synchronous access for the CLI.
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
         self.pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+}
+
+/// Wait for `task` while the database keeps answering: `None` when the checkout or a statement
+/// outlasts its deadline. The task itself cannot be stopped (it sits in libpq); it finishes
+/// when the connection does, and that connection is then closed.
+async fn within_deadlines<R>(
+    mut task: tokio::task::JoinHandle<R>,
+    call: &Call,
+    deadlines: Deadlines,
+) -> Option<Result<R, tokio::task::JoinError>> {
+    let started = Instant::now();
+    loop {
+        let now = Instant::now();
+        let give_up_at = match call.watch.get() {
+            None => started + deadlines.checkout,
+            Some(watch) => watch.in_flight_since().map_or(now + deadlines.statement, |sent| sent + deadlines.statement),
+        };
+        if give_up_at <= now {
+            return None;
+        }
+        tokio::select! {
+            joined = &mut task => return Some(joined),
+            _ = tokio::time::sleep_until(give_up_at.into()) => {}
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::rate_limits;
+use crate::text::{self, echo};
 
 /// Failed authentications allowed per address and minute before every attempt is refused.
 const FAILURES_PER_WINDOW: i32 = 10;
@@ -51,7 +52,8 @@ async fn authenticate(request: &HttpRequest, state: &AppState, settings: &Settin
     let window = Window::containing(now, FAILURE_WINDOW_SECS);
     let key = format!("admin:{}", origin(request, settings).rate_limit_key);
     let peek_key = key.clone();
-    let failures = state.db.run(move |conn| Ok(rate_limits::attempts(conn, &peek_key, window.start)?)).await?;
+    let failures =
+        state.db.run_idempotent(move |conn| Ok(rate_limits::attempts(conn, &peek_key, window.start)?)).await?;
     if failures >= FAILURES_PER_WINDOW {
         return Err(AppError::SlowDown {
             retry_after: window.seconds_left(now),
@@ -93,26 +95,49 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> HttpRespon
     HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(body)
 }
 
-fn query_value(request: &HttpRequest, name: &str) -> Option<String> {
-    query::first_value(request.query_string(), name).filter(|v| !v.is_empty())
-}
+/// The query string, decoded once: a control character anywhere is a 400 before any lookup.
+struct Query(Vec<(String, String)>);
 
-fn query_flag(request: &HttpRequest, name: &str) -> Result<bool, AppError> {
-    match query_value(request, name).as_deref() {
-        None | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") => Ok(true),
-        Some(other) => {
-            Err(AppError::bad_request(ErrorCode::InvalidRequest, format!("{name}={other:?}: use true or false")))
+impl Query {
+    fn of(request: &HttpRequest) -> Result<Query, AppError> {
+        query::pairs(request.query_string().as_bytes(), &[])
+            .map(Query)
+            .map_err(|e| AppError::bad_request(ErrorCode::InvalidRequest, e.to_string()))
+    }
+
+    /// The first non-empty value of `name`.
+    fn value(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, AppError> {
+        match self.value(name).as_deref() {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(AppError::bad_request(
+                ErrorCode::InvalidRequest,
+                format!("{name}=\"{}\": use true or false", echo(other)),
+            )),
         }
+    }
+
+    fn limit(&self) -> Result<Option<i64>, AppError> {
+        self.value("limit")
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| AppError::bad_request(ErrorCode::InvalidRequest, "limit must be a number"))
+            })
+            .transpose()
     }
 }
 
-fn query_limit(request: &HttpRequest) -> Result<Option<i64>, AppError> {
-    query_value(request, "limit")
-        .map(|v| {
-            v.parse::<i64>().map_err(|_| AppError::bad_request(ErrorCode::InvalidRequest, "limit must be a number"))
-        })
-        .transpose()
+/// A client id from the path. One with a control character names no client: 404, before any
+/// lookup.
+fn client_id(id: web::Path<String>) -> Result<String, AppError> {
+    let id = id.into_inner();
+    if text::has_control(&id) {
+        return Err(AppError::protocol(ErrorCode::NotFound, format!("no client with id \"{}\"", echo(&id))));
+    }
+    Ok(id)
 }
 
 /// A JSON object body (empty allowed when `optional`).
@@ -131,10 +156,15 @@ async fn json_body(
     if body.iter().all(u8::is_ascii_whitespace) && optional {
         return Ok(json!({}));
     }
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        _ => Err(AppError::bad_request(ErrorCode::InvalidRequest, "the body must be a JSON object")),
+    let value = match serde_json::from_slice::<Value>(&body) {
+        Ok(value @ Value::Object(_)) => value,
+        _ => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "the body must be a JSON object")),
+    };
+    // Refused before anything is stored or looked up (PostgreSQL text cannot hold U+0000).
+    if let Some(path) = text::json_control_path(&value) {
+        return Err(AppError::bad_request(ErrorCode::InvalidRequest, format!("{path} contains a control character")));
     }
+    Ok(value)
 }
 
 pub async fn list_clients(
@@ -143,12 +173,13 @@ pub async fn list_clients(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
+    let query = Query::of(&request)?;
     let list = ClientListRequest {
-        source: query_value(&request, "source"),
-        status: query_value(&request, "status"),
-        stale: query_flag(&request, "stale")?,
-        cursor: query_value(&request, "cursor"),
-        limit: query_limit(&request)?,
+        source: query.value("source"),
+        status: query.value("status"),
+        stale: query.flag("stale")?,
+        cursor: query.value("cursor"),
+        limit: query.limit()?,
     };
     let now = state.clock.now();
     let retention = settings.dcr.stale_client_retention_days;
@@ -162,7 +193,7 @@ pub async fn show_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
-    let id = id.into_inner();
+    let id = client_id(id)?;
     let detail = run_operator(&state, move |conn| operator::show_client(conn, &id, now)).await?;
     Ok(json_response(StatusCode::OK, &detail))
 }
@@ -206,7 +237,7 @@ pub async fn disable_client(
         Some(_) => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "reason must be a string")),
     };
     let now = state.clock.now();
-    let id = id.into_inner();
+    let id = client_id(id)?;
     let done =
         run_operator(&state, move |conn| operator::disable_client(conn, &id, reason.as_deref(), Actor::AdminApi, now))
             .await?;
@@ -219,7 +250,7 @@ pub async fn enable_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
-    let id = id.into_inner();
+    let id = client_id(id)?;
     let client_id = id.clone();
     run_operator(&state, move |conn| operator::enable_client(conn, &id, Actor::AdminApi, now)).await?;
     Ok(json_response(StatusCode::OK, &json!({"client_id": client_id, "status": "active"})))
@@ -231,7 +262,7 @@ pub async fn revoke_sessions(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
-    let id = id.into_inner();
+    let id = client_id(id)?;
     let client_id = id.clone();
     let revoked =
         run_operator(&state, move |conn| operator::revoke_client_sessions(conn, &id, Actor::AdminApi, now)).await?;
@@ -244,18 +275,19 @@ pub async fn delete_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
-    let id = id.into_inner();
+    let id = client_id(id)?;
     run_operator(&state, move |conn| operator::delete_client(conn, &id, Actor::AdminApi, now)).await?;
     Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish())
 }
 
 pub async fn audit(_admin: Admin, request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let params = Query::of(&request)?;
     let query = AuditRequest {
-        event: query_value(&request, "event"),
-        client_id: query_value(&request, "client"),
-        since: query_value(&request, "since"),
-        cursor: query_value(&request, "cursor"),
-        limit: query_limit(&request)?,
+        event: params.value("event"),
+        client_id: params.value("client"),
+        since: params.value("since"),
+        cursor: params.value("cursor"),
+        limit: params.limit()?,
     };
     let now = state.clock.now();
     let page = run_operator(&state, move |conn| operator::query_audit(conn, &query, now)).await?;
@@ -268,22 +300,61 @@ pub async fn cleanup(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let dry_run = query_flag(&request, "dry_run")?;
+    let dry_run = Query::of(&request)?.flag("dry_run")?;
     let now = state.clock.now();
     let report =
         state.db.run(move |conn| Ok(crate::cleanup::run(conn, &settings, now, Actor::AdminApi, dry_run))).await?;
     Ok(json_response(StatusCode::OK, &report))
 }
 
+/// A method the route does not have: the token is checked first (a stranger learns nothing
+/// about which methods exist), then a JSON `method_not_allowed` with `Allow`, as at `/token`.
+fn wrong_method(allow: &'static str) -> actix_web::Route {
+    web::to(move |_admin: Admin| async move {
+        let mut response = actix_web::ResponseError::error_response(&AppError::protocol(
+            ErrorCode::MethodNotAllowed,
+            "this method is not supported on this endpoint",
+        ));
+        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        Ok::<_, AppError>(response)
+    })
+}
+
+/// A path under the admin API that names nothing: after the token check, a JSON `not_found`.
+async fn no_such_route(_admin: Admin) -> Result<HttpResponse, AppError> {
+    Err(AppError::protocol(ErrorCode::NotFound, "no such admin API endpoint"))
+}
+
 /// Every admin route, relative to wherever the scope is mounted.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/clients").route(web::get().to(list_clients)).route(web::post().to(add_client)))
-        .service(
-            web::resource("/clients/{id}").route(web::get().to(show_client)).route(web::delete().to(delete_client)),
-        )
-        .service(web::resource("/clients/{id}/disable").route(web::post().to(disable_client)))
-        .service(web::resource("/clients/{id}/enable").route(web::post().to(enable_client)))
-        .service(web::resource("/clients/{id}/revoke-sessions").route(web::post().to(revoke_sessions)))
-        .service(web::resource("/audit").route(web::get().to(audit)))
-        .service(web::resource("/cleanup").route(web::post().to(cleanup)));
+    cfg.service(
+        web::resource("/clients")
+            .route(web::get().to(list_clients))
+            .route(web::post().to(add_client))
+            .default_service(wrong_method("GET, POST")),
+    )
+    .service(
+        web::resource("/clients/{id}")
+            .route(web::get().to(show_client))
+            .route(web::delete().to(delete_client))
+            .default_service(wrong_method("GET, DELETE")),
+    )
+    .service(
+        web::resource("/clients/{id}/disable")
+            .route(web::post().to(disable_client))
+            .default_service(wrong_method("POST")),
+    )
+    .service(
+        web::resource("/clients/{id}/enable")
+            .route(web::post().to(enable_client))
+            .default_service(wrong_method("POST")),
+    )
+    .service(
+        web::resource("/clients/{id}/revoke-sessions")
+            .route(web::post().to(revoke_sessions))
+            .default_service(wrong_method("POST")),
+    )
+    .service(web::resource("/audit").route(web::get().to(audit)).default_service(wrong_method("GET")))
+    .service(web::resource("/cleanup").route(web::post().to(cleanup)).default_service(wrong_method("POST")))
+    .default_service(web::to(no_such_route));
 }

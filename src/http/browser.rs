@@ -13,7 +13,7 @@ use crate::authorize::request::{self, AuthorizeOutcome};
 use crate::authorize::{session, throttle, Browser};
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::oauth::query;
+use crate::oauth::query::{self, QueryError};
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "gh_session";
@@ -60,6 +60,18 @@ fn field(fields: &[(String, String)], name: &str) -> String {
     fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }
 
+/// Form fields whose values may hold any character but U+0000: the password is only ever hashed.
+const FREE_TEXT_FIELDS: &[&str] = &["password"];
+
+/// A query or form refused for a control character: a page, before anything is looked up.
+fn refused(error: &QueryError) -> HttpResponse {
+    pages::message_page(
+        400,
+        "Invalid request",
+        &format!("The request was refused: {error}. Go back to the application and start again."),
+    )
+}
+
 /// Parse an `application/x-www-form-urlencoded` body ourselves, so a bad one gets a page, not
 /// a framework error.
 async fn form_fields(
@@ -68,14 +80,16 @@ async fn form_fields(
     limit: usize,
 ) -> Result<Vec<(String, String)>, HttpResponse> {
     match read_body(request, payload, limit).await {
-        Ok(body) => Ok(query::pairs_lossy(&body).collect()),
+        Ok(body) => query::pairs(&body, FREE_TEXT_FIELDS).map_err(|e| refused(&e)),
         Err(BodyError::TooLarge) => Err(pages::message_page(413, "Request too large", "The form was too large.")),
         Err(BodyError::Broken) => Err(pages::message_page(400, "Invalid request", "The form could not be read.")),
     }
 }
 
-fn request_id_of(request: &HttpRequest) -> String {
-    query::first_value(request.query_string(), "request_id").unwrap_or_default()
+/// The `request_id` of a page's query, once the whole query has passed the decoder.
+fn request_id_of(request: &HttpRequest) -> Result<String, QueryError> {
+    let params = query::pairs(request.query_string().as_bytes(), &[])?;
+    Ok(params.into_iter().find(|(name, _)| name == "request_id").map(|(_, value)| value).unwrap_or_default())
 }
 
 pub async fn authorize(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -114,7 +128,11 @@ fn login_response(settings: &Settings, outcome: LoginOutcome) -> HttpResponse {
 
 pub async fn login_form(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let outcome = login::login_form(&state, &settings, request_id_of(&request), &browser(&request, &settings)).await?;
+    let request_id = match request_id_of(&request) {
+        Ok(id) => id,
+        Err(error) => return Ok(refused(&error)),
+    };
+    let outcome = login::login_form(&state, &settings, request_id, &browser(&request, &settings)).await?;
     Ok(login_response(&settings, outcome))
 }
 
@@ -149,8 +167,11 @@ fn consent_response(settings: &Settings, outcome: ConsentOutcome) -> HttpRespons
 
 pub async fn consent_form(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let outcome =
-        consent::consent_form(&state, &settings, request_id_of(&request), &browser(&request, &settings)).await?;
+    let request_id = match request_id_of(&request) {
+        Ok(id) => id,
+        Err(error) => return Ok(refused(&error)),
+    };
+    let outcome = consent::consent_form(&state, &settings, request_id, &browser(&request, &settings)).await?;
     Ok(consent_response(&settings, outcome))
 }
 

@@ -65,17 +65,26 @@ pub async fn register(
         .json(registered.response()))
 }
 
+/// The client id from the path. One with a control character names no client: answered like
+/// an unknown client, before any lookup.
+fn client_id(id: web::Path<String>) -> Result<String, AppError> {
+    let id = id.into_inner();
+    if crate::text::has_control(&id) {
+        return Err(service::invalid_token());
+    }
+    Ok(id)
+}
+
 pub async fn read(
     request: HttpRequest,
-    client_id: web::Path<String>,
+    id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
     if !settings.dcr.registration_management {
         return Err(not_found("registration management"));
     }
-    let response =
-        service::read_registration(&state, &settings, client_id.into_inner(), bearer_token(&request)).await?;
+    let response = service::read_registration(&state, &settings, client_id(id)?, bearer_token(&request)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -84,7 +93,7 @@ pub async fn read(
 
 pub async fn delete(
     request: HttpRequest,
-    client_id: web::Path<String>,
+    id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
@@ -92,6 +101,6 @@ pub async fn delete(
         return Err(not_found("registration management"));
     }
     let registrant = origin(&request, &settings);
-    service::delete_registration(&state, &registrant, client_id.into_inner(), bearer_token(&request)).await?;
+    service::delete_registration(&state, &registrant, client_id(id)?, bearer_token(&request)).await?;
     Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish())
 }

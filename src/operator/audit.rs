@@ -8,6 +8,7 @@ use super::{page_size, OperatorError, Page, Result};
 use crate::clock::rfc3339;
 use crate::db::DbConnection;
 use crate::store::audit::{self, AuditFilter, AuditRow};
+use crate::text::echo;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AuditEntry {
@@ -51,7 +52,10 @@ pub struct AuditRequest {
 /// `1h`, `30m`, `7d`, `45s` ago, or an RFC 3339 time.
 pub fn parse_since(value: &str, now: i64) -> Result<i64> {
     let invalid = || {
-        OperatorError::Invalid(format!("--since {value:?}: use a duration such as 1h, 30m, 7d, or an RFC 3339 time"))
+        OperatorError::Invalid(format!(
+            "--since \"{}\": use a duration such as 1h, 30m, 7d, or an RFC 3339 time",
+            echo(value)
+        ))
     };
     let value = value.trim();
     if let Some(unit) = value.chars().last().filter(|c| c.is_ascii_alphabetic()) {
@@ -78,7 +82,7 @@ pub fn query_audit(conn: &mut DbConnection, request: &AuditRequest, now: i64) ->
     let before_id = request
         .cursor
         .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| OperatorError::Invalid(format!("invalid cursor {c:?}"))))
+        .map(|c| c.parse::<i64>().map_err(|_| OperatorError::Invalid(format!("invalid cursor \"{}\"", echo(c)))))
         .transpose()?;
     let limit = page_size(request.limit);
     let filter = AuditFilter { event: request.event.clone(), client_id: request.client_id.clone(), since, before_id };

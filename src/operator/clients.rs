@@ -15,6 +15,7 @@ use crate::secrets;
 use crate::store::audit::{self, event, Actor, AuditFilter};
 use crate::store::clients::{self, Client, ClientQuery, Source, Status};
 use crate::store::refresh;
+use crate::text::echo;
 
 /// The reason recorded when the operator gives none.
 pub const DEFAULT_DISABLE_REASON: &str = "disabled by the operator (no reason given)";
@@ -22,7 +23,7 @@ pub const DEFAULT_DISABLE_REASON: &str = "disabled by the operator (no reason gi
 const RECENT_AUDIT_EVENTS: i64 = 20;
 
 fn no_client(client_id: &str) -> OperatorError {
-    OperatorError::NotFound(format!("no client with id {client_id:?}"))
+    OperatorError::NotFound(format!("no client with id \"{}\"", echo(client_id)))
 }
 
 /// A client as the list shows it; the field names are the admin API's and `--json`'s.
@@ -129,7 +130,7 @@ fn parse_client_cursor(cursor: &str) -> Result<(i64, String)> {
     cursor
         .split_once('.')
         .and_then(|(at, id)| Some((at.parse().ok()?, id.to_string())))
-        .ok_or_else(|| OperatorError::Invalid(format!("invalid cursor {cursor:?}")))
+        .ok_or_else(|| OperatorError::Invalid(format!("invalid cursor \"{}\"", echo(cursor))))
 }
 
 pub fn list_clients(
@@ -139,17 +140,15 @@ pub fn list_clients(
     now: i64,
 ) -> Result<Page<ClientSummary>> {
     let source = match request.source.as_deref() {
-        Some(source) => Some(
-            Source::parse(source)
-                .ok_or_else(|| OperatorError::Invalid(format!("source {source:?} is not one of dcr, manual, cimd")))?,
-        ),
+        Some(source) => Some(Source::parse(source).ok_or_else(|| {
+            OperatorError::Invalid(format!("source \"{}\" is not one of dcr, manual, cimd", echo(source)))
+        })?),
         None => None,
     };
     let status = match request.status.as_deref() {
-        Some(status) => Some(
-            Status::parse(status)
-                .ok_or_else(|| OperatorError::Invalid(format!("status {status:?} is not one of active, disabled")))?,
-        ),
+        Some(status) => Some(Status::parse(status).ok_or_else(|| {
+            OperatorError::Invalid(format!("status \"{}\" is not one of active, disabled", echo(status)))
+        })?),
         None => None,
     };
     let limit = page_size(request.limit);

@@ -15,9 +15,10 @@ use crate::store::devices;
 use crate::store::refresh;
 use crate::store::sessions;
 use crate::store::users::{self, UserRow, STATUS_ACTIVE};
+use crate::text::echo;
 
 fn no_user(email: &str) -> OperatorError {
-    OperatorError::NotFound(format!("no user with email {email:?}"))
+    OperatorError::NotFound(format!("no user with email \"{}\"", echo(email)))
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

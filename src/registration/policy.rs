@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::net::{canonical_ip, parse_cidr};
 use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::redirect_uri::{normalise_host, normalised_host};
+use crate::text::echo;
 
 /// A host pattern: an exact host, or `*.` + a domain (its sub-domains, not the domain itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +77,8 @@ impl Policy {
             if !profiles::allows(&self.profiles, uri, |u| self.host_allowed(u)) {
                 let names: Vec<&str> = self.profiles.iter().map(|p| p.name).collect();
                 return Err(format!(
-                    "redirect URI {uri:?} is not one this server accepts for registration ({}); accepted: {}",
+                    "redirect URI \"{}\" is not one this server accepts for registration ({}); accepted: {}",
+                    echo(uri),
                     names.join(", "),
                     profiles::describe(&self.profiles).join(", ")
                 ));
@@ -92,13 +94,14 @@ impl Policy {
             let host = normalised_host(uri);
             if let Some(host) = &host {
                 if self.deny_hosts.iter().any(|p| p.matches(host)) {
-                    return Err(format!("redirect URIs on host {host:?} are not accepted by this server"));
+                    return Err(format!("redirect URIs on host \"{}\" are not accepted by this server", echo(host)));
                 }
             }
             // With profiles selected, the allow list widens their set instead (checked there).
             if self.profiles.is_empty() && !self.allow_hosts.is_empty() && !self.host_allowed(uri) {
                 return Err(format!(
-                    "redirect URI {uri:?} is not on an allowed host; this server accepts redirects to: {}",
+                    "redirect URI \"{}\" is not on an allowed host; this server accepts redirects to: {}",
+                    echo(uri),
                     self.describe_allowed_hosts()
                 ));
             }
@@ -115,7 +118,7 @@ impl Policy {
                 return Err("a software_id is required to register with this server".into());
             }
             Some(id) if !self.software_ids.is_empty() && !self.software_ids.iter().any(|allowed| allowed == id) => {
-                return Err(format!("software_id {id:?} is not accepted by this server"));
+                return Err(format!("software_id \"{}\" is not accepted by this server", echo(id)));
             }
             _ => {}
         }

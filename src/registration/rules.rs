@@ -156,6 +156,18 @@ pub fn validate(request: &Map<String, Value>, rules: &RegistrationRules) -> Resu
     })
 }
 
+/// A registration request carries no control character anywhere — not even in a field that is
+/// ignored — like every other request value (U+0000 above all: PostgreSQL text cannot hold
+/// it). Runs after [`validate`], so a known field gets its own message first. (A CIMD document
+/// is not a request: its unknown fields are dropped unread, and every field that is kept has
+/// passed [`validate`].)
+pub fn refuse_control_characters(request: &Map<String, Value>) -> Result<(), RegistrationError> {
+    match crate::text::json_control_path(&Value::Object(request.clone())) {
+        None => Ok(()),
+        Some(path) => Err(metadata_error(format!("{path} contains a control character"))),
+    }
+}
+
 /// The server issues no secrets, so a client-chosen one is never accepted.
 fn refuse_client_secrets(request: &Map<String, Value>) -> Result<(), RegistrationError> {
     for field in ["client_secret", "client_secret_expires_at"] {
@@ -1189,6 +1201,27 @@ mod tests {
     fn client_name_with_control_character_is_refused() {
         let body = json!({"redirect_uris": ["https://example.com/cb"], "client_name": "a\nb"});
         refuse(&body.to_string(), &rules(), InvalidClientMetadata, "client_name");
+    }
+
+    #[test]
+    fn control_characters_anywhere_are_refused_after_the_field_rules() {
+        let base = json!({"redirect_uris": ["https://example.com/cb"], "client_name": "App"});
+        let map = |v: &Value| v.as_object().unwrap().clone();
+        assert_eq!(refuse_control_characters(&map(&base)), Ok(()));
+        for (field, value) in [
+            ("scope", json!("offline_access\u{0}")),
+            ("x_unknown", json!("a\u{1}b")),
+            ("jwks", json!({"keys": [{"n": "a\nb"}]})),
+        ] {
+            let mut body = map(&base);
+            body.insert(field.into(), value);
+            let error = refuse_control_characters(&body).unwrap_err();
+            assert_eq!(error.code, InvalidClientMetadata);
+            assert!(error.description.contains(field) && error.description.contains("control character"), "{error}");
+        }
+        let mut body = map(&base);
+        body.insert("a\u{0}b".into(), json!(1));
+        assert!(refuse_control_characters(&body).is_err());
     }
 
     #[test]

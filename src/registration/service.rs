@@ -134,7 +134,9 @@ pub async fn register(
         Ok(request) => request,
         Err(e) => return Err(refuse(state, registrant, 400, code_of(&e), &e.description, None).await),
     };
-    let metadata = match rules::validate(&request, &RegistrationRules::from_settings(settings)) {
+    let validated = rules::validate(&request, &RegistrationRules::from_settings(settings))
+        .and_then(|metadata| rules::refuse_control_characters(&request).map(|()| metadata));
+    let metadata = match validated {
         Ok(metadata) => metadata,
         Err(e) => return Err(refuse(state, registrant, 400, code_of(&e), &e.description, Some(&request)).await),
     };
@@ -455,7 +457,8 @@ fn truncate_value(value: &Value, depth: usize) -> Value {
 
 // ---- RFC 7592: read and delete with the registration access token ----
 
-fn invalid_token() -> AppError {
+/// RFC 7592's answer for an unknown client, a deleted client or a wrong token alike.
+pub fn invalid_token() -> AppError {
     AppError::InvalidToken("the registration access token is missing, invalid or was retired".into())
 }
 

@@ -8,9 +8,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::text;
+
 /// Largest webhook answer read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_DENIAL: &str = "rejected by policy";
+/// Longest denial reason repeated to the registrant (and kept in the audit row). Control and
+/// bidi characters are dropped from it: it is quoted back and stored as the webhook sent it.
+const MAX_REASON_CHARS: usize = 500;
 
 /// One shared client: rustls with ring, no redirects, no proxy from the environment.
 pub fn client() -> reqwest::Client {
@@ -45,11 +50,10 @@ pub fn interpret(body: &[u8]) -> Result<Answer, String> {
             value
                 .get("reason")
                 .and_then(Value::as_str)
+                .map(|reason| reason.chars().filter(|c| !text::is_control(*c) && !text::is_bidi_control(*c)))
+                .map(|kept| kept.take(MAX_REASON_CHARS).collect::<String>())
                 .filter(|r| !r.trim().is_empty())
-                .unwrap_or(DEFAULT_DENIAL)
-                .chars()
-                .take(500)
-                .collect(),
+                .unwrap_or_else(|| DEFAULT_DENIAL.to_string()),
         )),
         _ => Err("the webhook's answer has no boolean \"allow\"".into()),
     }
@@ -99,6 +103,14 @@ mod tests {
         assert_eq!(
             interpret(br#"{"allow": false, "reason": "not on the list"}"#),
             Ok(Answer::Deny("not on the list".into()))
+        );
+        assert_eq!(
+            interpret(br#"{"allow": false, "reason": "no\u0000t \u202eon\n the list"}"#),
+            Ok(Answer::Deny("not on the list".into()))
+        );
+        assert_eq!(
+            interpret(br#"{"allow": false, "reason": "\u0000\u0001"}"#),
+            Ok(Answer::Deny(DEFAULT_DENIAL.into()))
         );
         assert!(interpret(br#"{"allow": "yes"}"#).is_err());
         assert!(interpret(b"allow").is_err());

@@ -1,6 +1,8 @@
 //! The append-only audit trail (SPEC §4.6). Rows are written in the same transaction as the
 //! change they record.
 
+use std::borrow::Cow;
+
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -102,19 +104,34 @@ struct NewAuditRow<'a> {
     detail: String,
 }
 
+/// Write one row. Whatever a client sent ends up here as submitted, so nothing in it may carry
+/// U+0000 into PostgreSQL (text cannot hold it, and the row — with the change it records —
+/// would fail): the detail is JSON text, which escapes every control character (`\u0000`), and
+/// a U+0000 that reached a text column is written as U+FFFD.
 pub fn record(conn: &mut DbConnection, at: i64, record: &AuditRecord) -> QueryResult<()> {
+    let client_id = record.client_id.as_deref().map(storable);
+    let address = record.address.as_deref().map(storable);
+    let user_agent = record.user_agent.as_deref().map(storable);
     diesel::insert_into(audit_events::table)
         .values(NewAuditRow {
             at,
             event: record.event,
             actor: record.actor.as_str(),
-            client_id: record.client_id.as_deref(),
-            address: record.address.as_deref(),
-            user_agent: record.user_agent.as_deref(),
+            client_id: client_id.as_deref(),
+            address: address.as_deref(),
+            user_agent: user_agent.as_deref(),
             detail: without_nulls(record.detail.clone()).to_string(),
         })
         .execute(conn)?;
     Ok(())
+}
+
+fn storable(value: &str) -> Cow<'_, str> {
+    if value.contains('\0') {
+        Cow::Owned(value.replace('\0', "\u{fffd}"))
+    } else {
+        Cow::Borrowed(value)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Serialize)]
@@ -167,5 +184,18 @@ fn without_nulls(value: serde_json::Value) -> serde_json::Value {
             serde_json::Value::Array(items.into_iter().filter(|v| !v.is_null()).map(without_nulls).collect())
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_nul_reaches_the_text() {
+        assert_eq!(storable("a\0b"), "a\u{fffd}b");
+        assert!(matches!(storable("ab"), Cow::Borrowed("ab")));
+        let detail = without_nulls(serde_json::json!({"reason": "a\u{0}b\u{1}", "gone": null})).to_string();
+        assert_eq!(detail, r#"{"reason":"a\u0000b\u0001"}"#);
     }
 }

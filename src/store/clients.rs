@@ -293,6 +293,12 @@ pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     clients::table.count().get_result(conn)
 }
 
+/// Whether a client last seen at `last_seen_at` is worth a last-seen write now (at most one a
+/// minute).
+pub fn seen_long_ago(last_seen_at: Option<i64>, now: i64) -> bool {
+    last_seen_at.is_none_or(|at| at < now - 60)
+}
+
 /// Record that the client was used, at most once a minute (no write on a hot path otherwise).
 pub fn touch_last_seen(conn: &mut DbConnection, client_id: &str, now: i64) -> QueryResult<()> {
     diesel::update(

@@ -47,11 +47,6 @@ struct Grant {
     seen_long_ago: bool,
 }
 
-/// Last seen is written at most once a minute.
-fn seen_long_ago(last_seen_at: Option<i64>, now: i64) -> bool {
-    last_seen_at.is_none_or(|at| at < now - 60)
-}
-
 enum Outcome {
     Granted(Grant),
     /// Refused; nothing was changed.
@@ -150,11 +145,8 @@ pub async fn token(
 
 /// Last seen, off the response path: at most one write a minute, never a failed request.
 fn touch_client_later(state: &AppState, client_id: String, now: i64) {
-    let db = state.db.clone();
-    tokio::spawn(async move {
-        if let Err(error) = db.run(move |conn| Ok(clients::touch_last_seen(conn, &client_id, now)?)).await {
-            tracing::warn!(%error, "could not update the client's last-seen time");
-        }
+    state.db.run_detached("update the client's last-seen time", move |conn| {
+        clients::touch_last_seen(conn, &client_id, now)
     });
 }
 
@@ -282,7 +274,7 @@ fn redeem_code(
         scope: row.scope,
         resource: row.resource,
         refresh_token,
-        seen_long_ago: seen_long_ago(context.client_last_seen_at, now),
+        seen_long_ago: clients::seen_long_ago(context.client_last_seen_at, now),
     }))
 }
 
@@ -359,6 +351,6 @@ fn rotate_refresh(
         scope: granted_scope,
         resource: family.resource,
         refresh_token: Some(next),
-        seen_long_ago: seen_long_ago(context.client_last_seen_at, now),
+        seen_long_ago: clients::seen_long_ago(context.client_last_seen_at, now),
     }))
 }

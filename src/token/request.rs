@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::is_valid_code_verifier;
 use crate::oauth::query;
+use crate::text::echo;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenRequest {
@@ -51,7 +52,8 @@ pub fn is_form_content_type(content_type: Option<&str>) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
-/// Form fields; a repeated parameter is an error (RFC 6749 §3.2), an empty value is absent.
+/// Form fields; a repeated parameter is an error (RFC 6749 §3.2), an empty value is absent. A
+/// control character in any name or value is refused here, before anything is looked up.
 pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
     if !is_form_content_type(content_type) {
         return Err(invalid_request("the request body must be application/x-www-form-urlencoded"));
@@ -61,9 +63,9 @@ pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<BTreeMap<St
     }
     let mut fields = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
-    for (name, value) in query::pairs_lossy(body) {
+    for (name, value) in query::pairs(body, &[]).map_err(|e| invalid_request(e.to_string()))? {
         if !seen.insert(name.clone()) {
-            return Err(invalid_request(format!("the parameter {name} appears more than once")));
+            return Err(invalid_request(format!("the parameter {} appears more than once", echo(&name))));
         }
         if !value.is_empty() {
             fields.insert(name, value);
@@ -104,7 +106,7 @@ pub fn parse_token_request(content_type: Option<&str>, body: &[u8]) -> Result<To
         }),
         Some(other) => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
-            format!("grant_type {:?} is not supported (authorization_code, refresh_token)", truncate(other)),
+            format!("grant_type \"{}\" is not supported (authorization_code, refresh_token)", echo(other)),
         )),
     }
 }
@@ -114,10 +116,6 @@ pub fn parse_revocation_request(content_type: Option<&str>, body: &[u8]) -> Resu
     Ok(RevocationRequest { token: required(&fields, "token")?, client_id: fields.get("client_id").cloned() })
 }
 
-fn truncate(value: &str) -> String {
-    value.chars().take(60).collect()
-}
-
 /// Scopes asked for on refresh must be within the grant; returns the granted list.
 pub fn narrow_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthError> {
     let Some(requested) = requested else { return Ok(granted.to_string()) };
@@ -125,7 +123,10 @@ pub fn narrow_scope(granted: &str, requested: Option<&str>) -> Result<String, OA
     let mut narrowed: Vec<&str> = Vec::new();
     for scope in requested.split(' ').filter(|s| !s.is_empty()) {
         if !allowed.contains(&scope) {
-            return Err(OAuthError::new(ErrorCode::InvalidScope, format!("the scope {scope:?} was not granted")));
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                format!("the scope \"{}\" was not granted", echo(scope)),
+            ));
         }
         if !narrowed.contains(&scope) {
             narrowed.push(scope);
@@ -182,6 +183,44 @@ mod tests {
             code(parse_token_request(FORM, b"grant_type=refresh_token&refresh_token=\xff")),
             ErrorCode::InvalidRequest
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused_before_anything_else() {
+        for control in ["%00", "%01", "%09", "%0A", "%1F", "%7F"] {
+            let bodies = [
+                format!("grant_type=refresh_token&refresh_token=x{control}&client_id=c"),
+                format!("grant_type=refresh_token&refresh_token=x&client_id=https%3A%2F%2Fa.example%2F{control}"),
+                format!("{}&resource=https%3A%2F%2Fr.example%2F{control}", code_body(VERIFIER)),
+                format!("grant_type=x{control}"),
+                format!("grant{control}_type=authorization_code"),
+            ];
+            for body in bodies {
+                let error = parse_token_request(FORM, body.as_bytes()).unwrap_err();
+                assert_eq!(error.error, ErrorCode::InvalidRequest, "{body}");
+                assert!(error.error_description.contains("control character"), "{body}: {error}");
+            }
+            let revoke = format!("token=t{control}");
+            assert_eq!(parse_revocation_request(FORM, revoke.as_bytes()).unwrap_err().error, ErrorCode::InvalidRequest);
+        }
+    }
+
+    #[test]
+    fn an_unsupported_grant_type_is_echoed_without_what_follows() {
+        let secret = "Xr8Qw2pLm0Zt7Yv4Nc6Bd1Hf9Jk3Sa5Ge0Ui2Oo4Pq6";
+        for body in [
+            format!("grant_type=refresh_token;refresh_token={secret};client_id=c"),
+            format!("grant_type=+;refresh_token={secret};client_id=c"),
+            format!("grant_type=refresh_token+refresh_token={secret}"),
+            format!("grant_type={}", "g".repeat(5000)),
+        ] {
+            let error = parse_token_request(FORM, body.as_bytes()).unwrap_err();
+            assert_eq!(error.error, ErrorCode::UnsupportedGrantType, "{body}");
+            assert!(!error.error_description.contains(secret), "{}", error.error_description);
+            assert!(error.error_description.len() < 200, "{}", error.error_description);
+        }
+        let error = narrow_scope("a", Some(&format!("a;refresh_token={secret}"))).unwrap_err();
+        assert!(!error.error_description.contains(secret), "{}", error.error_description);
     }
 
     #[test]

@@ -224,6 +224,52 @@ async fn bad_documents_and_responses_are_error_pages() {
     assert!(c.server.requests().iter().all(|r| r.path != "/elsewhere.json"));
 }
 
+/// A document is stored as the client wrote it, so nothing in what is kept may carry a control
+/// character (U+0000 above all: PostgreSQL text cannot hold it): such a document is refused;
+/// fields that are not kept are dropped unread.
+#[actix_web::test]
+async fn documents_never_carry_control_characters_into_storage() {
+    let c = setup().await;
+    let redirect = "https://app.example/callback";
+    for (path, field, value) in [
+        ("/name.json", "client_name", json!("Doc\u{0}Client")),
+        ("/software.json", "software_id", json!("sw\u{0}")),
+        ("/contacts.json", "contacts", json!(["ops\u{0}@example.com"])),
+        ("/logo.json", "logo_uri", json!("https://app.example/logo\u{0}.png")),
+    ] {
+        let mut document = c.document(path, &[redirect]);
+        document[field] = value;
+        c.serve(path, document);
+        c.app.clock.advance(61);
+        let response = c.authorize(&browser(), &c.url(path), redirect, &pkce()).await;
+        let text = page_text(response, path).await;
+        assert!(text.contains("not acceptable"), "{path}: {text}");
+    }
+    assert_eq!(client_count(&c.app).await, 0);
+    for row in audit_rows(&c.app, "client.cimd.rejected").await {
+        assert!(!row.detail.contains('\0'), "{}", row.detail);
+    }
+
+    // An ignored member is never read, so it cannot reach the table.
+    let mut document = c.document("/extra.json", &[redirect]);
+    document["description"] = json!("line\u{0}one\nline two");
+    c.serve("/extra.json", document);
+    let client_id = c.url("/extra.json");
+    let p = pkce();
+    let query = authorize_query(&client_id, redirect, &p.challenge, &[]);
+    c.app.sign_in_to_consent(&browser(), &query, "alice@example.com").await;
+    let row = stored(&c, &client_id).await;
+    // The columns as stored: the name, and the metadata and redirect URIs as JSON text.
+    let texts = [
+        row.client_name().to_string(),
+        serde_json::to_string(&row.metadata).unwrap(),
+        serde_json::to_string(row.redirect_uris()).unwrap(),
+    ];
+    for text in &texts {
+        assert!(!text.contains('\0') && !text.contains("\\u0000") && !text.contains("description"), "{text}");
+    }
+}
+
 #[actix_web::test]
 async fn invalid_client_id_urls_are_refused_without_a_request() {
     let c = setup().await;

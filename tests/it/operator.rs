@@ -432,3 +432,42 @@ async fn admin_bind_serves_the_api_apart_from_the_public_listener() {
     assert_eq!(on_public.status(), 404);
     assert_eq!(app.http.get(app.url("/metrics")).send().await.unwrap().status(), 404);
 }
+
+/// A wrong method on the admin API is a JSON `method_not_allowed`, like `/token`'s — after the
+/// token check, so a stranger learns nothing about which routes and methods exist.
+#[actix_web::test]
+async fn admin_api_method_errors_are_json_after_the_token_check() {
+    use reqwest::Method;
+    let app = admin_app().await;
+    let wrong = [
+        (Method::PUT, "/clients", "GET, POST"),
+        (Method::GET, "/cleanup", "POST"),
+        (Method::PATCH, "/clients/dcr_x", "GET, DELETE"),
+        (Method::GET, "/clients/dcr_x/disable", "POST"),
+        (Method::DELETE, "/audit", "GET"),
+    ];
+    for (method, path, _) in &wrong {
+        let response = app.http.request(method.clone(), app.url(&format!("/admin/api{path}"))).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{method} {path} without a token");
+        assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_token", "{method} {path}");
+    }
+    for (method, path, allow) in wrong {
+        let (status, body, headers) = admin(&app, method.clone(), path, None).await;
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        assert_eq!(body["error"], "method_not_allowed", "{method} {path}");
+        assert!(body["error_description"].is_string(), "{body}");
+        assert_eq!(headers["allow"], allow, "{method} {path}");
+        assert_eq!(headers["cache-control"], "no-store");
+    }
+    // A path that names nothing: 401 without the token, a JSON 404 with it.
+    let response = app.http.get(app.url("/admin/api/nothing")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let (status, body, _) = admin(&app, Method::GET, "/nothing", None).await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{body}");
+
+    // With the admin API off, every method is the same JSON 404.
+    let off = TestApp::spawn().await;
+    let response = off.http.put(off.url("/admin/api/clients")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "not_found");
+}

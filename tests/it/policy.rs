@@ -160,6 +160,9 @@ async fn policy_server(answer: &'static str) -> PolicyServer {
                         "allow" => HttpResponse::Ok().json(json!({"allow": true})),
                         "deny-reason" => HttpResponse::Ok().json(json!({"allow": false, "reason": "unknown vendor"})),
                         "deny-bare" => HttpResponse::Ok().json(json!({"allow": false})),
+                        "deny-controls" => {
+                            HttpResponse::Ok().json(json!({"allow": false, "reason": "unknown\u{0} \u{202e}vendor\n"}))
+                        }
                         "yes" => HttpResponse::Ok().json(json!({"allow": "yes"})),
                         "500" => HttpResponse::InternalServerError().json(json!({"allow": true})),
                         "text" => HttpResponse::Ok().content_type("text/plain").body("allow"),
@@ -232,6 +235,22 @@ async fn webhook_allow_and_deny() {
     let bare = policy_server("deny-bare").await;
     let app = app_with_webhook(&bare.url, "allow").await;
     assert_denied(&app, uris(&["https://a.example/cb"]), "invalid_client_metadata", "rejected by policy").await;
+}
+
+/// A webhook's answer is stored and repeated as sent, so it carries no control or bidi character
+/// (U+0000 above all, which PostgreSQL text cannot hold) into the description or the audit row.
+#[actix_web::test]
+async fn a_webhook_reason_is_quoted_without_control_characters() {
+    let server = policy_server("deny-controls").await;
+    let app = app_with_webhook(&server.url, "allow").await;
+    let (status, body) = register(&app, uris(&["https://a.example/cb"])).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_client_metadata");
+    assert_eq!(body["error_description"], "unknown vendor");
+    let row = &audit_rows(&app, "client.dcr.rejected").await[0];
+    assert!(!row.detail.contains('\0') && !row.detail.contains("\\u0000"), "{}", row.detail);
+    assert!(row.detail.contains("\"reason\":\"unknown vendor\""), "{}", row.detail);
+    assert_eq!(client_count(&app).await, 0);
 }
 
 #[actix_web::test]
