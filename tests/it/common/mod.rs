@@ -91,12 +91,28 @@ pub fn replace_database(url: &str, name: &str) -> String {
     format!("{base}/{name}")
 }
 
-/// Settings for tests: loopback issuer (set once the port is known), a fast pool timeout.
+/// How long a test's pool waits for a connection — opening and migrating its fresh database
+/// included. Generous on purpose: the suite shares two cores with whatever else runs, and a
+/// loaded machine must make tests slower, never failed ("timed out waiting for connection"
+/// at set-up). The product default (`database.connect_timeout_ms`, 2 s) is for answering a
+/// real outage quickly; the tests about outages set their own.
+pub const TEST_CONNECT_TIMEOUT_MS: u64 = 60_000;
+
+/// An HTTP client for tests that never reuses an idle connection. The server closes keep-alive
+/// connections after 5 s idle, and a request sent on one just as it closes fails
+/// (`IncompleteMessage`): a pause that load stretches past 5 s — a CLI command, an argon2 hash —
+/// must not turn into that. Add cookies or a redirect policy to the builder as needed.
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_max_idle_per_host(0)
+}
+
+/// Settings for tests: loopback issuer (set once the port is known), a pool that waits out a
+/// busy machine.
 pub fn test_settings(database_url: &str) -> Settings {
     let mut settings = Settings::default();
     settings.database.url = database_url.to_string();
     settings.database.pool_size = 4;
-    settings.database.connect_timeout_ms = 500;
+    settings.database.connect_timeout_ms = TEST_CONNECT_TIMEOUT_MS;
     settings.dcr.enabled = true;
     // Tests about the limit set their own; the others must not trip over it.
     settings.dcr.max_registrations_per_window = 10_000;
@@ -153,7 +169,7 @@ impl TestApp {
             root,
             state,
             clock,
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: http_client().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             server: handle,
             db: None,
         }
@@ -226,5 +242,5 @@ pub fn assert_no_nulls(value: &Value) {
 
 /// Open a separate pool on a database URL (for checks outside the app).
 pub fn open_db(url: &str) -> Db {
-    Db::connect(url, 2, 2000).expect("connect")
+    Db::connect(url, 2, TEST_CONNECT_TIMEOUT_MS).expect("connect")
 }
