@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod container;
 mod end_to_end;
+mod hardening;
 mod health;
 mod metadata;
 mod migrations;
