@@ -38,6 +38,9 @@ pub fn migrate(settings: &Settings) -> Result<(), String> {
 }
 
 pub fn serve(source: ConfigSource, settings: Settings) -> Result<(), String> {
+    for warning in super::config::warnings(&settings) {
+        tracing::warn!("{warning}");
+    }
     actix_web::rt::System::new().block_on(async move {
         let for_db = settings.clone();
         let db = tokio::task::spawn_blocking(move || open_database(&for_db))

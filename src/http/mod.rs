@@ -71,9 +71,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))
         .service(web::resource(paths::FAVICON).route(web::get().to(icon::favicon)));
+    // On the public listener `/metrics` asks for the admin token (SPEC §11); on `admin.bind`
+    // (`start_admin`) it is open.
     let scoped = if with_admin {
         scoped
-            .service(web::resource(paths::METRICS).route(web::get().to(health::metrics)))
+            .service(web::resource(paths::METRICS).route(web::get().to(admin::metrics)))
             .service(web::scope(paths::ADMIN_API).configure(admin::routes))
     } else {
         scoped

@@ -1,8 +1,13 @@
-//! SPEC §11 over the real HTTP surface: consent names app-link redirects truthfully, cookies
-//! carry `__Host-` on an https issuer without a path, `/favicon.ico` answers.
+//! SPEC §11 over the real HTTP surface: consent names app-link redirects truthfully, `/metrics`
+//! asks for the admin token on the public listener, cookies carry `__Host-` on an https issuer
+//! without a path, `/favicon.ico` answers, and the warnings of `config check` and start-up.
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use crate::common::flow::*;
-use crate::common::{backend, TestApp, TestDb};
+use crate::common::process::{gatehouse_command, run};
+use crate::common::{backend, TestApp, TestDb, ADMIN_TOKEN};
 
 const WEB_REDIRECT: &str = "https://app.example/callback";
 
@@ -39,6 +44,124 @@ async fn consent_names_a_private_use_redirect_as_an_app_with_its_full_scheme_and
     assert_eq!(refused.status(), 400);
     let page = refused.text().await.unwrap();
     assert!(page.contains("handles <code>myapp:</code> links, at <strong><code>myapp://evil.example</code>"), "{page}");
+}
+
+// ---- /metrics: the admin token on the public listener ----
+
+#[actix_web::test]
+async fn metrics_on_the_public_listener_need_the_admin_token() {
+    let app = TestApp::spawn_with(|s| s.admin.token = ADMIN_TOKEN.into()).await;
+    dcr_client(&app, &[WEB_REDIRECT]).await; // something to count
+    let url = app.url("/metrics");
+    let anonymous = app.http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    assert!(!anonymous.text().await.unwrap().contains("gatehouse_"), "no counters without the token");
+    let wrong = app.http.get(&url).bearer_auth("0123456789abcdef0123456789abcdef-wrong!!").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = app.http.get(&url).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(right.status(), 200);
+    assert!(right.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(right.text().await.unwrap().contains("gatehouse_dcr_registrations_total"));
+
+    // No admin token: no /metrics on the public listener at all.
+    let closed = TestApp::spawn().await;
+    let response = closed.http.get(closed.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+/// On `admin.bind` the listener itself is the protection: `/metrics` is open there.
+#[actix_web::test]
+async fn metrics_on_the_admin_listener_are_open() {
+    let db = TestDb::new(backend());
+    let admin_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin_addr = admin_listener.local_addr().unwrap();
+    let app = TestApp::spawn_on(db.url(), "", |s| {
+        s.admin.token = ADMIN_TOKEN.into();
+        s.admin.bind = admin_addr.to_string();
+    })
+    .await;
+    actix_web::rt::spawn(gatehouse::http::start_admin(app.state.clone(), admin_listener).unwrap());
+    dcr_client(&app, &[WEB_REDIRECT]).await; // something to count
+    let open = app.http.get(format!("http://{admin_addr}/metrics")).send().await.unwrap();
+    assert_eq!(open.status(), 200);
+    assert!(open.text().await.unwrap().contains("gatehouse_dcr_registrations_total"));
+}
+
+// ---- Warnings: config check and start-up ----
+
+fn config_file(contents: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(file.path(), contents).unwrap();
+    file
+}
+
+fn config_check_stderr(contents: &str) -> String {
+    let file = config_file(contents);
+    let output = run(&["config", "check", "--config", file.path().to_str().unwrap()], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Behind a proxy every user shares one sign-in window, DCR or not: `config check` says so.
+#[test]
+fn config_check_warns_about_an_https_issuer_without_trusted_proxies_with_dcr_off() {
+    let warned = config_check_stderr("issuer = \"https://auth.example.net\"\n[dcr]\nenabled = false\n");
+    assert!(warned.contains("server.trusted_proxies is empty"), "{warned}");
+    assert!(warned.contains("sign-in window"), "{warned}");
+    let with_proxies = config_check_stderr(
+        "issuer = \"https://auth.example.net\"\n[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\n[dcr]\nenabled = false\n",
+    );
+    assert!(!with_proxies.contains("trusted_proxies"), "{with_proxies}");
+    let loopback = config_check_stderr("issuer = \"http://localhost:8080\"\n");
+    assert!(!loopback.contains("trusted_proxies"), "{loopback}");
+}
+
+#[test]
+fn config_check_warns_about_an_admin_token_without_admin_bind() {
+    let warned = config_check_stderr(&format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n"));
+    assert!(warned.contains("admin.token is set without admin.bind"), "{warned}");
+    let bound = config_check_stderr(&format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\nbind = \"127.0.0.1:9\"\n"));
+    assert!(!bound.contains("admin.bind"), "{bound}");
+}
+
+/// `serve` with an admin token and no `admin.bind` says at start that the admin API and
+/// `/metrics` are on the public listener.
+#[actix_web::test]
+async fn serve_warns_at_start_about_an_admin_token_without_admin_bind() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bind = format!("127.0.0.1:{port}");
+    let issuer = format!("http://{bind}");
+    let db = format!("sqlite://{}/gh.db", dir.path().display());
+    let log = dir.path().join("stderr.log");
+    let mut child = gatehouse_command(
+        &["serve"],
+        &[
+            ("GATEHOUSE__ISSUER", &issuer),
+            ("GATEHOUSE__SERVER__BIND", &bind),
+            ("GATEHOUSE__DATABASE__URL", &db),
+            ("GATEHOUSE__ADMIN__TOKEN", ADMIN_TOKEN),
+        ],
+    )
+    .current_dir(dir.path())
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&log).unwrap())
+    .spawn()
+    .unwrap();
+    // Generous: the machine may be busy. The warning comes before the listener opens.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let http = crate::common::http_client().build().unwrap();
+    while http.get(format!("{issuer}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut logged = String::new();
+    std::fs::File::open(&log).unwrap().read_to_string(&mut logged).unwrap();
+    assert!(logged.contains("admin.token is set without admin.bind"), "{logged}");
+    assert!(logged.contains("WARN"), "{logged}");
 }
 
 // ---- Cookies: __Host- on an https issuer without a path ----

@@ -18,6 +18,9 @@ use gatehouse::db::{Db, DbConnection, DbError};
 use gatehouse::state::AppState;
 use serde_json::Value;
 
+/// An admin token for tests that need the admin API or `/metrics` on the public listener.
+pub const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef-tests";
+
 /// A fixed start time for the injected clock (2026-11-26T00:00:00Z).
 pub const T0: i64 = 1_795_651_200;
 
@@ -220,6 +223,16 @@ impl TestApp {
         T: Send + 'static,
     {
         self.state.db.run(work).await.expect("database work")
+    }
+
+    /// The Prometheus text of `/metrics`, read with the configured admin token (SPEC §11: the
+    /// public listener asks for it; spawn with `s.admin.token = ADMIN_TOKEN.into()`).
+    pub async fn metrics(&self) -> String {
+        let token = self.settings().admin.token.clone();
+        assert!(!token.is_empty(), "/metrics on the public listener needs admin.token in the test's settings");
+        let response = self.http.get(self.url("/metrics")).bearer_auth(token).send().await.expect("request");
+        assert_eq!(response.status(), 200, "/metrics");
+        response.text().await.expect("metrics text")
     }
 
     pub async fn stop(&self) {
