@@ -46,6 +46,7 @@ pub struct Settings {
     pub resources: ResourceSettings,
     pub scopes: ScopeSettings,
     pub login: LoginSettings,
+    pub maintenance: MaintenanceSettings,
     pub audit: AuditSettings,
     pub admin: AdminSettings,
 }
@@ -56,6 +57,9 @@ pub struct ServerSettings {
     pub bind: String,
     pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
+    /// Pending authorization requests a browser without a live session may open per address
+    /// and minute (SPEC §11); 0 = no limit.
+    pub pending_requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +155,14 @@ pub struct LoginSettings {
     pub session_ttl_secs: u64,
 }
 
+/// Background upkeep that runs whatever the DCR settings (SPEC §11).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaintenanceSettings {
+    /// How often expired pending requests, codes, sessions and rate-limit windows are purged.
+    pub purge_interval_secs: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {
@@ -177,6 +189,7 @@ impl Default for Settings {
             resources: ResourceSettings::default(),
             scopes: ScopeSettings::default(),
             login: LoginSettings::default(),
+            maintenance: MaintenanceSettings::default(),
             audit: AuditSettings::default(),
             admin: AdminSettings::default(),
         }
@@ -185,7 +198,12 @@ impl Default for Settings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { bind: "127.0.0.1:8080".into(), trusted_proxies: vec![], max_body_bytes: 65536 }
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            trusted_proxies: vec![],
+            max_body_bytes: 65536,
+            pending_requests_per_minute: 60,
+        }
     }
 }
 
@@ -277,6 +295,12 @@ impl Default for ScopeSettings {
 impl Default for LoginSettings {
     fn default() -> Self {
         LoginSettings { session_ttl_secs: 86400 }
+    }
+}
+
+impl Default for MaintenanceSettings {
+    fn default() -> Self {
+        MaintenanceSettings { purge_interval_secs: 300 }
     }
 }
 
@@ -592,6 +616,7 @@ impl Settings {
             ("tokens.authorization_code_ttl_secs", self.tokens.authorization_code_ttl_secs),
             ("tokens.refresh_token_ttl_secs", self.tokens.refresh_token_ttl_secs),
             ("login.session_ttl_secs", self.login.session_ttl_secs),
+            ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
             ("audit.retention_days", self.audit.retention_days),
         ] {
             if value == 0 {

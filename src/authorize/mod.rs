@@ -31,11 +31,25 @@ pub struct ErrorPage {
     pub message: String,
     pub client_name: Option<String>,
     pub redirect: Option<Destination>,
+    /// Seconds to wait, for a page that says "too many" (`Retry-After`).
+    pub retry_after: Option<i64>,
 }
 
 impl ErrorPage {
     fn new(status: u16, title: &str, message: impl Into<String>) -> Self {
-        ErrorPage { status, title: title.into(), message: message.into(), client_name: None, redirect: None }
+        ErrorPage {
+            status,
+            title: title.into(),
+            message: message.into(),
+            client_name: None,
+            redirect: None,
+            retry_after: None,
+        }
+    }
+
+    fn retry_after(mut self, seconds: i64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     fn about(mut self, client: &Client, redirect: Option<&str>) -> Self {

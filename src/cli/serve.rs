@@ -55,6 +55,7 @@ pub fn serve(source: ConfigSource, settings: Settings) -> Result<(), String> {
         }
         jobs::spawn_key_reloader(state.clone());
         jobs::spawn_cleanup(state.clone());
+        jobs::spawn_purge(state.clone());
         crate::reload::spawn_watcher(state.clone(), source).map_err(|e| format!("cannot watch for SIGHUP: {e}"))?;
         let admin_listener = match settings_admin_bind(&state) {
             Some(bind) => Some(TcpListener::bind(&bind).map_err(|e| format!("cannot listen on admin.bind {bind}: {e}"))?),

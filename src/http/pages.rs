@@ -74,7 +74,11 @@ pub fn error_page(page: &ErrorPage) -> HttpResponse {
         }
         None => {}
     }
-    page_response(page.status).body(layout(&page.title, &body))
+    let mut response = page_response(page.status);
+    if let Some(seconds) = page.retry_after {
+        response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    response.body(layout(&page.title, &body))
 }
 
 fn unverified_badge(unverified: bool) -> &'static str {

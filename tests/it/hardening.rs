@@ -1,6 +1,8 @@
 //! SPEC §11 over the real HTTP surface: consent names app-link redirects truthfully, `/metrics`
-//! asks for the admin token on the public listener, cookies carry `__Host-` on an https issuer
-//! without a path, `/favicon.ico` answers, and the warnings of `config check` and start-up.
+//! asks for the admin token on the public listener, pending requests are limited and purged,
+//! cookies carry `__Host-` on an https issuer without a path, `/favicon.ico` answers, and the
+//! warnings of `config check` and start-up.
+
 use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -162,6 +164,127 @@ async fn serve_warns_at_start_about_an_admin_token_without_admin_bind() {
     std::fs::File::open(&log).unwrap().read_to_string(&mut logged).unwrap();
     assert!(logged.contains("admin.token is set without admin.bind"), "{logged}");
     assert!(logged.contains("WARN"), "{logged}");
+}
+
+// ---- Pending authorization requests: limited per address for browsers without a session ----
+
+async fn pending_rows(app: &TestApp) -> i64 {
+    app.with_db(|c| {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::auth_requests;
+        Ok(auth_requests::table.count().get_result(c)?)
+    })
+    .await
+}
+
+/// `/authorize` from a fresh browser (no cookies), from `address` (believed: loopback is a
+/// trusted proxy in these tests).
+async fn fresh_authorize(app: &TestApp, query: &str, address: &str) -> reqwest::Response {
+    browser().get(format!("{}/authorize?{query}", app.issuer)).header("x-forwarded-for", address).send().await.unwrap()
+}
+
+#[actix_web::test]
+async fn pending_requests_are_limited_per_address_for_browsers_without_a_session() {
+    let app = TestApp::spawn_with(|s| {
+        s.server.pending_requests_per_minute = 3;
+        s.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    create_user(&app, "alice@example.com").await;
+    let client = dcr_client(&app, &[WEB_REDIRECT]).await;
+    let query = authorize_query(&client, WEB_REDIRECT, &pkce().challenge, &[]);
+
+    // A browser signs in: its first request counted (it had no session yet).
+    let signed_in = browser();
+    let start = app.get_with(&signed_in, &format!("{}/authorize?{query}", app.issuer)).await;
+    assert_eq!(start.status(), 303);
+    let form = app.get_with(&signed_in, &location(&start)).await.text().await.unwrap();
+    let done = app.submit_login(&signed_in, &form, "alice@example.com", PASSWORD).await;
+    assert_eq!(done.status(), 303);
+
+    // Two more strangers from the same address fill the minute; the next one is refused.
+    for _ in 0..2 {
+        let response = fresh_authorize(&app, &query, "127.0.0.1").await;
+        assert_eq!(response.status(), 303);
+        assert!(location(&response).contains("/login"));
+    }
+    let before = pending_rows(&app).await;
+    let refused = fresh_authorize(&app, &query, "127.0.0.1").await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: i64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert!(refused.headers().get("location").is_none());
+    assert!(refused.headers().get("set-cookie").is_none(), "nothing started, nothing bound");
+    assert_eq!(refused.headers()["cache-control"], "no-store");
+    assert!(refused.text().await.unwrap().contains("Too many sign-in requests"));
+    assert_eq!(pending_rows(&app).await, before, "a refused request stores nothing");
+
+    // A browser with a live session is never counted.
+    for _ in 0..5 {
+        let again = app.get_with(&signed_in, &format!("{}/authorize?{query}", app.issuer)).await;
+        assert_eq!(again.status(), 303);
+        assert!(location(&again).contains("/consent"));
+    }
+    // Another address has its own count.
+    assert_eq!(fresh_authorize(&app, &query, "203.0.113.9").await.status(), 303);
+    // The next minute starts afresh.
+    app.clock.advance(60);
+    assert_eq!(fresh_authorize(&app, &query, "127.0.0.1").await.status(), 303);
+    // 0 turns the limit off.
+    app.update_settings(|s| s.server.pending_requests_per_minute = 0);
+    for _ in 0..5 {
+        assert_eq!(fresh_authorize(&app, &query, "127.0.0.1").await.status(), 303);
+    }
+}
+
+/// Expired pending requests, codes, sessions and rate-limit windows are purged every
+/// `maintenance.purge_interval_secs`, with DCR cleanup switched off.
+#[actix_web::test]
+async fn expired_requests_codes_sessions_and_windows_are_purged_without_dcr_cleanup() {
+    let app = TestApp::spawn_with(|s| {
+        s.dcr.cleanup_enabled = false;
+        s.maintenance.purge_interval_secs = 1;
+    })
+    .await;
+    create_user(&app, "alice@example.com").await;
+    let client = dcr_client(&app, &[WEB_REDIRECT]).await;
+    let query = authorize_query(&client, WEB_REDIRECT, &pkce().challenge, &[]);
+    // A code never redeemed, a session, pending requests (one left half-way), windows.
+    let b = browser();
+    let _code = app.authorization_code(&b, &query, "alice@example.com").await;
+    fresh_authorize(&app, &query, "127.0.0.1").await;
+    let counts = || async {
+        app.with_db(|c| {
+            use diesel::prelude::*;
+            use gatehouse::db::schema::{auth_requests, authorization_codes, rate_limit_windows, sessions};
+            Ok([
+                auth_requests::table.count().get_result::<i64>(c)?,
+                authorization_codes::table.count().get_result::<i64>(c)?,
+                sessions::table.count().get_result::<i64>(c)?,
+                rate_limit_windows::table.count().get_result::<i64>(c)?,
+            ])
+        })
+        .await
+    };
+    let before = counts().await;
+    assert!(before.iter().all(|n| *n > 0), "requests, codes, sessions, windows: {before:?}");
+
+    // Everything has expired two days later; the job runs every second (real time).
+    app.clock.advance(2 * 86_400);
+    gatehouse::jobs::spawn_purge(app.state.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = counts().await;
+        if now == [0, 0, 0, 0] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not purged: requests, codes, sessions, windows = {now:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The purge is not a cleanup: the client and the audit trail stay.
+    let id = client.clone();
+    assert!(app.with_db(move |c| Ok(gatehouse::store::clients::find(c, &id)?)).await.is_some());
+    assert!(!crate::register::audit_rows(&app, "client.dcr.registered").await.is_empty());
 }
 
 // ---- Cookies: __Host- on an https issuer without a path ----
