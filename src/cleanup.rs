@@ -1,7 +1,8 @@
 //! Cleanup (SPEC §6): stale self-registered clients go, expired artefacts are purged — in
 //! batches, so a large backlog never holds a long lock, and with conditional deletes, so several
 //! replicas running it at once remove each client once and never fail. Each step logs and the
-//! run continues on error.
+//! run continues on error. The flow's expired leftovers are also purged on their own
+//! (`purge_expired`, the maintenance job of SPEC §11), whatever the DCR settings.
 
 use serde::Serialize;
 use serde_json::json;
@@ -61,49 +62,80 @@ pub fn stale_reason(client: &Client, now: i64, retention_days: u64) -> Option<St
     }
 }
 
+/// Where a purge step's count goes in the report.
+type Counter = fn(&mut Purged) -> &mut usize;
+
+/// The flow's expired leftovers (SPEC §11) — pending requests, codes, sessions, rate-limit
+/// windows: purged by the maintenance job every `maintenance.purge_interval_secs` whatever the
+/// DCR settings, and by every cleanup.
+fn expired_leftovers(settings: &Settings, now: i64) -> [(&'static str, Counter, purge::Target); 5] {
+    let refresh_ttl = settings.tokens.refresh_token_ttl_secs as i64;
+    let rate_window_horizon = settings.dcr.rate_limit_window_secs.max(3600) as i64;
+    [
+        (
+            "authorization codes",
+            |p| &mut p.authorization_codes,
+            purge::Target::Codes { before: now, used_before: now - refresh_ttl },
+        ),
+        ("authorization requests", |p| &mut p.auth_requests, purge::Target::AuthRequests { before: now }),
+        ("sessions", |p| &mut p.sessions, purge::Target::Sessions { before: now }),
+        ("device cookies", |p| &mut p.device_cookies, purge::Target::DeviceCookies { before: now }),
+        (
+            "rate-limit windows",
+            |p| &mut p.rate_limit_windows,
+            purge::Target::RateLimitWindows { before: now - rate_window_horizon },
+        ),
+    ]
+}
+
+/// Run purge steps (counting only, in a dry run); a failed step is logged and the rest go on.
+fn purge_steps(
+    conn: &mut DbConnection,
+    steps: impl IntoIterator<Item = (&'static str, Counter, purge::Target)>,
+    dry_run: bool,
+    purged: &mut Purged,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (name, count, target) in steps {
+        let result = if dry_run { purge::count(conn, &target) } else { purge::in_batches(conn, &target, BATCH) };
+        match result {
+            Ok(n) => *count(purged) = n,
+            Err(e) => {
+                tracing::error!(step = name, error = %e, "purge step failed; continuing");
+                errors.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    errors
+}
+
+/// The maintenance purge (SPEC §11): the flow's expired leftovers only — no clients, grants or
+/// audit rows, which are cleanup's. What went, and the steps that failed.
+pub fn purge_expired(conn: &mut DbConnection, settings: &Settings, now: i64) -> (Purged, Vec<String>) {
+    let mut purged = Purged::default();
+    let errors = purge_steps(conn, expired_leftovers(settings, now), false, &mut purged);
+    (purged, errors)
+}
+
 pub fn run(conn: &mut DbConnection, settings: &Settings, now: i64, actor: Actor, dry_run: bool) -> CleanupReport {
     let mut report = CleanupReport { dry_run, ..CleanupReport::default() };
     let retention = settings.dcr.stale_client_retention_days;
     if let Err(e) = remove_stale_clients(conn, now, retention, actor, dry_run, &mut report) {
         report.errors.push(format!("stale clients: {e}"));
     }
-    let rate_window_horizon = settings.dcr.rate_limit_window_secs.max(3600) as i64;
     let audit_cutoff = now - settings.audit.retention_days as i64 * 86_400;
-    let refresh_ttl = settings.tokens.refresh_token_ttl_secs as i64;
-    let steps: [(&str, &mut usize, purge::Target); 8] = [
-        (
-            "authorization codes",
-            &mut report.purged.authorization_codes,
-            purge::Target::Codes { before: now, used_before: now - refresh_ttl },
-        ),
-        ("login failures", &mut report.purged.login_failures, purge::Target::LoginFailures { before: now - 86_400 }),
-        ("authorization requests", &mut report.purged.auth_requests, purge::Target::AuthRequests { before: now }),
-        ("sessions", &mut report.purged.sessions, purge::Target::Sessions { before: now }),
-        ("device cookies", &mut report.purged.device_cookies, purge::Target::DeviceCookies { before: now }),
+    let cleanup_only: [(&'static str, Counter, purge::Target); 3] = [
+        ("login failures", |p| &mut p.login_failures, purge::Target::LoginFailures { before: now - 86_400 }),
         // Revoked families linger a day, so a late reuse still meets "revoked", not "unknown".
         (
             "refresh families",
-            &mut report.purged.refresh_families,
+            |p| &mut p.refresh_families,
             purge::Target::RefreshFamilies { expired_before: now, revoked_before: now - 86_400 },
         ),
-        (
-            "rate-limit windows",
-            &mut report.purged.rate_limit_windows,
-            purge::Target::RateLimitWindows { before: now - rate_window_horizon },
-        ),
-        ("audit events", &mut report.purged.audit_events, purge::Target::AuditEvents { before: audit_cutoff }),
+        ("audit events", |p| &mut p.audit_events, purge::Target::AuditEvents { before: audit_cutoff }),
     ];
-    let mut errors = Vec::new();
-    for (name, count, target) in steps {
-        let result = if dry_run { purge::count(conn, &target) } else { purge::in_batches(conn, &target, BATCH) };
-        match result {
-            Ok(n) => *count = n,
-            Err(e) => {
-                tracing::error!(step = name, error = %e, "cleanup step failed; continuing");
-                errors.push(format!("{name}: {e}"));
-            }
-        }
-    }
+    let steps = expired_leftovers(settings, now).into_iter().chain(cleanup_only);
+    let errors = purge_steps(conn, steps, dry_run, &mut report.purged);
     report.errors.extend(errors);
     if !dry_run && (!report.clients.is_empty() || report.purged != Purged::default()) {
         tracing::info!(clients_removed = report.clients.len(), purged = ?report.purged, "cleanup finished");

@@ -47,6 +47,7 @@ pub struct Settings {
     pub scopes: ScopeSettings,
     pub login: LoginSettings,
     pub keys: KeysSettings,
+    pub maintenance: MaintenanceSettings,
     pub audit: AuditSettings,
     pub admin: AdminSettings,
 }
@@ -57,6 +58,9 @@ pub struct ServerSettings {
     pub bind: String,
     pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
+    /// Pending authorization requests a browser without a live session may open per address
+    /// and minute (SPEC §11); 0 = no limit.
+    pub pending_requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,6 +184,14 @@ impl std::fmt::Debug for KeysSettings {
     }
 }
 
+/// Background upkeep that runs whatever the DCR settings (SPEC §11).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaintenanceSettings {
+    /// How often expired pending requests, codes, sessions and rate-limit windows are purged.
+    pub purge_interval_secs: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {
@@ -207,6 +219,7 @@ impl Default for Settings {
             scopes: ScopeSettings::default(),
             login: LoginSettings::default(),
             keys: KeysSettings::default(),
+            maintenance: MaintenanceSettings::default(),
             audit: AuditSettings::default(),
             admin: AdminSettings::default(),
         }
@@ -215,7 +228,12 @@ impl Default for Settings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { bind: "127.0.0.1:8080".into(), trusted_proxies: vec![], max_body_bytes: 65536 }
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            trusted_proxies: vec![],
+            max_body_bytes: 65536,
+            pending_requests_per_minute: 60,
+        }
     }
 }
 
@@ -307,6 +325,12 @@ impl Default for ScopeSettings {
 impl Default for LoginSettings {
     fn default() -> Self {
         LoginSettings { session_ttl_secs: 86400, max_concurrent_password_checks: 0 }
+    }
+}
+
+impl Default for MaintenanceSettings {
+    fn default() -> Self {
+        MaintenanceSettings { purge_interval_secs: 300 }
     }
 }
 
@@ -652,6 +676,7 @@ impl Settings {
             ("tokens.authorization_code_ttl_secs", self.tokens.authorization_code_ttl_secs),
             ("tokens.refresh_token_ttl_secs", self.tokens.refresh_token_ttl_secs),
             ("login.session_ttl_secs", self.login.session_ttl_secs),
+            ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
             ("audit.retention_days", self.audit.retention_days),
         ] {
             if value == 0 {

@@ -1,6 +1,6 @@
 //! Every route path, used by the router, the metadata document and the tests. All are appended
-//! to the issuer (SPEC §3); the health checks and the path-insertion metadata URL are also
-//! served at the root.
+//! to the issuer (SPEC §3); the health checks, the icon and the path-insertion metadata URL are
+//! also served at the root.
 
 pub const METADATA: &str = "/.well-known/oauth-authorization-server";
 pub const JWKS: &str = "/.well-known/jwks.json";
@@ -17,6 +17,8 @@ pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const METRICS: &str = "/metrics";
 pub const ADMIN_API: &str = "/admin/api";
+/// The icon browsers ask for by themselves; also served at the root (SPEC §11).
+pub const FAVICON: &str = "/favicon.ico";
 
 /// The RFC 8414 §3.1 path-insertion form for an issuer with a path: the well-known segment
 /// goes between host and path (`https://h/auth` → `/.well-known/oauth-authorization-server/auth`).

@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::db::{write_tx, DbError};
 use crate::error::AppError;
 use crate::oauth::error::ErrorCode;
-use crate::oauth::redirect_uri::{self, append_query};
+use crate::oauth::redirect_uri::{self, append_query, Destination};
 use crate::paths;
 use crate::secrets;
 use crate::state::AppState;
@@ -27,9 +27,9 @@ pub struct ConsentView {
     pub logout_csrf_token: String,
     pub client_name: String,
     pub unverified: bool,
-    pub redirect_host: String,
+    /// Where the answer goes: a web host, or an app on this device (a private-use scheme).
+    pub destination: Destination,
     pub loopback_only: bool,
-    pub private_use: bool,
     pub scopes: Vec<String>,
     pub resource: Option<String>,
     pub user_email: String,
@@ -54,9 +54,8 @@ fn consent_view(pending: &AuthRequestRow, client: &Client, session: &SessionRow,
         logout_csrf_token: session.csrf_token.clone(),
         client_name: client.client_name().to_string(),
         unverified: !client.is_manual(),
-        redirect_host: redirect_uri::display_host(&pending.redirect_uri),
+        destination: redirect_uri::destination(&pending.redirect_uri),
         loopback_only: !registered.is_empty() && registered.iter().all(|u| redirect_uri::is_loopback(u)),
-        private_use: redirect_uri::is_private_use(&pending.redirect_uri),
         scopes: pending.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         resource: pending.resource.clone(),
         user_email: user.email.clone(),

@@ -13,7 +13,7 @@ pub mod rules;
 pub mod session;
 pub mod throttle;
 
-use crate::oauth::redirect_uri;
+use crate::oauth::redirect_uri::{self, Destination};
 use crate::origin::Origin;
 use crate::store::clients::Client;
 
@@ -27,24 +27,39 @@ pub struct Browser {
     pub origin: Origin,
 }
 
-/// An error shown as a page, naming the client and redirect host when they are known.
+/// An error shown as a page, naming the client and where its redirect goes when they are known.
 #[derive(Debug, Clone)]
 pub struct ErrorPage {
     pub status: u16,
     pub title: String,
     pub message: String,
     pub client_name: Option<String>,
-    pub redirect_host: Option<String>,
+    pub redirect: Option<Destination>,
+    /// Seconds to wait, for a page that says "too many" (`Retry-After`).
+    pub retry_after: Option<i64>,
 }
 
 impl ErrorPage {
     fn new(status: u16, title: &str, message: impl Into<String>) -> Self {
-        ErrorPage { status, title: title.into(), message: message.into(), client_name: None, redirect_host: None }
+        ErrorPage {
+            status,
+            title: title.into(),
+            message: message.into(),
+            client_name: None,
+            redirect: None,
+            // A 503 is temporary by definition: come back in a second.
+            retry_after: (status == 503).then_some(1),
+        }
+    }
+
+    fn retry_after(mut self, seconds: i64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     fn about(mut self, client: &Client, redirect: Option<&str>) -> Self {
         self.client_name = Some(client.client_name().to_string());
-        self.redirect_host = redirect.map(redirect_uri::display_host);
+        self.redirect = redirect.map(redirect_uri::destination);
         self
     }
 }

@@ -5,6 +5,7 @@ use super::rules::{self, RequestRules};
 use super::session::session_user;
 use super::{Browser, ErrorPage};
 use crate::cimd::{self, Lookup};
+use crate::clock::Window;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::oauth::error::ErrorCode;
@@ -15,9 +16,12 @@ use crate::secrets;
 use crate::state::AppState;
 use crate::store::auth_requests::{self, AuthRequestRow};
 use crate::store::clients;
+use crate::store::rate_limits;
 
 /// How long a pending authorization request may take to reach consent.
 const REQUEST_TTL_SECS: i64 = 600;
+/// The window `server.pending_requests_per_minute` counts in.
+const PENDING_WINDOW_SECS: u64 = 60;
 const MAX_CLIENT_ID_CHARS: usize = 2000;
 
 pub enum AuthorizeOutcome {
@@ -29,6 +33,16 @@ pub enum AuthorizeOutcome {
         location: String,
         new_browser_token: Option<String>,
     },
+}
+
+/// What opening the pending request came to.
+enum Opened {
+    /// `prompt=none`: nothing opened; whether a live session was there.
+    PromptNone { signed_in: bool },
+    /// Opened; on to consent when signed in, else to sign-in.
+    Pending { signed_in: bool },
+    /// Not opened: this address opened too many for browsers without a session this minute.
+    TooMany,
 }
 
 fn error_redirect(
@@ -166,24 +180,47 @@ pub async fn authorize(
             .db
             .run_detached("update the client's last-seen time", move |conn| clients::touch_last_seen(conn, &id, now));
     }
-    let signed_in = state
+    // Browsers without a live session may open only so many requests per address and minute
+    // (SPEC §11): each one is a row, and a stranger needs no account to make them.
+    let limit = settings.server.pending_requests_per_minute;
+    let window = Window::containing(now, PENDING_WINDOW_SECS);
+    let limit_key = format!("pending:{}", browser.origin.rate_limit_key);
+    let opened = state
         .db
         .run(move |conn| {
             let user = session_user(conn, session_token.as_deref(), now)?;
             if prompt_none {
-                return Ok(user.is_some());
+                return Ok(Opened::PromptNone { signed_in: user.is_some() });
+            }
+            if user.is_none() && limit > 0 && rate_limits::hit(conn, &limit_key, window.start)? > limit as i32 {
+                return Ok(Opened::TooMany);
             }
             let mut pending = pending;
             pending.user_id = user.as_ref().map(|(_, u)| u.user_id.clone());
             auth_requests::insert(conn, &pending)?;
-            Ok(user.is_some())
+            Ok(Opened::Pending { signed_in: user.is_some() })
         })
         .await?;
-    if prompt_none {
-        // Every client is asked for consent, so `prompt=none` can never succeed.
-        let code = if signed_in { ErrorCode::ConsentRequired } else { ErrorCode::LoginRequired };
-        return Ok(refuse(code, "this server always asks the user; prompt=none cannot be honoured".into()));
-    }
+    let signed_in = match opened {
+        Opened::PromptNone { signed_in } => {
+            // Every client is asked for consent, so `prompt=none` can never succeed.
+            let code = if signed_in { ErrorCode::ConsentRequired } else { ErrorCode::LoginRequired };
+            return Ok(refuse(code, "this server always asks the user; prompt=none cannot be honoured".into()));
+        }
+        Opened::TooMany => {
+            let wait = window.seconds_left(now);
+            tracing::info!(limit, "pending authorization requests limited for an address");
+            return Ok(AuthorizeOutcome::Page(
+                ErrorPage::new(
+                    429,
+                    "Too many sign-in requests",
+                    format!("Too many sign-in requests came from your network. Try again in {wait} seconds."),
+                )
+                .retry_after(wait),
+            ));
+        }
+        Opened::Pending { signed_in } => signed_in,
+    };
     let target = if signed_in { paths::CONSENT } else { paths::LOGIN };
     let location = format!("{}{target}?request_id={request_id}", settings.issuer_path());
     Ok(AuthorizeOutcome::Continue { location, new_browser_token })

@@ -143,7 +143,8 @@ pub fn describe(settings: &Settings) -> Vec<String> {
     lines
 }
 
-/// Settings that work but are probably not what the operator meant.
+/// Settings that work but are probably not what the operator meant: printed by `config check`
+/// and logged by `serve` at start.
 pub fn warnings(settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
     let behind_proxy = settings.issuer.starts_with("https://")
@@ -152,11 +153,19 @@ pub fn warnings(settings: &Settings) -> Vec<String> {
                 || settings.issuer.starts_with(&format!("{prefix}:"))
                 || settings.issuer.starts_with(&format!("{prefix}/"))
         });
-    if settings.dcr.enabled && behind_proxy && settings.server.trusted_proxies.is_empty() {
+    // Whether DCR is on or not: sign-in and pending requests are counted per address too.
+    if behind_proxy && settings.server.trusted_proxies.is_empty() {
         warnings.push(
-            "dcr.enabled with an https issuer but server.trusted_proxies is empty: behind a reverse proxy every \
-             registrant shares the proxy's address and one rate-limit window — list the proxy's address in \
-             server.trusted_proxies"
+            "the issuer is https but server.trusted_proxies is empty: behind a reverse proxy every user and \
+             registrant shares the proxy's address — one sign-in window, one pending-request limit, one \
+             registration window for everyone — list the proxy's address in server.trusted_proxies"
+                .into(),
+        );
+    }
+    if !settings.admin.token.is_empty() && settings.admin.bind.is_empty() {
+        warnings.push(
+            "admin.token is set without admin.bind: the admin API and /metrics are served on the public \
+             listener (behind the token) — set admin.bind (e.g. 127.0.0.1:9090) to keep them off it"
                 .into(),
         );
     }

@@ -51,6 +51,9 @@ pub fn migrate(settings: &Settings) -> Result<(), String> {
 }
 
 pub fn serve(source: ConfigSource, settings: Settings) -> Result<(), String> {
+    for warning in super::config::warnings(&settings) {
+        tracing::warn!("{warning}");
+    }
     actix_web::rt::System::new().block_on(async move {
         let for_db = settings.clone();
         let (db, key_cipher) = tokio::task::spawn_blocking(move || open_database_with_keys(&for_db))
@@ -65,6 +68,7 @@ pub fn serve(source: ConfigSource, settings: Settings) -> Result<(), String> {
         }
         jobs::spawn_key_reloader(state.clone());
         jobs::spawn_cleanup(state.clone());
+        jobs::spawn_purge(state.clone());
         crate::reload::spawn_watcher(state.clone(), source).map_err(|e| format!("cannot watch for SIGHUP: {e}"))?;
         let admin_listener = match settings_admin_bind(&state) {
             Some(bind) => Some(TcpListener::bind(&bind).map_err(|e| format!("cannot listen on admin.bind {bind}: {e}"))?),

@@ -26,7 +26,8 @@ pub enum UsersCommand {
     },
     /// Disable a user: their sessions end and their refresh tokens are revoked
     Disable { email: String },
-    /// Set a user's password (from the first line of standard input with --password-stdin)
+    /// Set a user's password (from the first line of standard input with --password-stdin).
+    /// Their sessions end, their refresh tokens are revoked and their unredeemed codes deleted
     SetPassword {
         email: String,
         #[arg(long)]
@@ -71,8 +72,12 @@ pub fn disable(settings: &Settings, email: &str) -> Result<(), CommandError> {
 
 pub fn set_password(settings: &Settings, email: &str, password_stdin: bool) -> Result<(), CommandError> {
     let password = read_new_password(password_stdin)?;
-    with_connection(settings, |conn| Ok(operator::set_password(conn, email, &password, Actor::Cli, now())?))?;
-    println!("password of {email} changed");
+    let ended =
+        with_connection(settings, |conn| Ok(operator::set_password(conn, email, &password, Actor::Cli, now())?))?;
+    println!(
+        "password of {email} changed; {} session(s) ended, {} refresh grant(s) revoked, {} unredeemed code(s) deleted",
+        ended.sessions_ended, ended.families_revoked, ended.codes_deleted
+    );
     Ok(())
 }
 

@@ -377,7 +377,10 @@ impl Db {
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
-        let slot = tokio::time::timeout(self.connect_timeout, self.slots.clone().acquire_owned())
+        // Waiting for a slot is part of the checkout, and bounded like it.
+        let started = Instant::now();
+        let slot_wait = self.deadlines.map_or(self.connect_timeout, |d| d.checkout);
+        let slot = tokio::time::timeout(slot_wait, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| DbError::Unavailable("timed out waiting for a database connection".into()))?
             .map_err(|_| DbError::Unavailable("the database is closed".into()))?;
@@ -394,7 +397,7 @@ impl Db {
         });
         let joined = match self.deadlines {
             None => task.await,
-            Some(deadlines) => match within_deadlines(task, &call, deadlines).await {
+            Some(deadlines) => match within_deadlines(task, &call, deadlines, started).await {
                 Some(joined) => joined,
                 None => {
                     call.abandoned.store(true, Ordering::SeqCst);
@@ -432,8 +435,8 @@ async fn within_deadlines<R>(
     mut task: tokio::task::JoinHandle<R>,
     call: &Call,
     deadlines: Deadlines,
+    started: Instant,
 ) -> Option<Result<R, tokio::task::JoinError>> {
-    let started = Instant::now();
     loop {
         let now = Instant::now();
         let give_up_at = match call.watch.get() {

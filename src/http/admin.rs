@@ -91,6 +91,13 @@ impl actix_web::FromRequest for Admin {
     }
 }
 
+/// `/metrics` on the public listener (SPEC §11): the same bearer check as the admin API (and
+/// its throttling); without `admin.token` it is not served there at all. On `admin.bind` the
+/// listener itself is the protection and `/metrics` is open.
+pub async fn metrics(_: Admin, state: web::Data<AppState>) -> HttpResponse {
+    super::health::metrics(state).await
+}
+
 fn json_response(status: StatusCode, body: &impl serde::Serialize) -> HttpResponse {
     HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(body)
 }

@@ -16,14 +16,47 @@ use crate::error::AppError;
 use crate::oauth::query::{self, QueryError};
 use crate::state::AppState;
 
-pub const SESSION_COOKIE: &str = "gh_session";
-pub const BROWSER_COOKIE: &str = "gh_browser";
-/// The device cookie (SPEC §11): this browser signed in before.
-pub const DEVICE_COOKIE: &str = "gh_device";
+/// Every cookie Gatehouse sets, named in this one place (SPEC §5, §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieName {
+    /// The signed-in session.
+    Session,
+    /// Binds a pending authorization request to the browser that started it.
+    Browser,
+    /// This browser signed in before (SPEC §11): never delayed by others' failures.
+    Device,
+}
 
-fn cookie(settings: &Settings, name: &'static str, value: String) -> Cookie<'static> {
+impl CookieName {
+    fn base(self) -> &'static str {
+        match self {
+            CookieName::Session => "gh_session",
+            CookieName::Browser => "gh_browser",
+            CookieName::Device => "gh_device",
+        }
+    }
+
+    /// The name as set and read: `__Host-gh_session` when the issuer is https with an empty
+    /// path, so the browser accepts it only from this host, over https, for `/` and without a
+    /// `Domain` (a sibling sub-domain cannot plant or shadow it); `gh_session` otherwise (an
+    /// http issuer cannot set `Secure`, and an issuer path needs `Path` = that path).
+    pub fn of(self, settings: &Settings) -> String {
+        if host_prefixed(settings) {
+            format!("__Host-{}", self.base())
+        } else {
+            self.base().to_string()
+        }
+    }
+}
+
+/// The `__Host-` prefix applies: https issuer, empty path.
+fn host_prefixed(settings: &Settings) -> bool {
+    settings.issuer.starts_with("https://") && settings.issuer_path().is_empty()
+}
+
+fn cookie(settings: &Settings, name: CookieName, value: String) -> Cookie<'static> {
     let path = settings.issuer_path();
-    Cookie::build(name, value)
+    Cookie::build(name.of(settings), value)
         .path(if path.is_empty() { "/".to_string() } else { path })
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -32,10 +65,11 @@ fn cookie(settings: &Settings, name: &'static str, value: String) -> Cookie<'sta
 }
 
 fn browser(request: &HttpRequest, settings: &Settings) -> Browser {
+    let value = |name: CookieName| request.cookie(&name.of(settings)).map(|c| c.value().to_string());
     Browser {
-        session_token: request.cookie(SESSION_COOKIE).map(|c| c.value().to_string()),
-        browser_token: request.cookie(BROWSER_COOKIE).map(|c| c.value().to_string()),
-        device_token: request.cookie(DEVICE_COOKIE).map(|c| c.value().to_string()),
+        session_token: value(CookieName::Session),
+        browser_token: value(CookieName::Browser),
+        device_token: value(CookieName::Device),
         origin: origin(request, settings),
     }
 }
@@ -102,7 +136,7 @@ pub async fn authorize(request: HttpRequest, state: web::Data<AppState>) -> Resu
         AuthorizeOutcome::Continue { location, new_browser_token } => {
             let mut response = see_other(&location);
             if let Some(token) = new_browser_token {
-                response.cookie(cookie(&settings, BROWSER_COOKIE, token));
+                response.cookie(cookie(&settings, CookieName::Browser, token));
             }
             response.finish()
         }
@@ -115,9 +149,9 @@ fn login_response(settings: &Settings, outcome: LoginOutcome) -> HttpResponse {
         LoginOutcome::Page(page) => pages::error_page(&page),
         LoginOutcome::SignedIn { session_token, device_token, location } => {
             let mut response = see_other(&location);
-            response.cookie(cookie(settings, SESSION_COOKIE, session_token));
+            response.cookie(cookie(settings, CookieName::Session, session_token));
             if let Some(token) = device_token {
-                let mut device = cookie(settings, DEVICE_COOKIE, token);
+                let mut device = cookie(settings, CookieName::Device, token);
                 device.set_max_age(actix_web::cookie::time::Duration::seconds(throttle::DEVICE_COOKIE_TTL_SECS));
                 response.cookie(device);
             }
@@ -208,7 +242,7 @@ pub async fn logout(
     if !ended {
         return Ok(pages::message_page(400, "Not signed out", "The sign-out request was not valid."));
     }
-    let mut removal = cookie(&settings, SESSION_COOKIE, String::new());
+    let mut removal = cookie(&settings, CookieName::Session, String::new());
     removal.make_removal();
     let mut response = pages::message_page(200, "Signed out", "You have been signed out.");
     response.add_cookie(&removal).map_err(|e| AppError::Internal(e.to_string()))?;

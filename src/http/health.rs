@@ -37,6 +37,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// The Prometheus text. Served as is on `admin.bind`; on the public listener only behind the
+/// admin token (`admin::metrics`).
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod browser;
 mod health;
+mod icon;
 mod metadata;
 mod pages;
 mod register;
@@ -43,8 +44,8 @@ fn api_resource(
     routes(web::resource(path)).wrap(cors()).default_service(web::to(method_not_allowed))
 }
 
-/// Every route, under the issuer's path; health and path-insertion metadata also at the root.
-/// The admin API and `/metrics` are here only when they have no listener of their own.
+/// Every route, under the issuer's path; health, the icon and path-insertion metadata also at
+/// the root. The admin API and `/metrics` are here only when they have no listener of their own.
 pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool) {
     let scoped = web::scope(issuer_path)
         .service(web::resource(paths::METADATA).wrap(cors()).route(web::get().to(metadata::metadata)))
@@ -68,10 +69,13 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
         )
         .service(web::resource(paths::LOGOUT).route(web::post().to(browser::logout)))
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
-        .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)));
+        .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))
+        .service(web::resource(paths::FAVICON).route(web::get().to(icon::favicon)));
+    // On the public listener `/metrics` asks for the admin token (SPEC §11); on `admin.bind`
+    // (`start_admin`) it is open.
     let scoped = if with_admin {
         scoped
-            .service(web::resource(paths::METRICS).route(web::get().to(health::metrics)))
+            .service(web::resource(paths::METRICS).route(web::get().to(admin::metrics)))
             .service(web::scope(paths::ADMIN_API).configure(admin::routes))
     } else {
         scoped
@@ -83,7 +87,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
                 .route(web::get().to(metadata::metadata)),
         )
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
-        .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)));
+        .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))
+        .service(web::resource(paths::FAVICON).route(web::get().to(icon::favicon)));
     }
     cfg.service(scoped);
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use crate::authorize::consent::ConsentView;
 use crate::authorize::login::LoginView;
 use crate::authorize::ErrorPage;
+use crate::oauth::redirect_uri::Destination;
 use crate::paths;
 
 /// The headers every page carries (SPEC §5).
@@ -64,12 +65,18 @@ pub fn error_page(page: &ErrorPage) -> HttpResponse {
     if let Some(name) = &page.client_name {
         body.push_str(&format!("<p class=\"muted\">Application: {}</p>\n", escape(name)));
     }
-    if let Some(host) = &page.redirect_host {
-        body.push_str(&format!("<p class=\"muted\">Redirect host: <code>{}</code></p>\n", escape(host)));
+    match &page.redirect {
+        Some(Destination::Web(host)) => {
+            body.push_str(&format!("<p class=\"muted\">Redirect host: <code>{}</code></p>\n", escape(host)))
+        }
+        Some(app @ Destination::App { .. }) => {
+            body.push_str(&format!("<p class=\"muted\">Redirect: {}</p>\n", destination_html(app)))
+        }
+        None => {}
     }
     let mut response = page_response(page.status);
-    if page.status == 503 {
-        response.insert_header((header::RETRY_AFTER, "1"));
+    if let Some(seconds) = page.retry_after {
+        response.insert_header((header::RETRY_AFTER, seconds.to_string()));
     }
     response.body(layout(&page.title, &body))
 }
@@ -110,18 +117,33 @@ pub fn login_page(issuer_path: &str, view: &LoginView) -> HttpResponse {
     page_response(view.status).body(layout("Sign in", &body))
 }
 
+/// Where a redirect goes, in words (SPEC §11): a web host by name; a private-use redirect as
+/// the app that handles its scheme, with the full `scheme://authority` — never the bare
+/// authority, which would read like a web site.
+fn destination_html(destination: &Destination) -> String {
+    match destination {
+        Destination::Web(host) => format!("<strong><code>{}</code></strong>", escape(host)),
+        Destination::App { scheme, shown } => format!(
+            "an app on this device that handles <code>{}:</code> links, at <strong><code>{}</code></strong>",
+            escape(scheme),
+            escape(shown)
+        ),
+    }
+}
+
 pub fn consent_page(issuer_path: &str, view: &ConsentView) -> HttpResponse {
     let mut details = String::new();
-    details.push_str(&format!(
-        "<p>After you decide, you will be sent to <strong><code>{}</code></strong>.</p>\n",
-        escape(&view.redirect_host)
-    ));
+    let goes_to = match &view.destination {
+        Destination::Web(_) => "you will be sent to",
+        Destination::App { .. } => "the answer goes to",
+    };
+    details.push_str(&format!("<p>After you decide, {goes_to} {}.</p>\n", destination_html(&view.destination)));
     if view.loopback_only {
         details.push_str(
             "<p class=\"warn\">This application receives the answer on this computer (a loopback address). Allow only if you started this from an application running on this device.</p>\n",
         );
     }
-    if view.private_use {
+    if matches!(view.destination, Destination::App { .. }) {
         details.push_str(
             "<p class=\"warn\">This application receives the answer through an app link on your device. Any app can claim such a link; allow only if you started this from the app you expect.</p>\n",
         );

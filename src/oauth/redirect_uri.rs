@@ -307,16 +307,63 @@ pub fn is_loopback_on(uri: &str, host: &str) -> bool {
 // Display and use
 // ------------------------------------------------------------------------------------------------
 
-/// The host (and port) of a redirect URI, as shown to the user; the scheme for private-use ones.
-pub fn display_host(uri: &str) -> String {
-    match Url::parse(uri) {
+/// Where a redirect URI sends the answer, as the user is told (SPEC §5, §11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A web host and its port, if any: `chatgpt.com`, `127.0.0.1:33418`.
+    Web(String),
+    /// An app on this device that handles `scheme:` links. `shown` is the scheme with its
+    /// authority (`myapp://claude.ai`), or the scheme alone (`com.example.app:`) when there is
+    /// none — never the bare authority, which would read like a web host.
+    App { scheme: String, shown: String },
+}
+
+impl Destination {
+    /// The one-line form: the web host, or the app link's `scheme://authority`.
+    pub fn shown(&self) -> &str {
+        match self {
+            Destination::Web(host) => host,
+            Destination::App { shown, .. } => shown,
+        }
+    }
+}
+
+/// Where `uri` sends the answer: a web host, or an app that handles its private-use scheme.
+pub fn destination(uri: &str) -> Destination {
+    let parsed = Url::parse(uri);
+    if is_private_use(uri) {
+        let raw_scheme = uri.split_once(':').map(|(scheme, _)| scheme.to_ascii_lowercase()).unwrap_or_default();
+        let (scheme, authority) = match &parsed {
+            Ok(url) => {
+                let authority = match (url.host_str().filter(|h| !h.is_empty()), url.port()) {
+                    (Some(host), Some(port)) => Some(format!("{host}:{port}")),
+                    (Some(host), None) => Some(host.to_string()),
+                    (None, _) => None,
+                };
+                (url.scheme().to_string(), authority)
+            }
+            Err(_) => (raw_scheme, None),
+        };
+        let shown = match authority {
+            Some(authority) => format!("{scheme}://{authority}"),
+            None => format!("{scheme}:"),
+        };
+        return Destination::App { scheme, shown };
+    }
+    Destination::Web(match parsed {
         Ok(url) => match (url.host_str(), url.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_string(),
             (None, _) => format!("{}:", url.scheme()),
         },
         Err(_) => uri.chars().take(100).collect(),
-    }
+    })
+}
+
+/// A redirect URI's destination in one line: the host (and port) of a web URI; for a
+/// private-use one the scheme with its authority (`myapp://claude.ai`).
+pub fn display_host(uri: &str) -> String {
+    destination(uri).shown().to_string()
 }
 
 /// Lower-cased, without a trailing dot: `CHATGPT.COM.` is `chatgpt.com`.
@@ -495,8 +542,20 @@ mod tests {
     fn hosts_as_shown_and_as_compared() {
         assert_eq!(display_host("https://chatgpt.com/connector/oauth/x"), "chatgpt.com");
         assert_eq!(display_host("http://127.0.0.1:33418/"), "127.0.0.1:33418");
-        assert_eq!(display_host("cursor://anysphere.cursor-mcp/oauth/callback"), "anysphere.cursor-mcp");
+        assert_eq!(display_host("cursor://anysphere.cursor-mcp/oauth/callback"), "cursor://anysphere.cursor-mcp");
         assert_eq!(normalised_host("https://CHATGPT.COM./cb").as_deref(), Some("chatgpt.com"));
         assert_eq!(normalised_host("com.example.app:/cb"), None);
+    }
+
+    #[test]
+    fn a_private_use_redirect_is_an_app_named_by_scheme_and_authority() {
+        let app = |scheme: &str, shown: &str| Destination::App { scheme: scheme.into(), shown: shown.into() };
+        assert_eq!(destination("myapp://claude.ai/api/mcp/auth_callback"), app("myapp", "myapp://claude.ai"));
+        assert_eq!(destination("myapp://host.example:7000/cb"), app("myapp", "myapp://host.example:7000"));
+        assert_eq!(destination("com.example.app:/oauth2redirect"), app("com.example.app", "com.example.app:"));
+        assert_eq!(destination("com.example.app:///cb"), app("com.example.app", "com.example.app:"));
+        assert_eq!(destination("MyApp://claude.ai/cb"), app("myapp", "myapp://claude.ai"));
+        assert_eq!(destination("https://claude.ai/api/mcp/auth_callback"), Destination::Web("claude.ai".into()));
+        assert_eq!(destination("http://localhost:3000/cb"), Destination::Web("localhost:3000".into()));
     }
 }

@@ -81,22 +81,42 @@ pub fn list_users(conn: &mut DbConnection) -> Result<Vec<UserSummary>> {
     Ok(users::list(conn)?.iter().map(UserSummary::from).collect())
 }
 
+/// What ending a user's sign-ins took away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ended {
+    sessions: usize,
+    families: usize,
+    codes: usize,
+    devices: usize,
+}
+
+/// End everything a user is signed in with (SPEC §6, §11): their sessions, their refresh
+/// families (revoked with `reason`) and their codes not yet redeemed. Call inside the
+/// transaction that makes the change it follows from.
+fn end_sign_ins(conn: &mut DbConnection, user_id: &str, reason: &str, now: i64) -> Result<Ended> {
+    Ok(Ended {
+        sessions: sessions::delete_for_user(conn, user_id)?,
+        families: refresh::revoke_user_families(conn, user_id, reason, now)?,
+        codes: codes::delete_unused_for_user(conn, user_id)?,
+        // A browser trusted with the old password (or before the account was disabled) is not
+        // trusted any more.
+        devices: devices::delete_for_user(conn, user_id)?,
+    })
+}
+
 /// Disable a user: their sessions end and their refresh families are revoked.
 pub fn disable_user(conn: &mut DbConnection, email: &str, actor: Actor, now: i64) -> Result<UserSummary> {
     write_tx(conn, |conn| {
         let user = users::find_by_email(conn, email)?.ok_or_else(|| no_user(email))?;
         users::set_status(conn, &user.user_id, users::STATUS_DISABLED, now)?;
-        let sessions_ended = sessions::delete_for_user(conn, &user.user_id)?;
-        let families_revoked = refresh::revoke_user_families(conn, &user.user_id, "user disabled", now)?;
-        codes::delete_unused_for_user(conn, &user.user_id)?;
-        devices::delete_for_user(conn, &user.user_id)?;
+        let ended = end_sign_ins(conn, &user.user_id, "user disabled", now)?;
         record(
             conn,
             now,
             event::USER_DISABLED,
             actor,
             None,
-            json!({"user_id": user.user_id, "email": user.email, "sessions_ended": sessions_ended, "families_revoked": families_revoked}),
+            json!({"user_id": user.user_id, "email": user.email, "sessions_ended": ended.sessions, "families_revoked": ended.families}),
         )?;
         let mut user = user;
         user.status = users::STATUS_DISABLED.into();
@@ -104,15 +124,29 @@ pub fn disable_user(conn: &mut DbConnection, email: &str, actor: Actor, now: i64
     })
 }
 
-/// Set a user's password.
-pub fn set_password(conn: &mut DbConnection, email: &str, password: &str, actor: Actor, now: i64) -> Result<()> {
+/// What a password change ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PasswordChanged {
+    pub sessions_ended: usize,
+    pub families_revoked: usize,
+    pub codes_deleted: usize,
+}
+
+/// Set a user's password. Whoever signed in with the old one is signed out (SPEC §11): the
+/// user's sessions end, their refresh families are revoked and their unredeemed codes go, like
+/// `disable_user`; audited `user.password_changed` and `user.sessions_ended`.
+pub fn set_password(
+    conn: &mut DbConnection,
+    email: &str,
+    password: &str,
+    actor: Actor,
+    now: i64,
+) -> Result<PasswordChanged> {
     check_password(password)?;
     let hash = hash_password(password)?;
     write_tx(conn, |conn| {
         let user = users::find_by_email(conn, email)?.ok_or_else(|| no_user(email))?;
         users::set_password_hash(conn, &user.user_id, &hash, now)?;
-        // A browser trusted with the old password is not trusted with the new one.
-        devices::delete_for_user(conn, &user.user_id)?;
         record(
             conn,
             now,
@@ -121,7 +155,27 @@ pub fn set_password(conn: &mut DbConnection, email: &str, password: &str, actor:
             None,
             json!({"user_id": user.user_id, "email": user.email}),
         )?;
-        Ok(())
+        let ended = end_sign_ins(conn, &user.user_id, "password changed", now)?;
+        record(
+            conn,
+            now,
+            event::USER_SESSIONS_ENDED,
+            actor,
+            None,
+            json!({
+                "user_id": user.user_id,
+                "email": user.email,
+                "reason": "password changed",
+                "sessions_ended": ended.sessions,
+                "families_revoked": ended.families,
+                "codes_deleted": ended.codes,
+            }),
+        )?;
+        Ok(PasswordChanged {
+            sessions_ended: ended.sessions,
+            families_revoked: ended.families,
+            codes_deleted: ended.codes,
+        })
     })
 }
 

@@ -59,7 +59,8 @@ pub(crate) async fn setup_with(adjust: impl FnOnce(&mut gatehouse::config::Setti
     let app = TestApp::spawn_with(move |s| {
         s.cimd.allow_private_addresses = true;
         s.cimd.extra_root_certificates = vec![ca_path];
-        s.cimd.http_timeout_ms = 1000;
+        // Room for a local fetch on a busy machine; the stalling route takes far longer.
+        s.cimd.http_timeout_ms = 3000;
         s.cimd.max_document_bytes = 4096;
         adjust(s);
     })
@@ -192,7 +193,7 @@ async fn bad_documents_and_responses_are_error_pages() {
     c.server.set_route("/moved.json", Route::new(302).header("location", "https://client.test/elsewhere.json"));
     c.server.set_route("/missing.json", Route::new(404));
     c.server.set_route("/broken.json", Route::new(500));
-    c.server.set_route("/stall.json", Route::json("{}").delay(std::time::Duration::from_secs(3)));
+    c.server.set_route("/stall.json", Route::json("{}").delay(std::time::Duration::from_secs(30)));
     let mut secret = doc("/secret.json");
     secret["token_endpoint_auth_method"] = Value::from("client_secret_basic");
     c.serve("/secret.json", secret);

@@ -20,7 +20,8 @@ fn localhost() -> Vec<IpAddr> {
 fn local_config(pki: &TestPki) -> FetchConfig {
     FetchConfig {
         allow_private_addresses: true,
-        timeout: Duration::from_secs(2),
+        // Generous: a busy machine must not turn a local fetch into a timeout.
+        timeout: Duration::from_secs(10),
         max_document_bytes: 1024,
         extra_root_certificates: vec![pki.ca_pem.clone().into_bytes()],
         resolver_overrides: HashMap::from([(HOST.to_string(), localhost())]),
@@ -168,7 +169,8 @@ async fn rejects_oversized_bodies_promptly() {
     for path in ["/big", "/streamed"] {
         let started = Instant::now();
         failed(fetcher.fetch(&url(&server, path), None, None).await, "larger than 1024 bytes");
-        assert!(started.elapsed() < Duration::from_secs(3), "{path} took {:?}", started.elapsed());
+        // Refused as soon as the limit is passed, long before the 10 s timeout.
+        assert!(started.elapsed() < Duration::from_secs(5), "{path} took {:?}", started.elapsed());
     }
     // Exactly at the limit is fine.
     let response = fetcher.fetch(&url(&server, "/exact"), None, None).await.unwrap();
@@ -198,8 +200,8 @@ async fn error_statuses_fail() {
 
 #[tokio::test]
 async fn stalls_time_out() {
-    let stall_head = Route::json(DOC).delay(Duration::from_secs(10));
-    let stall_body = Route::json(DOC).body_delay(Duration::from_secs(10));
+    let stall_head = Route::json(DOC).delay(Duration::from_secs(30));
+    let stall_body = Route::json(DOC).body_delay(Duration::from_secs(30));
     let (pki, server) = setup(vec![("/stall-head", stall_head), ("/stall-body", stall_body)]).await;
     let config = FetchConfig { timeout: Duration::from_millis(500), ..local_config(&pki) };
     let fetcher = Fetcher::new(config).unwrap();
@@ -208,7 +210,8 @@ async fn stalls_time_out() {
         let started = Instant::now();
         failed(fetcher.fetch(&url(&server, path), None, None).await, "timed out");
         let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_millis(2500), "{path} took {elapsed:?}");
+        // The 0.5 s timeout plus room for a busy machine; the stall itself is 30 s.
+        assert!(elapsed < Duration::from_secs(8), "{path} took {elapsed:?}");
     }
 }
 

@@ -189,6 +189,7 @@ fn zero_is_refused_for_every_positive_value() {
         ("tokens", "authorization_code_ttl_secs"),
         ("tokens", "refresh_token_ttl_secs"),
         ("login", "session_ttl_secs"),
+        ("maintenance", "purge_interval_secs"),
         ("audit", "retention_days"),
     ] {
         let lines = problems(&format!("[{section}]\n{key} = 0\n"));

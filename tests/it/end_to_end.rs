@@ -43,7 +43,7 @@ async fn a_registered_client_signs_a_user_in_and_a_resource_server_verifies_the_
     );
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let server = ServerProcess::start(dir.path(), db.url(), &[], &[("GATEHOUSE__DCR__ENABLED", "true")]);
-    let http = reqwest::Client::new();
+    let http = crate::common::http_client().build().unwrap();
     let metadata = server.metadata_when_up(&http).await;
     let endpoint = |name: &str| metadata[name].as_str().unwrap_or_else(|| panic!("{name} in {metadata}")).to_string();
 
@@ -66,7 +66,7 @@ async fn a_registered_client_signs_a_user_in_and_a_resource_server_verifies_the_
     assert_eq!(client["token_endpoint_auth_method"], "none");
 
     // The browser: follows every redirect except the last one, back to the client.
-    let browser = reqwest::Client::builder()
+    let browser = crate::common::http_client()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
             if attempt.url().as_str().starts_with(REDIRECT) {
@@ -121,7 +121,7 @@ async fn a_registered_client_signs_a_user_in_and_a_resource_server_verifies_the_
     let access_token = tokens["access_token"].as_str().unwrap();
 
     // The resource server: knows the issuer, its metadata and nothing else.
-    let resource_server = reqwest::Client::new();
+    let resource_server = crate::common::http_client().build().unwrap();
     let jwks: JwkSet = resource_server.get(endpoint("jwks_uri")).send().await.unwrap().json().await.unwrap();
     let kid = jsonwebtoken::decode_header(access_token).unwrap().kid.expect("kid");
     let key = DecodingKey::from_jwk(jwks.find(&kid).expect("published key")).unwrap();

@@ -14,6 +14,7 @@ mod config;
 mod container;
 mod db_faults;
 mod end_to_end;
+mod hardening;
 mod health;
 mod hostile_input;
 mod keys_at_rest;

@@ -385,6 +385,52 @@ async fn users_disable_ends_sessions_and_set_password_is_audited() {
     assert_eq!(audit_rows(&app, "user.password_changed").await.len(), 1);
 }
 
+/// A password reset signs the thief out (SPEC §11): `users set-password` ends the user's
+/// sessions, revokes their refresh grants and deletes their unredeemed codes, like `users
+/// disable`, and audits `user.sessions_ended`. The new password signs in; the old one does not.
+#[actix_web::test]
+async fn users_set_password_ends_sessions_grants_and_codes() {
+    let app = admin_app().await;
+    let Grant { client, p, b, query, tokens } = grant_for(&app, "alice@example.com").await;
+    let pending_code = app.authorization_code(&b, &query, "alice@example.com").await;
+    let url = db_url(&app);
+
+    let set = run_with_stdin(
+        &["users", "set-password", "alice@example.com", "--password-stdin"],
+        &[("GATEHOUSE__DATABASE__URL", &url)],
+        "a brand new password\n",
+    );
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let said = String::from_utf8_lossy(&set.stdout);
+    assert!(said.contains("1 session(s) ended, 1 refresh grant(s) revoked, 1 unredeemed code(s) deleted"), "{said}");
+
+    let (status, body) = refresh_with(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "the refresh grant is revoked");
+    let (status, _) = exchange(&app, &client, &pending_code, &p.verifier).await;
+    assert_eq!(status, 400, "a code issued before the reset gives nothing");
+    let again = app.get_with(&b, &format!("{}/authorize?{query}", app.issuer)).await;
+    let login = location(&again);
+    assert!(login.contains("/login"), "the session has ended: {login}");
+
+    assert_eq!(audit_rows(&app, "user.password_changed").await.len(), 1);
+    let ended = audit_rows(&app, "user.sessions_ended").await;
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].actor, "cli");
+    let detail: Value = serde_json::from_str(&ended[0].detail).unwrap();
+    assert_eq!(detail["reason"], "password changed");
+    assert_eq!((detail["sessions_ended"].as_u64(), detail["families_revoked"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(detail["codes_deleted"], 1);
+
+    // The old password no longer signs in; the new one does.
+    let form = app.get_with(&b, &login).await.text().await.unwrap();
+    let old = app.submit_login(&b, &form, "alice@example.com", PASSWORD).await;
+    assert_eq!(old.status(), 401);
+    let form = old.text().await.unwrap();
+    let new = app.submit_login(&b, &form, "alice@example.com", "a brand new password").await;
+    assert_eq!(new.status(), 303);
+    assert!(location(&new).contains("/consent"));
+}
+
 #[actix_web::test]
 async fn admin_api_adds_manual_clients() {
     let app = admin_app().await;

@@ -169,7 +169,8 @@ async fn policy_server(answer: &'static str) -> PolicyServer {
                         "huge" => HttpResponse::Ok()
                             .body(format!("{{\"allow\": true, \"pad\": \"{}\"}}", "x".repeat(100_000))),
                         "slow" => {
-                            actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+                            // Far past the webhook timeout, however loaded the machine.
+                            actix_web::rt::time::sleep(Duration::from_secs(20)).await;
                             HttpResponse::Ok().json(json!({"allow": true}))
                         }
                         _ => unreachable!(),
@@ -195,7 +196,8 @@ async fn app_with_webhook(url: &str, on_error: &str) -> TestApp {
     let (url, on_error) = (url.to_string(), on_error.to_string());
     TestApp::spawn_with(move |s| {
         s.dcr.policy.webhook_url = url;
-        s.dcr.policy.webhook_timeout_ms = 300;
+        // Long enough for a prompt answer on a busy machine; "slow" takes far longer.
+        s.dcr.policy.webhook_timeout_ms = 2500;
         s.dcr.policy.webhook_on_error = WebhookOnError::parse(&on_error).expect("deny or allow");
         s.dcr.policy.redirect_hosts_deny = vec!["denied.example".into()];
     })

@@ -135,7 +135,11 @@ async fn ipv6_addresses_share_their_slash_64_and_mapped_ipv4_is_ipv4() {
 
 #[actix_web::test]
 async fn one_audit_row_per_key_and_window() {
-    let app = TestApp::spawn_with(|s| s.dcr.max_registrations_per_window = 1).await;
+    let app = TestApp::spawn_with(|s| {
+        s.dcr.max_registrations_per_window = 1;
+        s.admin.token = crate::common::ADMIN_TOKEN.into();
+    })
+    .await;
     assert_eq!(app.post_json("/register", &distinct(0)).await.status(), 201);
     for n in 1..6 {
         assert_eq!(app.post_json("/register", &distinct(n)).await.status(), 429);
@@ -145,7 +149,7 @@ async fn one_audit_row_per_key_and_window() {
     assert_eq!(app.post_json("/register", &distinct(10)).await.status(), 201);
     assert_eq!(app.post_json("/register", &distinct(11)).await.status(), 429);
     assert_eq!(audit_rows(&app, "client.dcr.rate_limited").await.len(), 2);
-    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"gatehouse_dcr_registrations_total{error="slow_down",outcome="rate_limited"} 6"#),
         "{text}"

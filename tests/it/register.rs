@@ -399,10 +399,10 @@ async fn every_rule_refusal_has_its_code_an_audit_row_and_no_client() {
 
 #[actix_web::test]
 async fn metrics_count_registrations_by_outcome() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|s| s.admin.token = crate::common::ADMIN_TOKEN.into()).await;
     accepted(&app, json!({"redirect_uris": ["https://a.example/cb"]})).await;
     register(&app, &json!({"redirect_uris": ["http://example.com/cb"]})).await;
-    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app.metrics().await;
     assert!(text.contains(r#"gatehouse_dcr_registrations_total{error="",outcome="registered"} 1"#), "{text}");
     assert!(
         text.contains(r#"gatehouse_dcr_registrations_total{error="invalid_redirect_uri",outcome="rejected"} 1"#),

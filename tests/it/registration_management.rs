@@ -45,7 +45,7 @@ async fn assert_invalid_token(response: reqwest::Response, case: &str) {
 
 #[actix_web::test]
 async fn identical_registrations_share_one_client_with_two_tokens() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|s| s.admin.token = crate::common::ADMIN_TOKEN.into()).await;
     let first = register_ok(&app, &claude()).await;
     app.clock.advance(5);
     let second = register_ok(&app, &claude()).await;
@@ -68,7 +68,7 @@ async fn identical_registrations_share_one_client_with_two_tokens() {
         assert_eq!(body["registration_client_uri"], first["registration_client_uri"]);
         assert!(body.get("registration_access_token").is_none());
     }
-    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app.metrics().await;
     assert!(text.contains(r#"gatehouse_dcr_registrations_total{error="",outcome="reused"} 1"#), "{text}");
 }
 

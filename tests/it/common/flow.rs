@@ -55,7 +55,7 @@ pub fn pkce() -> Pkce {
 
 /// A browser: keeps cookies, never follows redirects.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    super::http_client().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 pub fn location(response: &reqwest::Response) -> String {

@@ -18,6 +18,9 @@ use gatehouse::db::{Db, DbConnection, DbError};
 use gatehouse::state::AppState;
 use serde_json::Value;
 
+/// An admin token for tests that need the admin API or `/metrics` on the public listener.
+pub const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef-tests";
+
 /// A fixed start time for the injected clock (2026-11-26T00:00:00Z).
 pub const T0: i64 = 1_795_651_200;
 
@@ -91,20 +94,38 @@ pub fn replace_database(url: &str, name: &str) -> String {
     format!("{base}/{name}")
 }
 
-/// Settings for tests: loopback issuer (set once the port is known), a fast pool timeout.
+/// How long a test's pool waits for a connection — opening and migrating its fresh database
+/// included. Generous on purpose: the suite shares two cores with whatever else runs, and a
+/// loaded machine must make tests slower, never failed ("timed out waiting for connection"
+/// at set-up). The product default (`database.connect_timeout_ms`, 2 s) is for answering a
+/// real outage quickly; the tests about outages set their own.
+pub const TEST_CONNECT_TIMEOUT_MS: u64 = 60_000;
+
+/// An HTTP client for tests that never reuses an idle connection. The server closes keep-alive
+/// connections after 5 s idle, and a request sent on one just as it closes fails
+/// (`IncompleteMessage`): a pause that load stretches past 5 s — a CLI command, an argon2 hash —
+/// must not turn into that. Add cookies or a redirect policy to the builder as needed.
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_max_idle_per_host(0)
+}
+
+/// Settings for tests: loopback issuer (set once the port is known), a pool that waits out a
+/// busy machine.
 pub fn test_settings(database_url: &str) -> Settings {
     let mut settings = Settings::default();
     settings.database.url = database_url.to_string();
     settings.database.pool_size = 4;
-    settings.database.connect_timeout_ms = 500;
+    settings.database.connect_timeout_ms = TEST_CONNECT_TIMEOUT_MS;
     settings.dcr.enabled = true;
-    // Tests about the limit set their own; the others must not trip over it.
+    // Tests about the limits set their own; the others must not trip over them (every test's
+    // requests come from 127.0.0.1, within one minute of the test clock).
     settings.dcr.max_registrations_per_window = 10_000;
     // PostgreSQL needs a key for the signing keys at rest (SQLite makes keys.secret beside the
     // file): one per database, so replicas of a test over one database share it.
     if database_url.starts_with("postgres") {
         settings.keys.encryption_key = test_encryption_key(database_url);
     }
+    settings.server.pending_requests_per_minute = 10_000;
     settings
 }
 
@@ -166,7 +187,7 @@ impl TestApp {
             root,
             state,
             clock,
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: http_client().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             server: handle,
             db: None,
         }
@@ -219,6 +240,16 @@ impl TestApp {
         self.state.db.run(work).await.expect("database work")
     }
 
+    /// The Prometheus text of `/metrics`, read with the configured admin token (SPEC §11: the
+    /// public listener asks for it; spawn with `s.admin.token = ADMIN_TOKEN.into()`).
+    pub async fn metrics(&self) -> String {
+        let token = self.settings().admin.token.clone();
+        assert!(!token.is_empty(), "/metrics on the public listener needs admin.token in the test's settings");
+        let response = self.http.get(self.url("/metrics")).bearer_auth(token).send().await.expect("request");
+        assert_eq!(response.status(), 200, "/metrics");
+        response.text().await.expect("metrics text")
+    }
+
     pub async fn stop(&self) {
         self.server.stop(false).await;
     }
@@ -239,5 +270,5 @@ pub fn assert_no_nulls(value: &Value) {
 
 /// Open a separate pool on a database URL (for checks outside the app).
 pub fn open_db(url: &str) -> Db {
-    Db::connect(url, 2, 2000).expect("connect")
+    Db::connect(url, 2, TEST_CONNECT_TIMEOUT_MS).expect("connect")
 }

@@ -8,13 +8,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// `gatehouse ARGS` with only `env` set, run from the temporary directory.
+/// `gatehouse ARGS` with only `env` set, run from the temporary directory — and the harness's
+/// generous database connect timeout (a busy machine must not fail a command's set-up), which
+/// `env` may override like any other setting.
 pub fn gatehouse_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     command.args(args).env_remove("GATEHOUSE_CONFIG").current_dir(std::env::temp_dir());
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("GATEHOUSE__")) {
         command.env_remove(key);
     }
+    command.env("GATEHOUSE__DATABASE__CONNECT_TIMEOUT_MS", super::TEST_CONNECT_TIMEOUT_MS.to_string());
     for (key, value) in env {
         command.env(key, value);
     }
@@ -68,9 +71,10 @@ impl ServerProcess {
         ServerProcess { child, issuer, bind }
     }
 
-    /// Wait (up to 20 s) until the server answers; returns its metadata document.
+    /// Wait (up to 60 s: the machine may be busy) until the server answers; returns its
+    /// metadata document.
     pub async fn metadata_when_up(&self, http: &reqwest::Client) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let url = format!("{}/.well-known/oauth-authorization-server", self.issuer);
             if let Ok(response) = http.get(url).send().await {
