@@ -59,7 +59,7 @@ fn consent_view(pending: &AuthRequestRow, client: &Client, session: &SessionRow,
         private_use: redirect_uri::is_private_use(&pending.redirect_uri),
         scopes: pending.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         resource: pending.resource.clone(),
-        user_email: user.email.clone(),
+        user_email: user.display_name().to_string(),
         document_host: cimd::document_host(client),
     }
 }

@@ -14,7 +14,7 @@ use crate::store::codes;
 use crate::store::devices;
 use crate::store::refresh;
 use crate::store::sessions;
-use crate::store::users::{self, UserRow, STATUS_ACTIVE};
+use crate::store::users::{self, UserRow, ROLE_USER, SOURCE_LOCAL, STATUS_ACTIVE};
 
 fn no_user(email: &str) -> OperatorError {
     OperatorError::NotFound(format!("no user with email {email:?}"))
@@ -23,7 +23,8 @@ fn no_user(email: &str) -> OperatorError {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UserSummary {
     pub user_id: String,
-    pub email: String,
+    /// `None` (JSON `null`) for a user whose source gave no email.
+    pub email: Option<String>,
     pub status: String,
     pub created_at: String,
 }
@@ -59,16 +60,21 @@ pub fn add_user(conn: &mut DbConnection, email: &str, password: &str, actor: Act
     let password_hash = hash_password(password)?;
     let row = UserRow {
         user_id: format!("usr_{}", secrets::random_token(12)),
-        email_lower: email.to_lowercase(),
-        email,
-        password_hash,
+        email_lower: Some(email.to_lowercase()),
+        email: Some(email.clone()),
+        password_hash: Some(password_hash),
         status: STATUS_ACTIVE.into(),
         created_at: now,
         updated_at: now,
+        source: SOURCE_LOCAL.into(),
+        name: None,
+        // SPEC §9.3: a local user's email is not verified unless the operator says so.
+        email_verified: false,
+        role: ROLE_USER.into(),
     };
     write_tx(conn, |conn| {
-        if users::find_by_email(conn, &row.email)?.is_some() {
-            return Err(OperatorError::Invalid(format!("a user with the email {:?} already exists", row.email)));
+        if users::find_by_email(conn, &email)?.is_some() {
+            return Err(OperatorError::Invalid(format!("a user with the email {email:?} already exists")));
         }
         users::insert(conn, &row)?;
         record(conn, now, event::USER_CREATED, actor, None, json!({"user_id": row.user_id, "email": row.email}))?;
@@ -103,12 +109,18 @@ pub fn disable_user(conn: &mut DbConnection, email: &str, actor: Actor, now: i64
     })
 }
 
-/// Set a user's password.
+/// Set a local user's password (users of a provider or the app sign in there, SPEC §9.3).
 pub fn set_password(conn: &mut DbConnection, email: &str, password: &str, actor: Actor, now: i64) -> Result<()> {
     check_password(password)?;
     let hash = hash_password(password)?;
     write_tx(conn, |conn| {
         let user = users::find_by_email(conn, email)?.ok_or_else(|| no_user(email))?;
+        if !user.is_local() {
+            return Err(OperatorError::Invalid(format!(
+                "{email:?} signs in through its {} source and has no password here",
+                user.source
+            )));
+        }
         users::set_password_hash(conn, &user.user_id, &hash, now)?;
         // A browser trusted with the old password is not trusted with the new one.
         devices::delete_for_user(conn, &user.user_id)?;

@@ -25,3 +25,4 @@ mod registration_management;
 mod reload;
 mod signin;
 mod token;
+mod users;
