@@ -58,7 +58,7 @@ fn consent_view(pending: &AuthRequestRow, client: &Client, session: &SessionRow,
         loopback_only: !registered.is_empty() && registered.iter().all(|u| redirect_uri::is_loopback(u)),
         scopes: pending.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         resource: pending.resource.clone(),
-        user_email: user.email.clone(),
+        user_email: user.display_name().to_string(),
         document_host: cimd::document_host(client),
     }
 }

@@ -153,13 +153,16 @@ pub async fn login_submit(
 
     // argon2 is slow on purpose: on the bounded checkers, never the async workers or the
     // database's threads. Unknown emails verify a dummy hash, so both take as long.
-    let hash = seen.user.as_ref().map_or_else(|| password::dummy_hash().to_string(), |u| u.password_hash.clone());
+    // A user without a password (one from a provider or the app) is checked against the dummy
+    // hash too, and never signs in here: "incorrect email or password", like an unknown email.
+    let hash =
+        seen.user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_string());
     let network = &browser.origin.network_key;
     let Ok(verified) = state.passwords.verify(form.password, hash, network, seen.trusted).await else {
         return Ok(LoginOutcome::Page(busy()));
     };
     let trusted = seen.trusted;
-    let user = seen.user.filter(|u| verified && u.is_active());
+    let user = seen.user.filter(|u| verified && u.password_hash.is_some() && u.is_active());
 
     let audit_base = AuditRecord::new(event::USER_LOGIN_FAILED, Actor::Anonymous, json!({}))
         .client(&client.client_id)
@@ -198,6 +201,8 @@ pub async fn login_submit(
                 csrf_token: secrets::random_token(24),
                 created_at: now,
                 expires_at: now + settings.login.session_ttl_secs as i64,
+                auth_time: now,
+                method: sessions::METHOD_PASSWORD.to_string(),
             };
             let device_token = (!trusted).then(|| secrets::random_token(32));
             let new_device = device_token.as_ref().map(|token| DeviceRow {

@@ -48,7 +48,7 @@ pub fn run(settings: &Settings, command: UsersCommand) -> Result<(), CommandErro
 pub fn add(settings: &Settings, email: &str, password_stdin: bool) -> Result<(), CommandError> {
     let password = read_new_password(password_stdin)?;
     let user = with_connection(settings, |conn| Ok(operator::add_user(conn, email, &password, Actor::Cli, now())?))?;
-    println!("created user {} ({})", user.email, user.user_id);
+    println!("created user {} ({})", user.display_name(), user.user_id);
     Ok(())
 }
 
@@ -59,14 +59,15 @@ pub fn list(settings: &Settings, json: bool) -> Result<(), CommandError> {
     }
     println!("{:<40} {:<9} {:<21} USER_ID", "EMAIL", "STATUS", "CREATED");
     for user in &users {
-        println!("{:<40} {:<9} {:<21} {}", user.email, user.status, user.created_at, user.user_id);
+        let email = user.email.as_deref().unwrap_or("-");
+        println!("{:<40} {:<9} {:<21} {}", email, user.status, user.created_at, user.user_id);
     }
     Ok(())
 }
 
 pub fn disable(settings: &Settings, email: &str) -> Result<(), CommandError> {
     let user = with_connection(settings, |conn| Ok(operator::disable_user(conn, email, Actor::Cli, now())?))?;
-    println!("{} disabled; sessions ended and refresh grants revoked", user.email);
+    println!("{} disabled; sessions ended and refresh grants revoked", user.email.as_deref().unwrap_or(email));
     Ok(())
 }
 

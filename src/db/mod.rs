@@ -488,9 +488,73 @@ fn run_migrations(conn: &mut DbConnection) -> Result<usize, String> {
             Ok(ran)
         }
         DbConnection::Sqlite(sqlite) => {
-            sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string())
+            let result = sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string());
+            if result.is_err() {
+                restore_after_failed_rebuild(sqlite);
+            }
+            result
         }
     }
+}
+
+/// A SQLite migration that rebuilds tables runs outside diesel's transaction (its
+/// `metadata.toml`): it turns foreign keys off and opens its own. When one of its statements
+/// fails, that transaction is still open and foreign keys still off: undo the one, restore the
+/// other, so the connection goes back to the pool as it came.
+fn restore_after_failed_rebuild(sqlite: &mut SqliteConnection) {
+    // "no transaction is active" when the failure was elsewhere: nothing to undo.
+    let _ = sqlite.batch_execute("ROLLBACK");
+    if let Err(error) = sqlite.batch_execute("PRAGMA foreign_keys = ON") {
+        tracing::warn!(%error, "could not turn SQLite foreign keys back on after a failed migration");
+    }
+}
+
+/// The embedded migrations of this connection's backend whose version is at most `version`
+/// (the folder name's prefix, e.g. `2026-12-02-000007`), applied in order when not applied yet;
+/// returns how many ran. For tests of a migration over data written in the shape before it.
+pub fn migrate_through(conn: &mut DbConnection, version: &str) -> Result<usize, String> {
+    fn through<C, DB>(conn: &mut C, source: EmbeddedMigrations, version: &str) -> Result<usize, String>
+    where
+        DB: diesel::backend::Backend,
+        C: MigrationHarness<DB>,
+        EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+    {
+        // diesel's versions are the folder prefix without its dashes.
+        let version = version.replace('-', "");
+        let version = version.as_str();
+        let pending = conn.pending_migrations(source).map_err(|e| e.to_string())?;
+        let mut ran = 0;
+        for migration in pending.iter().filter(|m| m.name().version().to_string().as_str() <= version) {
+            conn.run_migration(migration.as_ref()).map_err(|e| e.to_string())?;
+            ran += 1;
+        }
+        Ok(ran)
+    }
+    match conn {
+        DbConnection::Postgresql(pg) => through(pg, POSTGRES_MIGRATIONS, version),
+        DbConnection::Sqlite(sqlite) => {
+            let result = through(sqlite, SQLITE_MIGRATIONS, version);
+            if result.is_err() {
+                restore_after_failed_rebuild(sqlite);
+            }
+            result
+        }
+    }
+}
+
+/// Revert the newest applied migration (tests of a down migration over data).
+pub fn revert_last_migration(conn: &mut DbConnection) -> Result<(), String> {
+    match conn {
+        DbConnection::Postgresql(pg) => pg.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
+        DbConnection::Sqlite(sqlite) => {
+            let result = sqlite.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ());
+            if result.is_err() {
+                restore_after_failed_rebuild(sqlite);
+            }
+            result
+        }
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// SQLite has no advisory locks: processes migrating one file take an exclusive lock on the
@@ -508,7 +572,13 @@ fn lock_sqlite_file(url: &DatabaseUrl) -> Result<Option<fs::File>, String> {
 pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<(), String> {
     match conn {
         DbConnection::Postgresql(pg) => pg.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
-        DbConnection::Sqlite(sqlite) => sqlite.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConnection::Sqlite(sqlite) => {
+            let result = sqlite.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ());
+            if result.is_err() {
+                restore_after_failed_rebuild(sqlite);
+            }
+            result
+        }
     }
     .map_err(|e| e.to_string())
 }

@@ -58,12 +58,16 @@ diesel::table! {
 diesel::table! {
     users (user_id) {
         user_id -> Text,
-        email -> Text,
-        email_lower -> Text,
-        password_hash -> Text,
+        email -> Nullable<Text>,
+        email_lower -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
         status -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        source -> Text,
+        name -> Nullable<Text>,
+        email_verified -> Bool,
+        role -> Text,
     }
 }
 
@@ -92,6 +96,20 @@ diesel::table! {
         csrf_token -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+        auth_time -> BigInt,
+        method -> Text,
+    }
+}
+
+diesel::table! {
+    user_identities (provider, issuer, subject) {
+        provider -> Text,
+        issuer -> Text,
+        subject -> Text,
+        user_id -> Text,
+        email -> Nullable<Text>,
+        created_at -> BigInt,
+        last_sign_in_at -> BigInt,
     }
 }
 
@@ -169,6 +187,7 @@ diesel::table! {
 diesel::joinable!(registration_tokens -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(device_cookies -> users (user_id));
+diesel::joinable!(user_identities -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::joinable!(refresh_families -> clients (client_id));
 diesel::joinable!(refresh_families -> users (user_id));
@@ -183,6 +202,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     device_cookies,
     sessions,
+    user_identities,
     auth_requests,
     authorization_codes,
     signing_keys,

@@ -14,7 +14,7 @@ use crate::store::codes;
 use crate::store::devices;
 use crate::store::refresh;
 use crate::store::sessions;
-use crate::store::users::{self, UserRow, STATUS_ACTIVE};
+use crate::store::users::{self, UserRow, ROLE_USER, SOURCE_LOCAL, STATUS_ACTIVE};
 use crate::text::echo;
 
 fn no_user(email: &str) -> OperatorError {
@@ -24,7 +24,8 @@ fn no_user(email: &str) -> OperatorError {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UserSummary {
     pub user_id: String,
-    pub email: String,
+    /// `None` (JSON `null`) for a user whose source gave no email.
+    pub email: Option<String>,
     pub status: String,
     pub created_at: String,
 }
@@ -60,16 +61,21 @@ pub fn add_user(conn: &mut DbConnection, email: &str, password: &str, actor: Act
     let password_hash = hash_password(password)?;
     let row = UserRow {
         user_id: format!("usr_{}", secrets::random_token(12)),
-        email_lower: email.to_lowercase(),
-        email,
-        password_hash,
+        email_lower: Some(email.to_lowercase()),
+        email: Some(email.clone()),
+        password_hash: Some(password_hash),
         status: STATUS_ACTIVE.into(),
         created_at: now,
         updated_at: now,
+        source: SOURCE_LOCAL.into(),
+        name: None,
+        // SPEC §9.3: a local user's email is not verified unless the operator says so.
+        email_verified: false,
+        role: ROLE_USER.into(),
     };
     write_tx(conn, |conn| {
-        if users::find_by_email(conn, &row.email)?.is_some() {
-            return Err(OperatorError::Invalid(format!("a user with the email {:?} already exists", row.email)));
+        if users::find_by_email(conn, &email)?.is_some() {
+            return Err(OperatorError::Invalid(format!("a user with the email {email:?} already exists")));
         }
         users::insert(conn, &row)?;
         record(conn, now, event::USER_CREATED, actor, None, json!({"user_id": row.user_id, "email": row.email}))?;
@@ -132,7 +138,8 @@ pub struct PasswordChanged {
     pub codes_deleted: usize,
 }
 
-/// Set a user's password. Whoever signed in with the old one is signed out (SPEC §11): the
+/// Set a local user's password (users of a provider or the app sign in there, SPEC §9.3).
+/// Whoever signed in with the old one is signed out (SPEC §11): the
 /// user's sessions end, their refresh families are revoked and their unredeemed codes go, like
 /// `disable_user`; audited `user.password_changed` and `user.sessions_ended`.
 pub fn set_password(
@@ -146,6 +153,13 @@ pub fn set_password(
     let hash = hash_password(password)?;
     write_tx(conn, |conn| {
         let user = users::find_by_email(conn, email)?.ok_or_else(|| no_user(email))?;
+        if !user.is_local() {
+            return Err(OperatorError::Invalid(format!(
+                "\"{}\" signs in through its {} source and has no password here",
+                echo(email),
+                user.source
+            )));
+        }
         users::set_password_hash(conn, &user.user_id, &hash, now)?;
         record(
             conn,

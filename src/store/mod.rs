@@ -9,6 +9,7 @@ pub mod auth_requests;
 pub mod clients;
 pub mod codes;
 pub mod devices;
+pub mod identities;
 pub mod keys;
 pub mod purge;
 pub mod rate_limits;

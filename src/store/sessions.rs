@@ -1,9 +1,14 @@
-//! Browser sessions, stored by the digest of the cookie value.
+//! Browser sessions, stored by the digest of the cookie value, with when and how the person
+//! authenticated (SPEC §9, §10: `auth_time`, `method`).
 
 use diesel::prelude::*;
 
 use crate::db::schema::sessions;
 use crate::db::DbConnection;
+
+/// `sessions.method` of a sign-in with the password form. (A provider's sign-in records the
+/// provider id; the app's, `app`.)
+pub const METHOD_PASSWORD: &str = "password";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
@@ -14,6 +19,10 @@ pub struct SessionRow {
     pub csrf_token: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// When the person authenticated (the session's creation for a password sign-in).
+    pub auth_time: i64,
+    /// `password`, a provider id, or `app`.
+    pub method: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> QueryResult<()> {

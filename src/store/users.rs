@@ -1,4 +1,5 @@
-//! Local accounts and the failed sign-in counters (per account, per account and network).
+//! Users of every identity source (SPEC §9.3: local, provider, app) and the failed sign-in
+//! counters (per account, per account and network).
 
 use diesel::prelude::*;
 
@@ -8,22 +9,48 @@ use crate::db::DbConnection;
 pub const STATUS_ACTIVE: &str = "active";
 pub const STATUS_DISABLED: &str = "disabled";
 
+/// `users.source`: created by an operator with a password.
+pub const SOURCE_LOCAL: &str = "local";
+/// `users.source`: created at a first sign-in through an upstream provider.
+pub const SOURCE_PROVIDER: &str = "provider";
+/// `users.source`: created by the app beside Gatehouse (delegated sign-in).
+pub const SOURCE_APP: &str = "app";
+
+pub const ROLE_USER: &str = "user";
+pub const ROLE_ADMIN: &str = "admin";
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq, Eq)]
 #[diesel(table_name = users)]
 #[diesel(treat_none_as_default_value = false)]
 pub struct UserRow {
     pub user_id: String,
-    pub email: String,
-    pub email_lower: String,
-    pub password_hash: String,
+    /// `None`: the source gave no email. Unique case-insensitively when present.
+    pub email: Option<String>,
+    /// The email lower-cased; `None` exactly when `email` is.
+    pub email_lower: Option<String>,
+    /// argon2id PHC string; local users only, and a local user may have none.
+    pub password_hash: Option<String>,
     pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub source: String,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub role: String,
 }
 
 impl UserRow {
     pub fn is_active(&self) -> bool {
         self.status == STATUS_ACTIVE
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.source == SOURCE_LOCAL
+    }
+
+    /// How pages name the user (SPEC §9.3): the email, else the name, else the user id.
+    pub fn display_name(&self) -> &str {
+        self.email.as_deref().or(self.name.as_deref()).unwrap_or(&self.user_id)
     }
 }
 
@@ -91,8 +118,12 @@ pub fn clear_failures(conn: &mut DbConnection, account_key: &str) -> QueryResult
     Ok(())
 }
 
+/// Every user by email; users without one last (in the same place on both backends), by id.
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<UserRow>> {
-    users::table.select(users::all_columns).order(users::email_lower.asc()).load(conn)
+    users::table
+        .select(users::all_columns)
+        .order((users::email_lower.is_null().asc(), users::email_lower.asc(), users::user_id.asc()))
+        .load(conn)
 }
 
 pub fn set_password_hash(conn: &mut DbConnection, user_id: &str, hash: &str, now: i64) -> QueryResult<bool> {

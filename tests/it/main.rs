@@ -28,3 +28,4 @@ mod registration_management;
 mod reload;
 mod signin;
 mod token;
+mod users;
