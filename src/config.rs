@@ -356,16 +356,17 @@ pub trait Word: Copy + Sized + 'static {
     }
 }
 
-/// A setting enum whose variants are written as words: serde and [`Word`] read the same list.
-macro_rules! word_setting {
+/// An enum whose variants are written as words (a setting, a stored column): serde, [`Word`]
+/// and `Display` (padded, for tables) read the same list.
+macro_rules! word_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$variant_doc:meta])* $variant:ident = $word:literal,)+ }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         pub enum $name {
             $($(#[$variant_doc])* #[serde(rename = $word)] $variant,)+
         }
 
-        impl Word for $name {
+        impl $crate::config::Word for $name {
             const ALL: &'static [Self] = &[$($name::$variant,)+];
 
             fn as_str(self) -> &'static str {
@@ -374,10 +375,17 @@ macro_rules! word_setting {
                 }
             }
         }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad($crate::config::Word::as_str(*self))
+            }
+        }
     };
 }
+pub(crate) use word_enum;
 
-word_setting! {
+word_enum! {
     /// `log.format`.
     LogFormat {
         Text = "text",
@@ -385,7 +393,7 @@ word_setting! {
     }
 }
 
-word_setting! {
+word_enum! {
     /// `dcr.auth_method_mismatch`: what to do when a client asks for a confidential-client
     /// authentication method.
     AuthMethodMismatch {
@@ -396,7 +404,7 @@ word_setting! {
     }
 }
 
-word_setting! {
+word_enum! {
     /// `dcr.policy.webhook_on_error`: the decision when the policy webhook cannot answer.
     WebhookOnError {
         Deny = "deny",
@@ -404,7 +412,7 @@ word_setting! {
     }
 }
 
-word_setting! {
+word_enum! {
     /// `dcr.compatibility`: the known clients whose registrations a profile describes
     /// (`registration::profiles` holds what each accepts).
     Compatibility {
@@ -417,32 +425,14 @@ word_setting! {
 }
 
 /// The word-valued keys found with a value that is not one of their words: the overrides that
-/// let the typed parse go on (the default word; a list without the unknown entries), and one
+/// let the typed parse go on (a known word; a list without the unknown entries), and one
 /// problem line for each unknown value.
 fn check_words(built: &config::Config) -> (Vec<(&'static str, config::Value)>, Vec<String>) {
     let mut overrides: Vec<(&'static str, config::Value)> = Vec::new();
     let mut problems = Vec::new();
-    let mut one = |key: &'static str, known: fn(&str) -> bool, words: String, default: &'static str| {
-        if let Ok(value) = built.get_string(key) {
-            if !known(&value) {
-                problems.push(format!("{key}: {value:?} is not one of {words}"));
-                overrides.push((key, default.into()));
-            }
-        }
-    };
-    one("log.format", |w| LogFormat::parse(w).is_some(), LogFormat::quoted_list(), LogFormat::Text.as_str());
-    one(
-        "dcr.auth_method_mismatch",
-        |w| AuthMethodMismatch::parse(w).is_some(),
-        AuthMethodMismatch::quoted_list(),
-        AuthMethodMismatch::Downgrade.as_str(),
-    );
-    one(
-        "dcr.policy.webhook_on_error",
-        |w| WebhookOnError::parse(w).is_some(),
-        WebhookOnError::quoted_list(),
-        WebhookOnError::Deny.as_str(),
-    );
+    check_word::<LogFormat>(built, "log.format", &mut overrides, &mut problems);
+    check_word::<AuthMethodMismatch>(built, "dcr.auth_method_mismatch", &mut overrides, &mut problems);
+    check_word::<WebhookOnError>(built, "dcr.policy.webhook_on_error", &mut overrides, &mut problems);
     if let Ok(values) = built.get_array("dcr.compatibility") {
         let names: Vec<&str> = Compatibility::ALL.iter().map(|c| c.as_str()).collect();
         let mut known = Vec::new();
@@ -460,6 +450,22 @@ fn check_words(built: &config::Config) -> (Vec<(&'static str, config::Value)>, V
         }
     }
     (overrides, problems)
+}
+
+/// One word-valued key: an unknown word is a problem line, and is replaced by a known word so
+/// the typed parse goes on (the load fails on the problem anyway, so which word does not matter).
+fn check_word<W: Word>(
+    built: &config::Config,
+    key: &'static str,
+    overrides: &mut Vec<(&'static str, config::Value)>,
+    problems: &mut Vec<String>,
+) {
+    if let Ok(value) = built.get_string(key) {
+        if W::parse(&value).is_none() {
+            problems.push(format!("{key}: {value:?} is not one of {}", W::quoted_list()));
+            overrides.push((key, W::ALL[0].as_str().into()));
+        }
+    }
 }
 
 /// The value checks of `[keys]`, as (key, why) pairs; never echoes a key.

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::{page_size, record, AuditEntry, OperatorError, Page, Result};
 use crate::clock::rfc3339;
 use crate::config::Settings;
+use crate::config::Word;
 use crate::db::{write_tx, DbConnection};
 use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::redirect_uri::display_host;

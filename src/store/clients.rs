@@ -2,74 +2,31 @@
 //! [`Client`] in one place (`TryFrom<ClientRow>`); a row that does not decode is an error, never
 //! a default.
 
+use crate::config::{word_enum, Word};
 use diesel::prelude::*;
-use serde::Serialize;
 
 use crate::db::conn::MultiBackend;
 use crate::db::schema::{auth_requests, clients, refresh_families};
 use crate::db::DbConnection;
 use crate::oauth::client_metadata::ClientMetadata;
 
-/// How a client came to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// Registered itself (RFC 7591).
-    Dcr,
-    /// Created by the operator.
-    Manual,
-    /// Described by a Client ID Metadata Document.
-    Cimd,
-}
-
-impl Source {
-    pub const ALL: [Source; 3] = [Source::Dcr, Source::Manual, Source::Cimd];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Dcr => "dcr",
-            Source::Manual => "manual",
-            Source::Cimd => "cimd",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Source> {
-        Source::ALL.into_iter().find(|s| s.as_str() == text)
+word_enum! {
+    /// How a client came to be.
+    Source {
+        /// Registered itself (RFC 7591).
+        Dcr = "dcr",
+        /// Created by the operator.
+        Manual = "manual",
+        /// Described by a Client ID Metadata Document.
+        Cimd = "cimd",
     }
 }
 
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// Whether a client may start new flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Active,
-    Disabled,
-}
-
-impl Status {
-    pub const ALL: [Status; 2] = [Status::Active, Status::Disabled];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Disabled => "disabled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
+word_enum! {
+    /// Whether a client may start new flows.
+    Status {
+        Active = "active",
+        Disabled = "disabled",
     }
 }
 
