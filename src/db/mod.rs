@@ -489,10 +489,7 @@ fn run_migrations(conn: &mut DbConnection) -> Result<usize, String> {
         }
         DbConnection::Sqlite(sqlite) => {
             let result = sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string());
-            if result.is_err() {
-                restore_after_failed_rebuild(sqlite);
-            }
-            result
+            restore_after_failed_rebuild(sqlite, result)
         }
     }
 }
@@ -501,12 +498,17 @@ fn run_migrations(conn: &mut DbConnection) -> Result<usize, String> {
 /// `metadata.toml`): it turns foreign keys off and opens its own. When one of its statements
 /// fails, that transaction is still open and foreign keys still off: undo the one, restore the
 /// other, so the connection goes back to the pool as it came.
-fn restore_after_failed_rebuild(sqlite: &mut SqliteConnection) {
+/// Every SQLite migration run and revert passes its result through here.
+fn restore_after_failed_rebuild<T, E>(sqlite: &mut SqliteConnection, result: Result<T, E>) -> Result<T, E> {
+    if result.is_ok() {
+        return result;
+    }
     // "no transaction is active" when the failure was elsewhere: nothing to undo.
     let _ = sqlite.batch_execute("ROLLBACK");
     if let Err(error) = sqlite.batch_execute("PRAGMA foreign_keys = ON") {
         tracing::warn!(%error, "could not turn SQLite foreign keys back on after a failed migration");
     }
+    result
 }
 
 /// The embedded migrations of this connection's backend whose version is at most `version`
@@ -534,10 +536,7 @@ pub fn migrate_through(conn: &mut DbConnection, version: &str) -> Result<usize, 
         DbConnection::Postgresql(pg) => through(pg, POSTGRES_MIGRATIONS, version),
         DbConnection::Sqlite(sqlite) => {
             let result = through(sqlite, SQLITE_MIGRATIONS, version);
-            if result.is_err() {
-                restore_after_failed_rebuild(sqlite);
-            }
-            result
+            restore_after_failed_rebuild(sqlite, result)
         }
     }
 }
@@ -548,10 +547,7 @@ pub fn revert_last_migration(conn: &mut DbConnection) -> Result<(), String> {
         DbConnection::Postgresql(pg) => pg.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
         DbConnection::Sqlite(sqlite) => {
             let result = sqlite.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ());
-            if result.is_err() {
-                restore_after_failed_rebuild(sqlite);
-            }
-            result
+            restore_after_failed_rebuild(sqlite, result)
         }
     }
     .map_err(|e| e.to_string())
@@ -574,10 +570,7 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<(), String> {
         DbConnection::Postgresql(pg) => pg.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
         DbConnection::Sqlite(sqlite) => {
             let result = sqlite.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ());
-            if result.is_err() {
-                restore_after_failed_rebuild(sqlite);
-            }
-            result
+            restore_after_failed_rebuild(sqlite, result)
         }
     }
     .map_err(|e| e.to_string())
