@@ -3,7 +3,7 @@
 //! sign-in checks on threads of its own, so unauthenticated posts cannot exhaust memory or the
 //! database's blocking pool.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use ring::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
@@ -44,18 +44,16 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Hashing(e.to_string()))
 }
 
-/// Constant-time verification against a stored PHC string (false for an unreadable hash).
+/// Constant-time verification against a stored PHC string (false for an unreadable hash), in
+/// memory of its own; the sign-in checkers use [`verify_password_in`] with theirs.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
-    }
+    verify_password_in(&mut Vec::new(), password, phc)
 }
 
 /// Largest argon2 memory a stored hash may ask for (ours use 19 MiB); more is "no match".
 const MAX_CHECK_BLOCKS: usize = 64 * 1024;
 
-/// As [`verify_password`], in `memory` — a worker's own buffer, reused from check to check, so
+/// Verify `password` against `phc` in `memory` — a worker's own buffer, reused from check to check, so
 /// the 19 MiB of each check are allocated once per thread instead of once per sign-in (freed
 /// and reallocated, they fragment the allocator's shared arenas and memory grows).
 pub fn verify_password_in(memory: &mut Vec<Block>, password: &str, phc: &str) -> bool {
@@ -271,11 +269,13 @@ mod tests {
 
     #[test]
     fn verifying_in_reused_memory_agrees_with_the_crate() {
+        use argon2::password_hash::PasswordVerifier;
         let hash = hash_password("correct horse").unwrap();
         let mut memory = Vec::new();
         for (password, expected) in [("correct horse", true), ("wrong horse", false), ("correct horse", true)] {
             assert_eq!(verify_password_in(&mut memory, password, &hash), expected, "{password}");
-            assert_eq!(verify_password(password, &hash), expected);
+            let parsed = PasswordHash::new(&hash).unwrap();
+            assert_eq!(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(), expected);
         }
         assert_eq!(memory.len(), 19 * 1024, "19 MiB of blocks, allocated once");
         assert!(!verify_password_in(&mut memory, "x", "not a hash"));
