@@ -14,8 +14,8 @@ use futures::FutureExt;
 use serde_json::{json, Value};
 
 use crate::common::flow::*;
-use crate::common::proxy::CuttableProxy;
-use crate::common::{postgres_admin_url, replace_database, Backend, TestApp, TestDb};
+use crate::common::proxy::behind_a_proxy;
+use crate::common::{Backend, TestApp, TestDb};
 
 const REDIRECT: &str = "https://own.example/cb";
 const EMAIL: &str = "alice@example.com";
@@ -251,15 +251,6 @@ async fn connections_killed_in_the_pool_are_replaced_without_a_500() {
     {
         assert!(status.as_u16() != 500, "{name}: {status}");
     }
-}
-
-/// A proxy in front of the test PostgreSQL, and `db`'s URL through it.
-async fn behind_a_proxy(db: &TestDb) -> (CuttableProxy, String) {
-    let target = postgres_admin_url().split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
-    let proxy = CuttableProxy::start(target).await;
-    let name = db.url().rsplit('/').next().unwrap().to_string();
-    let url = replace_database(&format!("postgres://postgres@127.0.0.1:{}/x", proxy.port), &name);
-    (proxy, url)
 }
 
 /// A silent partition: nothing gets through and nothing is closed. Every request that needs the

@@ -76,14 +76,7 @@ async fn metrics_on_the_public_listener_need_the_admin_token() {
 #[actix_web::test]
 async fn metrics_on_the_admin_listener_are_open() {
     let db = TestDb::new(backend());
-    let admin_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let admin_addr = admin_listener.local_addr().unwrap();
-    let app = TestApp::spawn_on(db.url(), "", |s| {
-        s.admin.token = ADMIN_TOKEN.into();
-        s.admin.bind = admin_addr.to_string();
-    })
-    .await;
-    actix_web::rt::spawn(gatehouse::http::start_admin(app.state.clone(), admin_listener).unwrap());
+    let (app, admin_addr) = TestApp::spawn_with_admin_listener(db.url(), ADMIN_TOKEN).await;
     dcr_client(&app, &[WEB_REDIRECT]).await; // something to count
     let open = app.http.get(format!("http://{admin_addr}/metrics")).send().await.unwrap();
     assert_eq!(open.status(), 200);

@@ -4,11 +4,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::process::{run, ServerProcess};
-use crate::common::proxy::CuttableProxy;
+use crate::common::proxy::behind_a_proxy;
 use diesel::connection::SimpleConnection;
 use gatehouse::db::Db;
 
-use crate::common::{postgres_admin_url, replace_database, Backend, TestApp, TestDb};
+use crate::common::{Backend, TestApp, TestDb};
 
 #[actix_web::test]
 async fn healthz_and_readyz_answer() {
@@ -18,15 +18,6 @@ async fn healthz_and_readyz_answer() {
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "ready");
-}
-
-/// A proxy in front of the test Postgres, and the URL of `db` through it.
-async fn behind_a_proxy(db: &TestDb) -> (CuttableProxy, String) {
-    let target = postgres_admin_url().split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
-    let proxy = CuttableProxy::start(target).await;
-    let name = db.url().rsplit('/').next().unwrap().to_string();
-    let url = replace_database(&format!("postgres://postgres@127.0.0.1:{}/x", proxy.port), &name);
-    (proxy, url)
 }
 
 /// Pooled connections are handed out untested only while recently used and while no other has

@@ -460,15 +460,7 @@ async fn admin_api_adds_manual_clients() {
 #[actix_web::test]
 async fn admin_bind_serves_the_api_apart_from_the_public_listener() {
     let db = TestDb::new(crate::common::backend());
-    let admin_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let admin_addr = admin_listener.local_addr().unwrap();
-    let app = TestApp::spawn_on(db.url(), "", |s| {
-        s.admin.token = ADMIN_TOKEN.into();
-        s.admin.bind = admin_addr.to_string();
-    })
-    .await;
-    let server = gatehouse::http::start_admin(app.state.clone(), admin_listener).unwrap();
-    actix_web::rt::spawn(server);
+    let (app, admin_addr) = TestApp::spawn_with_admin_listener(db.url(), ADMIN_TOKEN).await;
     let on_admin =
         app.http.get(format!("http://{admin_addr}/admin/api/clients")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
     assert_eq!(on_admin.status(), 200);

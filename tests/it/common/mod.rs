@@ -161,6 +161,21 @@ impl TestApp {
         app
     }
 
+    /// An app on `database_url` whose admin API and `/metrics` have a listener of their own
+    /// (`admin.bind`), with `admin_token`; returns the app and that listener's address.
+    pub async fn spawn_with_admin_listener(database_url: &str, admin_token: &str) -> (TestApp, std::net::SocketAddr) {
+        let admin_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let admin_addr = admin_listener.local_addr().unwrap();
+        let token = admin_token.to_string();
+        let app = TestApp::spawn_on(database_url, "", |s| {
+            s.admin.token = token;
+            s.admin.bind = admin_addr.to_string();
+        })
+        .await;
+        actix_web::rt::spawn(gatehouse::http::start_admin(app.state.clone(), admin_listener).unwrap());
+        (app, admin_addr)
+    }
+
     /// A server over an existing database URL; `issuer_path` is appended to the issuer.
     pub async fn spawn_on(database_url: &str, issuer_path: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");

@@ -9,6 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::{postgres_admin_url, replace_database, TestDb};
+
 pub struct CuttableProxy {
     pub port: u16,
     open: Arc<AtomicBool>,
@@ -105,4 +107,13 @@ impl CuttableProxy {
     pub fn resume(&self) {
         self.stalled.send_replace(false);
     }
+}
+
+/// A proxy in front of the test PostgreSQL, and `db`'s URL through it.
+pub async fn behind_a_proxy(db: &TestDb) -> (CuttableProxy, String) {
+    let target = postgres_admin_url().split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
+    let proxy = CuttableProxy::start(target).await;
+    let name = db.url().rsplit('/').next().unwrap().to_string();
+    let url = replace_database(&format!("postgres://postgres@127.0.0.1:{}/x", proxy.port), &name);
+    (proxy, url)
 }
