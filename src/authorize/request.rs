@@ -170,6 +170,7 @@ pub async fn authorize(
         created_at: now,
         expires_at: now + REQUEST_TTL_SECS,
         consumed: false,
+        fresh_sign_in: false,
     };
     let prompt_none = validated.prompt_none;
     let request_id = pending.request_id.clone();

@@ -128,6 +128,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         consumed -> Bool,
+        fresh_sign_in -> Bool,
     }
 }
 

@@ -22,6 +22,8 @@ pub struct AuthRequestRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed: bool,
+    /// Sign in afresh at the source, whatever session the browser has (SPEC §9.1, §10).
+    pub fresh_sign_in: bool,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &AuthRequestRow) -> QueryResult<()> {
