@@ -30,6 +30,7 @@ pub struct Purged {
     pub authorization_codes: usize,
     pub login_failures: usize,
     pub auth_requests: usize,
+    pub upstream_logins: usize,
     pub sessions: usize,
     pub device_cookies: usize,
     pub refresh_families: usize,
@@ -68,7 +69,7 @@ type Counter = fn(&mut Purged) -> &mut usize;
 /// The flow's expired leftovers (SPEC §11) — pending requests, codes, sessions, rate-limit
 /// windows: purged by the maintenance job every `maintenance.purge_interval_secs` whatever the
 /// DCR settings, and by every cleanup.
-fn expired_leftovers(settings: &Settings, now: i64) -> [(&'static str, Counter, purge::Target); 5] {
+fn expired_leftovers(settings: &Settings, now: i64) -> [(&'static str, Counter, purge::Target); 6] {
     let refresh_ttl = settings.tokens.refresh_token_ttl_secs as i64;
     let rate_window_horizon = settings.dcr.rate_limit_window_secs.max(3600) as i64;
     [
@@ -77,6 +78,7 @@ fn expired_leftovers(settings: &Settings, now: i64) -> [(&'static str, Counter, 
             |p| &mut p.authorization_codes,
             purge::Target::Codes { before: now, used_before: now - refresh_ttl },
         ),
+        ("upstream sign-ins", |p| &mut p.upstream_logins, purge::Target::UpstreamLogins { before: now }),
         ("authorization requests", |p| &mut p.auth_requests, purge::Target::AuthRequests { before: now }),
         ("sessions", |p| &mut p.sessions, purge::Target::Sessions { before: now }),
         ("device cookies", |p| &mut p.device_cookies, purge::Target::DeviceCookies { before: now }),

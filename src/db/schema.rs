@@ -133,6 +133,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    upstream_logins (state_hash) {
+        state_hash -> Text,
+        request_id -> Text,
+        provider -> Text,
+        browser_hash -> Text,
+        pkce_verifier -> Text,
+        nonce -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     authorization_codes (code_hash) {
         code_hash -> Text,
         client_id -> Text,
@@ -193,6 +206,7 @@ diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::joinable!(refresh_families -> clients (client_id));
 diesel::joinable!(refresh_families -> users (user_id));
 diesel::joinable!(authorization_codes -> clients (client_id));
+diesel::joinable!(upstream_logins -> auth_requests (request_id));
 diesel::joinable!(authorization_codes -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
@@ -205,6 +219,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     user_identities,
     auth_requests,
+    upstream_logins,
     authorization_codes,
     signing_keys,
     refresh_families,

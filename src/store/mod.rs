@@ -16,4 +16,5 @@ pub mod rate_limits;
 pub mod refresh;
 pub mod registration_tokens;
 pub mod sessions;
+pub mod upstream_logins;
 pub mod users;

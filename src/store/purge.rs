@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{
     audit_events, auth_requests, authorization_codes, device_cookies, login_failures, rate_limit_windows,
-    refresh_families, sessions,
+    refresh_families, sessions, upstream_logins,
 };
 use crate::db::DbConnection;
 
@@ -20,6 +20,9 @@ pub enum Target {
         before: i64,
     },
     AuthRequests {
+        before: i64,
+    },
+    UpstreamLogins {
         before: i64,
     },
     Sessions {
@@ -53,6 +56,9 @@ pub fn count(conn: &mut DbConnection, target: &Target) -> QueryResult<usize> {
         }
         Target::AuthRequests { before } => {
             auth_requests::table.filter(auth_requests::expires_at.lt(before)).count().get_result(conn)?
+        }
+        Target::UpstreamLogins { before } => {
+            upstream_logins::table.filter(upstream_logins::expires_at.lt(before)).count().get_result(conn)?
         }
         Target::Sessions { before } => {
             sessions::table.filter(sessions::expires_at.lt(before)).count().get_result(conn)?
@@ -101,6 +107,14 @@ fn one_batch(conn: &mut DbConnection, target: &Target, batch: i64) -> QueryResul
                 .limit(batch)
                 .load(conn)?;
             diesel::delete(auth_requests::table.filter(auth_requests::request_id.eq_any(ids))).execute(conn)
+        }
+        Target::UpstreamLogins { before } => {
+            let ids: Vec<String> = upstream_logins::table
+                .filter(upstream_logins::expires_at.lt(before))
+                .select(upstream_logins::state_hash)
+                .limit(batch)
+                .load(conn)?;
+            diesel::delete(upstream_logins::table.filter(upstream_logins::state_hash.eq_any(ids))).execute(conn)
         }
         Target::Sessions { before } => {
             let ids: Vec<String> = sessions::table
