@@ -11,6 +11,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::net::parse_cidr;
+
+mod providers;
+pub use providers::{check_upstream_url, is_provider_id, ProviderKind, ProviderSettings, RESERVED_PROVIDER_IDS};
 use crate::oauth::redirect_uri::{check_private_use_scheme, is_loopback_host};
 
 /// Where the file is looked for when neither `--config` nor `GATEHOUSE_CONFIG` names one.
@@ -29,6 +32,7 @@ const LIST_KEYS: &[&str] = &[
     "cimd.trusted_hosts",
     "cimd.denied_hosts",
     "cimd.extra_root_certificates",
+    "login.extra_root_certificates",
     "resources.allowed",
     "scopes.supported",
 ];
@@ -154,8 +158,18 @@ pub struct ScopeSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct LoginSettings {
     pub session_ttl_secs: u64,
+    /// Local email + password; false hides the form and refuses `POST /login`.
+    pub password_enabled: bool,
+    /// Exactly one source and no password form: `/authorize` goes straight there.
+    pub auto_redirect: bool,
+    /// Every call to a provider, its discovery document or its JWKS.
+    pub upstream_timeout_ms: u64,
+    /// PEM files added to the webpki roots for provider calls.
+    pub extra_root_certificates: Vec<String>,
     /// Password checks at once (argon2id, 19 MiB each); 0 = min(CPUs, 4). Restart to change.
     pub max_concurrent_password_checks: u32,
+    /// Upstream identity providers (SPEC §9.1).
+    pub providers: Vec<ProviderSettings>,
 }
 
 /// Where the key that encrypts signing keys at rest comes from (SPEC §11): at most one of the
@@ -324,7 +338,15 @@ impl Default for ScopeSettings {
 
 impl Default for LoginSettings {
     fn default() -> Self {
-        LoginSettings { session_ttl_secs: 86400, max_concurrent_password_checks: 0 }
+        LoginSettings {
+            session_ttl_secs: 86400,
+            password_enabled: true,
+            auto_redirect: true,
+            upstream_timeout_ms: 10_000,
+            extra_root_certificates: Vec::new(),
+            max_concurrent_password_checks: 0,
+            providers: Vec::new(),
+        }
     }
 }
 
@@ -487,9 +509,7 @@ fn check_keys_settings(keys: &KeysSettings) -> Vec<(&'static str, String)> {
         }
     }
     let name = &keys.encryption_key_env;
-    let is_variable_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !name.is_empty() && !is_variable_name {
+    if !name.is_empty() && !providers::is_variable_name(name) {
         problems.push((
             "keys.encryption_key_env",
             format!("{name:?} is not an environment variable name (letters, digits and _)"),
@@ -682,6 +702,7 @@ impl Settings {
             ("tokens.authorization_code_ttl_secs", self.tokens.authorization_code_ttl_secs),
             ("tokens.refresh_token_ttl_secs", self.tokens.refresh_token_ttl_secs),
             ("login.session_ttl_secs", self.login.session_ttl_secs),
+            ("login.upstream_timeout_ms", self.login.upstream_timeout_ms),
             ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
             ("audit.retention_days", self.audit.retention_days),
         ] {
@@ -721,6 +742,21 @@ impl Settings {
             if !Path::new(path).is_file() {
                 problem("cimd.extra_root_certificates", format!("{path:?} is not a readable file"));
             }
+        }
+
+        for path in &self.login.extra_root_certificates {
+            if !Path::new(path).is_file() {
+                problem("login.extra_root_certificates", format!("{path:?} is not a readable file"));
+            }
+        }
+        for (key, why) in providers::check_providers(&self.login.providers) {
+            problem(&key, why);
+        }
+        if !self.login.password_enabled && self.login.providers.is_empty() {
+            problem(
+                "login.password_enabled",
+                "false with no [[login.providers]]: nobody could sign in".into(),
+            );
         }
 
         for resource in &self.resources.allowed {
@@ -770,6 +806,11 @@ impl Settings {
             copy.keys.encryption_key = "********".into();
         }
         copy.database.url = crate::db::mask_password(&copy.database.url);
+        for provider in &mut copy.login.providers {
+            if !provider.client_secret.is_empty() {
+                provider.client_secret = "********".into();
+            }
+        }
         copy
     }
 }

@@ -13,6 +13,12 @@ pub const REVOKE: &str = "/revoke";
 pub const LOGIN: &str = "/login";
 pub const CONSENT: &str = "/consent";
 pub const LOGOUT: &str = "/logout";
+/// The "Continue with NAME" buttons post here (SPEC §9.1).
+pub const LOGIN_PROVIDER: &str = "/login/provider";
+/// A provider's callback, as routed; `provider_callback` gives one provider's.
+pub const PROVIDER_CALLBACK: &str = "/login/{provider}/callback";
+/// "Not you? Sign out" on the consent page.
+pub const CONSENT_SIGN_OUT: &str = "/consent/sign-out";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const METRICS: &str = "/metrics";
@@ -30,6 +36,11 @@ pub fn metadata_path_insertion(issuer_path: &str) -> String {
 /// issuer's path).
 pub fn endpoint(issuer: &str, path: &str) -> String {
     format!("{issuer}{path}")
+}
+
+/// One provider's callback path (`/login/{id}/callback`).
+pub fn provider_callback(provider_id: &str) -> String {
+    format!("/login/{provider_id}/callback")
 }
 
 /// The RFC 7592 `registration_client_uri` of a client.

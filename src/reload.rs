@@ -93,6 +93,7 @@ pub async fn reload(state: &AppState, source: &ConfigSource) -> ReloadOutcome {
     };
     // Even when nothing else changed: a certificate may have been replaced under the same path.
     state.cimd.rebuild_fetcher();
+    state.upstream.rebuild(&next.login);
     let current = state.settings.current();
     let requested = changed_keys(&current, &next);
     let restart_required = hold_restart_keys(&current, &mut next, &requested);

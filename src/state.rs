@@ -21,6 +21,8 @@ pub struct AppState {
     pub cimd: std::sync::Arc<crate::cimd::documents::Cimd>,
     /// The sign-in password checks, bounded (SPEC §11).
     pub passwords: std::sync::Arc<crate::password::PasswordChecks>,
+    /// Calls to upstream identity providers, with their discovery and JWKS caches (SPEC §9).
+    pub upstream: std::sync::Arc<crate::identity::upstream::Upstream>,
 }
 
 impl AppState {
@@ -32,7 +34,9 @@ impl AppState {
     ) -> AppState {
         let checks = crate::password::concurrent_checks(settings.login.max_concurrent_password_checks);
         let passwords = std::sync::Arc::new(crate::password::PasswordChecks::new(checks));
+        let upstream = std::sync::Arc::new(crate::identity::upstream::Upstream::new(&settings.login));
         AppState {
+            upstream,
             settings: SettingsHandle::new(settings),
             db,
             clock,

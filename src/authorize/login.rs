@@ -10,15 +10,16 @@ use crate::clock::Window;
 use crate::config::Settings;
 use crate::db::{write_tx, DbError};
 use crate::error::AppError;
+use crate::identity::provider_sign_in::{self, ProviderOutcome};
+use crate::identity::sign_in::SignIn;
+use crate::identity::{self, Source};
 use crate::password;
-use crate::paths;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
-use crate::store::auth_requests;
 use crate::store::devices::{self, DeviceRow};
 use crate::store::rate_limits;
-use crate::store::sessions::{self, SessionRow};
+use crate::store::sessions;
 use crate::store::users::{self, UserRow};
 
 /// What the login page shows.
@@ -31,11 +32,30 @@ pub struct LoginView {
     pub email: String,
     pub error: Option<String>,
     pub status: u16,
+    /// The "Continue with NAME" buttons: (provider id, name), in order.
+    pub providers: Vec<(String, String)>,
+    /// The email + password form is shown.
+    pub password_enabled: bool,
+}
+
+/// The login page's sign-in sources, as the view shows them.
+fn shown_sources(settings: &Settings) -> (Vec<(String, String)>, bool) {
+    let mut providers = Vec::new();
+    let mut password_enabled = false;
+    for source in identity::sources(&settings.login) {
+        match source {
+            Source::Provider(p) => providers.push((p.id.clone(), p.name.clone())),
+            Source::Password => password_enabled = true,
+        }
+    }
+    (providers, password_enabled)
 }
 
 pub enum LoginOutcome {
     Form(LoginView),
     Page(ErrorPage),
+    /// `auto_redirect` with a single source: straight to the provider.
+    GoUpstream(String),
     /// Signed in: set the session cookie (and a new device cookie, when given) and go on to
     /// consent.
     SignedIn {
@@ -52,18 +72,38 @@ pub async fn login_form(
     request_id: String,
     browser: &Browser,
 ) -> Result<LoginOutcome, AppError> {
-    Ok(match pending_request(state, settings, request_id, browser, None).await? {
-        None => LoginOutcome::Page(expired_request()),
-        Some((pending, client)) => LoginOutcome::Form(LoginView {
-            request_id: pending.request_id,
-            csrf_token: pending.csrf_token,
-            unverified: !client.is_manual(),
-            client_name: client.client_name().to_string(),
-            email: String::new(),
-            error: None,
-            status: 200,
-        }),
-    })
+    let Some((pending, client)) = pending_request(state, settings, request_id, browser, None).await? else {
+        return Ok(LoginOutcome::Page(expired_request()));
+    };
+    if let Some(provider) = identity::auto_redirect_target(&settings.login) {
+        let (id, hash) = (&pending.request_id, &pending.browser_hash);
+        return Ok(
+            match provider_sign_in::go_upstream(state, settings, provider, id, hash, pending.fresh_sign_in, pending.expires_at)
+                .await?
+            {
+                ProviderOutcome::GoUpstream(url) => LoginOutcome::GoUpstream(url),
+                ProviderOutcome::Page(page) => LoginOutcome::Page(page),
+                _ => LoginOutcome::Page(expired_request()),
+            },
+        );
+    }
+    let (providers, password_enabled) = shown_sources(settings);
+    Ok(LoginOutcome::Form(LoginView {
+        request_id: pending.request_id,
+        csrf_token: pending.csrf_token,
+        unverified: !client.is_manual(),
+        client_name: client.client_name().to_string(),
+        email: String::new(),
+        error: None,
+        status: 200,
+        providers,
+        password_enabled,
+    }))
+}
+
+/// `POST /login` with `login.password_enabled = false`.
+fn password_off() -> ErrorPage {
+    ErrorPage::new(403, "Password sign-in is off", "Signing in with a password is not offered here. Go back and choose another way to sign in.")
 }
 
 pub struct LoginForm {
@@ -100,6 +140,9 @@ pub async fn login_submit(
     form: LoginForm,
     browser: &Browser,
 ) -> Result<LoginOutcome, AppError> {
+    if !settings.login.password_enabled {
+        return Ok(LoginOutcome::Page(password_off()));
+    }
     let now = state.clock.now();
     let window = Window::containing(now, throttle::ADDRESS_WINDOW_SECS);
     let address_key = throttle::address_key(&browser.origin.rate_limit_key);
@@ -133,7 +176,10 @@ pub async fn login_submit(
             })
             .await?
     };
+    let (providers, password_enabled) = shown_sources(settings);
     let view = |error: &str, status: u16| LoginView {
+        providers: providers.clone(),
+        password_enabled,
         request_id: pending.request_id.clone(),
         csrf_token: pending.csrf_token.clone(),
         client_name: client.client_name().to_string(),
@@ -194,16 +240,15 @@ pub async fn login_submit(
             Ok(LoginOutcome::Form(view("Incorrect email or password.", 401)))
         }
         Some(user) => {
-            let session_token = secrets::random_token(32);
-            let session = SessionRow {
-                session_hash: secrets::digest(&session_token),
-                user_id: user.user_id.clone(),
-                csrf_token: secrets::random_token(24),
-                created_at: now,
-                expires_at: now + settings.login.session_ttl_secs as i64,
-                auth_time: now,
-                method: sessions::METHOD_PASSWORD.to_string(),
-            };
+            let sign_in = SignIn::new(
+                settings,
+                &pending.request_id,
+                &client.client_id,
+                &user.user_id,
+                sessions::METHOD_PASSWORD,
+                &browser.origin,
+                now,
+            );
             let device_token = (!trusted).then(|| secrets::random_token(32));
             let new_device = device_token.as_ref().map(|token| DeviceRow {
                 token_hash: secrets::digest(token),
@@ -212,28 +257,23 @@ pub async fn login_submit(
                 expires_at: now + throttle::DEVICE_COOKIE_TTL_SECS,
                 failures: 0,
             });
-            let mut record = audit_base;
-            record.event = event::USER_LOGIN_SUCCEEDED;
-            record.detail = json!({"user_id": user.user_id});
-            let request_id = pending.request_id.clone();
-            state
+            let sign_in = state
                 .db
                 .run(move |conn| {
                     write_tx(conn, |conn| {
-                        sessions::insert(conn, &session)?;
-                        auth_requests::set_user(conn, &request_id, &session.user_id)?;
+                        sign_in.record(conn, now)?;
                         users::clear_failures(conn, &network_key)?;
                         match (&new_device, &device_hash) {
                             (Some(device), _) => devices::insert(conn, device)?,
                             (None, Some(device_hash)) => devices::clear_failures(conn, device_hash)?,
                             (None, None) => {}
                         }
-                        audit::record(conn, now, &record)?;
-                        Ok::<_, DbError>(())
+                        Ok::<_, DbError>(sign_in)
                     })
                 })
                 .await?;
-            let location = format!("{}{}?request_id={}", settings.issuer_path(), paths::CONSENT, pending.request_id);
+            let location = sign_in.consent_location(settings);
+            let session_token = sign_in.session_token;
             Ok(LoginOutcome::SignedIn { session_token, device_token, location })
         }
     }

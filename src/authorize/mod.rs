@@ -7,7 +7,7 @@
 
 pub mod consent;
 pub mod login;
-mod pending;
+pub(crate) mod pending;
 pub mod request;
 pub mod rules;
 pub mod session;
@@ -40,7 +40,7 @@ pub struct ErrorPage {
 }
 
 impl ErrorPage {
-    fn new(status: u16, title: &str, message: impl Into<String>) -> Self {
+    pub fn new(status: u16, title: &str, message: impl Into<String>) -> Self {
         ErrorPage {
             status,
             title: title.into(),
@@ -64,7 +64,7 @@ impl ErrorPage {
     }
 }
 
-fn expired_request() -> ErrorPage {
+pub fn expired_request() -> ErrorPage {
     ErrorPage::new(
         400,
         "Sign-in expired",

@@ -12,7 +12,7 @@ use crate::store::auth_requests::{self, AuthRequestRow};
 use crate::store::clients::{self, Client};
 
 /// A pending request that this browser started, checked against the form's CSRF token when given.
-pub(super) fn open_pending(
+pub(crate) fn open_pending(
     conn: &mut DbConnection,
     request_id: &str,
     browser: &Browser,
@@ -45,7 +45,7 @@ pub(super) fn open_request(
 }
 
 /// The pending request and its client — stored, or (CIMD) described by its document.
-pub(super) async fn pending_request(
+pub(crate) async fn pending_request(
     state: &AppState,
     settings: &Settings,
     request_id: String,

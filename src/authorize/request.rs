@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::query::{self, QueryError};
 use crate::oauth::redirect_uri::{self, append_query};
+use crate::identity::{self, provider_sign_in::{self, ProviderOutcome}};
 use crate::paths;
 use crate::secrets;
 use crate::state::AppState;
@@ -174,6 +175,7 @@ pub async fn authorize(
     };
     let prompt_none = validated.prompt_none;
     let request_id = pending.request_id.clone();
+    let (browser_hash, expires_at, fresh) = (pending.browser_hash.clone(), pending.expires_at, pending.fresh_sign_in);
     // Last seen: at most one write a minute, on its own connection — never a reason to fail the request.
     if clients::seen_long_ago(client.last_seen_at, now) {
         let id = client.client_id.clone();
@@ -222,6 +224,16 @@ pub async fn authorize(
         }
         Opened::Pending { signed_in } => signed_in,
     };
+    // `auto_redirect` with a single source: straight to the provider, no login page.
+    if let Some(provider) = identity::auto_redirect_target(&settings.login).filter(|_| !signed_in) {
+        return Ok(
+            match provider_sign_in::go_upstream(state, settings, provider, &request_id, &browser_hash, fresh, expires_at).await? {
+                ProviderOutcome::GoUpstream(location) => AuthorizeOutcome::Continue { location, new_browser_token },
+                ProviderOutcome::Page(page) => AuthorizeOutcome::Page(page),
+                _ => page(500, "Sign-in unavailable", "Sign-in could not start."),
+            },
+        );
+    }
     let target = if signed_in { paths::CONSENT } else { paths::LOGIN };
     let location = format!("{}{target}?request_id={request_id}", settings.issuer_path());
     Ok(AuthorizeOutcome::Continue { location, new_browser_token })

@@ -54,7 +54,7 @@ fn host_prefixed(settings: &Settings) -> bool {
     settings.issuer.starts_with("https://") && settings.issuer_path().is_empty()
 }
 
-fn cookie(settings: &Settings, name: CookieName, value: String) -> Cookie<'static> {
+pub(super) fn cookie(settings: &Settings, name: CookieName, value: String) -> Cookie<'static> {
     let path = settings.issuer_path();
     Cookie::build(name.of(settings), value)
         .path(if path.is_empty() { "/".to_string() } else { path })
@@ -64,7 +64,7 @@ fn cookie(settings: &Settings, name: CookieName, value: String) -> Cookie<'stati
         .finish()
 }
 
-fn browser(request: &HttpRequest, settings: &Settings) -> Browser {
+pub(super) fn browser(request: &HttpRequest, settings: &Settings) -> Browser {
     let value = |name: CookieName| request.cookie(&name.of(settings)).map(|c| c.value().to_string());
     Browser {
         session_token: value(CookieName::Session),
@@ -74,7 +74,7 @@ fn browser(request: &HttpRequest, settings: &Settings) -> Browser {
     }
 }
 
-fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+pub(super) fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     let mut response = HttpResponse::SeeOther();
     response.insert_header((header::LOCATION, location.to_string())).insert_header((header::CACHE_CONTROL, "no-store"));
     response
@@ -90,7 +90,7 @@ fn redirect_to_client(location: &str) -> HttpResponse {
 }
 
 /// One form field's value (the first), or "".
-fn field(fields: &[(String, String)], name: &str) -> String {
+pub(super) fn field(fields: &[(String, String)], name: &str) -> String {
     fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }
 
@@ -108,7 +108,7 @@ fn refused(error: &QueryError) -> HttpResponse {
 
 /// Parse an `application/x-www-form-urlencoded` body ourselves, so a bad one gets a page, not
 /// a framework error.
-async fn form_fields(
+pub(super) async fn form_fields(
     request: &HttpRequest,
     payload: web::Payload,
     limit: usize,
@@ -147,6 +147,7 @@ fn login_response(settings: &Settings, outcome: LoginOutcome) -> HttpResponse {
     match outcome {
         LoginOutcome::Form(view) => pages::login_page(&settings.issuer_path(), &view),
         LoginOutcome::Page(page) => pages::error_page(&page),
+        LoginOutcome::GoUpstream(location) => see_other(&location).finish(),
         LoginOutcome::SignedIn { session_token, device_token, location } => {
             let mut response = see_other(&location);
             response.cookie(cookie(settings, CookieName::Session, session_token));

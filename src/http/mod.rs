@@ -7,6 +7,7 @@ mod health;
 mod icon;
 mod metadata;
 mod pages;
+mod providers;
 mod register;
 mod request;
 mod token;
@@ -67,6 +68,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
                 .route(web::get().to(browser::consent_form))
                 .route(web::post().to(browser::consent_submit)),
         )
+        .service(web::resource(paths::LOGIN_PROVIDER).route(web::post().to(providers::continue_with)))
+        .service(web::resource(paths::PROVIDER_CALLBACK).route(web::get().to(providers::callback)))
+        .service(web::resource(paths::CONSENT_SIGN_OUT).route(web::post().to(providers::consent_sign_out)))
         .service(web::resource(paths::LOGOUT).route(web::post().to(browser::logout)))
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))

@@ -95,24 +95,41 @@ pub fn login_page(issuer_path: &str, view: &LoginView) -> HttpResponse {
         .as_deref()
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e)))
         .unwrap_or_default();
-    let body = format!(
-        r#"<h1>Sign in</h1>
-<p>to continue to <strong>{client}</strong>{badge}</p>
-{error}<form method="post" action="{action}">
-<input type="hidden" name="request_id" value="{request_id}">
-<input type="hidden" name="csrf_token" value="{csrf}">
-<label for="email">Email</label>
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"request_id\" value=\"{}\">\n<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\n",
+        escape(&view.request_id),
+        escape(&view.csrf_token)
+    );
+    // One small form per provider: a button that posts, no script (SPEC §9.1).
+    let mut sources = String::new();
+    for (id, name) in &view.providers {
+        sources.push_str(&format!(
+            "<form method=\"post\" action=\"{action}\">\n<input type=\"hidden\" name=\"provider\" value=\"{id}\">\n{hidden}<button type=\"submit\">Continue with {name}</button>\n</form>\n",
+            action = escape(&format!("{issuer_path}{}", paths::LOGIN_PROVIDER)),
+            id = escape(id),
+            name = escape(name),
+        ));
+    }
+    if !view.providers.is_empty() && view.password_enabled {
+        sources.push_str("<p class=\"muted\">or sign in with your email and password</p>\n");
+    }
+    if view.password_enabled {
+        sources.push_str(&format!(
+            r#"<form method="post" action="{action}">
+{hidden}<label for="email">Email</label>
 <input type="email" id="email" name="email" value="{email}" autocomplete="username" required>
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>"#,
+            action = escape(&format!("{issuer_path}{}", paths::LOGIN)),
+            email = escape(&view.email),
+        ));
+    }
+    let body = format!(
+        "<h1>Sign in</h1>\n<p>to continue to <strong>{client}</strong>{badge}</p>\n{error}{sources}",
         client = escape(&view.client_name),
         badge = unverified_badge(view.unverified),
-        action = escape(&format!("{issuer_path}{}", paths::LOGIN)),
-        request_id = escape(&view.request_id),
-        csrf = escape(&view.csrf_token),
-        email = escape(&view.email),
     );
     page_response(view.status).body(layout("Sign in", &body))
 }
@@ -179,6 +196,7 @@ pub fn consent_page(issuer_path: &str, view: &ConsentView) -> HttpResponse {
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
 <form method="post" action="{logout}">
+<input type="hidden" name="request_id" value="{request_id}">
 <input type="hidden" name="csrf_token" value="{logout_csrf}">
 <button type="submit" class="muted">Not you? Sign out</button>
 </form>"#,
@@ -188,7 +206,7 @@ pub fn consent_page(issuer_path: &str, view: &ConsentView) -> HttpResponse {
         action = escape(&format!("{issuer_path}{}", paths::CONSENT)),
         request_id = escape(&view.request_id),
         csrf = escape(&view.csrf_token),
-        logout = escape(&format!("{issuer_path}{}", paths::LOGOUT)),
+        logout = escape(&format!("{issuer_path}{}", paths::CONSENT_SIGN_OUT)),
         logout_csrf = escape(&view.logout_csrf_token),
     );
     page_response(200).body(layout("Allow access?", &body))

@@ -34,6 +34,9 @@ pub mod event {
     pub const USER_CREATED: &str = "user.created";
     pub const USER_LOGIN_SUCCEEDED: &str = "user.login.succeeded";
     pub const USER_LOGIN_FAILED: &str = "user.login.failed";
+    /// A sign-in through a provider refused by its access or linking rules (SPEC §9.1).
+    pub const USER_LOGIN_DENIED: &str = "user.login.denied";
+    pub const USER_IDENTITY_LINKED: &str = "user.identity.linked";
     pub const TOKEN_CODE_REPLAY_DETECTED: &str = "token.code_replay_detected";
     pub const TOKEN_REFRESH_REUSE_DETECTED: &str = "token.refresh_reuse_detected";
     pub const KEYS_ROTATED: &str = "keys.rotated";

@@ -54,3 +54,11 @@ pub fn consume(conn: &mut DbConnection, request_id: &str) -> QueryResult<bool> {
         .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// "Not you?": the request forgets its user and must sign in afresh at its source.
+pub fn restart_sign_in(conn: &mut DbConnection, request_id: &str) -> QueryResult<()> {
+    diesel::update(auth_requests::table.find(request_id))
+        .set((auth_requests::user_id.eq(None::<String>), auth_requests::fresh_sign_in.eq(true)))
+        .execute(conn)?;
+    Ok(())
+}

@@ -42,3 +42,15 @@ pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<
         .select(IdentityRow::as_select())
         .load(conn)
 }
+
+/// A sign-in through a linked identity: the time and the email the provider gave.
+pub fn touch(conn: &mut DbConnection, key: (&str, &str, &str), email: Option<&str>, now: i64) -> QueryResult<()> {
+    diesel::update(i::table.find(key)).set((i::email.eq(email), i::last_sign_in_at.eq(now))).execute(conn)?;
+    Ok(())
+}
+
+/// Whether the user has an identity at this provider (any issuer).
+pub fn user_has_provider(conn: &mut DbConnection, user_id: &str, provider: &str) -> QueryResult<bool> {
+    let n: i64 = i::table.filter(i::user_id.eq(user_id)).filter(i::provider.eq(provider)).count().get_result(conn)?;
+    Ok(n > 0)
+}

@@ -132,3 +132,25 @@ pub fn set_password_hash(conn: &mut DbConnection, user_id: &str, hash: &str, now
         .execute(conn)?;
     Ok(changed > 0)
 }
+
+/// A sign-in refreshed what a source says of the user: the name always; the email only when
+/// the caller has checked it is verified and not another user's.
+pub fn refresh_profile(
+    conn: &mut DbConnection,
+    user_id: &str,
+    name: Option<&str>,
+    verified_email: Option<&str>,
+    now: i64,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id)).set((users::name.eq(name), users::updated_at.eq(now))).execute(conn)?;
+    if let Some(email) = verified_email {
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::email.eq(email),
+                users::email_lower.eq(email.to_lowercase()),
+                users::email_verified.eq(true),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

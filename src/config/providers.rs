@@ -1,0 +1,350 @@
+//! `[[login.providers]]` (SPEC §9): upstream identity providers, their value checks (one line
+//! per problem, naming the key) and who may sign in through each, in plain words.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::oauth::redirect_uri::is_loopback_host;
+
+super::word_enum! {
+    /// `login.providers[].kind`.
+    ProviderKind {
+        /// Any OpenID Provider, by discovery.
+        Oidc = "oidc",
+        /// GitHub or GitHub Enterprise Server (not supported yet: another issue adds it).
+        Github = "github",
+    }
+}
+
+/// Provider ids that name other sign-in sources (SPEC §9: `sessions.method`).
+pub const RESERVED_PROVIDER_IDS: &[&str] = &["app", "password", "local"];
+
+/// One upstream identity provider. `Debug` masks the inline secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub id: String,
+    pub kind: ProviderKind,
+    pub name: String,
+    pub issuer: String,
+    pub api_base_url: String,
+    pub web_base_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub client_secret_file: String,
+    pub client_secret_env: String,
+    pub scopes: Vec<String>,
+    pub allowed_email_domains: Vec<String>,
+    pub allowed_emails: Vec<String>,
+    pub required_claims: BTreeMap<String, String>,
+    pub allowed_orgs: Vec<String>,
+    pub allow_any_account: bool,
+    pub create_users: bool,
+    pub link_existing_by_email: bool,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        ProviderSettings {
+            id: String::new(),
+            kind: ProviderKind::Oidc,
+            name: String::new(),
+            issuer: String::new(),
+            api_base_url: "https://api.github.com".into(),
+            web_base_url: "https://github.com".into(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            client_secret_file: String::new(),
+            client_secret_env: String::new(),
+            scopes: Vec::new(),
+            allowed_email_domains: Vec::new(),
+            allowed_emails: Vec::new(),
+            required_claims: BTreeMap::new(),
+            allowed_orgs: Vec::new(),
+            allow_any_account: false,
+            create_users: true,
+            link_existing_by_email: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for ProviderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = if self.client_secret.is_empty() { "" } else { "********" };
+        f.debug_struct("ProviderSettings")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &secret)
+            .field("client_secret_file", &self.client_secret_file)
+            .field("client_secret_env", &self.client_secret_env)
+            .field("scopes", &self.scopes)
+            .field("allowed_email_domains", &self.allowed_email_domains)
+            .field("allowed_emails", &self.allowed_emails)
+            .field("required_claims", &self.required_claims)
+            .field("allowed_orgs", &self.allowed_orgs)
+            .field("allow_any_account", &self.allow_any_account)
+            .field("create_users", &self.create_users)
+            .field("link_existing_by_email", &self.link_existing_by_email)
+            .finish()
+    }
+}
+
+impl ProviderSettings {
+    /// The scopes asked for: the configured ones, else the kind's default.
+    pub fn effective_scopes(&self) -> Vec<String> {
+        if !self.scopes.is_empty() {
+            return self.scopes.clone();
+        }
+        let defaults: &[&str] = match self.kind {
+            ProviderKind::Oidc => &["openid", "email", "profile"],
+            ProviderKind::Github if self.allowed_orgs.is_empty() => &["read:user", "user:email"],
+            ProviderKind::Github => &["read:user", "user:email", "read:org"],
+        };
+        defaults.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The identity key's issuer part (SPEC §9.1): the issuer, for GitHub `api_base_url`.
+    pub fn identity_issuer(&self) -> &str {
+        match self.kind {
+            ProviderKind::Oidc => &self.issuer,
+            ProviderKind::Github => &self.api_base_url,
+        }
+    }
+
+    /// Whether no access list restricts who signs in.
+    pub fn has_no_access_list(&self) -> bool {
+        self.allowed_email_domains.is_empty()
+            && self.allowed_emails.is_empty()
+            && self.required_claims.is_empty()
+            && self.allowed_orgs.is_empty()
+    }
+
+    /// Who may sign in through this provider, in plain words (SPEC §9: `config check`, the
+    /// README): "any Google account whose email ends in @acme.com".
+    pub fn who_may_sign_in(&self) -> String {
+        let mut conditions = Vec::new();
+        let domains: Vec<String> = self.allowed_email_domains.iter().map(|d| format!("@{d}")).collect();
+        match (domains.is_empty(), self.allowed_emails.is_empty()) {
+            (false, true) => conditions.push(format!("whose email ends in {}", or_list(&domains))),
+            (true, false) => conditions.push(format!("whose email is {}", or_list(&self.allowed_emails))),
+            (false, false) => conditions.push(format!(
+                "whose email ends in {} or is {}",
+                or_list(&domains),
+                or_list(&self.allowed_emails)
+            )),
+            (true, true) => {}
+        }
+        for (claim, value) in &self.required_claims {
+            conditions.push(format!("whose \"{claim}\" claim is or contains \"{value}\""));
+        }
+        if !self.allowed_orgs.is_empty() {
+            conditions.push(format!("that is an active member of {}", or_list(&self.allowed_orgs)));
+        }
+        let mut words = format!("any {} account", self.name);
+        if !conditions.is_empty() {
+            words.push(' ');
+            words.push_str(&conditions.join(" and "));
+        }
+        if !self.create_users {
+            words.push_str(", already linked to a Gatehouse user (no new users)");
+        }
+        words
+    }
+}
+
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// `[a-z0-9-]{1,32}`.
+pub fn is_provider_id(id: &str) -> bool {
+    (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A provider's or the app's URL (SPEC §9): `https://`, or `http://` on a literal loopback
+/// host; no query, fragment or user information.
+pub fn check_upstream_url(value: &str) -> Result<(), String> {
+    let url = url::Url::parse(value).map_err(|_| format!("{value:?} is not an absolute URL"))?;
+    let host = url.host_str().unwrap_or("");
+    match url.scheme() {
+        "https" if !host.is_empty() => {}
+        "http" if is_loopback_host(host) => {}
+        _ => return Err(format!("{value:?} must be an https URL (http only on a loopback host)")),
+    }
+    if value.contains('?') || value.contains('#') {
+        return Err(format!("{value:?} must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{value:?} must not contain user information"));
+    }
+    Ok(())
+}
+
+pub(super) fn is_variable_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Every problem of the providers list, as (key, why); never echoes a secret.
+pub fn check_providers(providers: &[ProviderSettings]) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (index, provider) in providers.iter().enumerate() {
+        let key = |name: &str| format!("login.providers[{index}].{name}");
+        let mut problem = |name: &str, why: String| problems.push((key(name), why));
+        let id = &provider.id;
+        if !is_provider_id(id) {
+            problem("id", format!("{id:?} must be 1 to 32 of a-z, 0-9 and -"));
+        } else if RESERVED_PROVIDER_IDS.contains(&id.as_str()) {
+            problem("id", format!("{id:?} is reserved (app, password and local name other sign-in sources)"));
+        } else if !seen.insert(id.clone()) {
+            problem("id", format!("{id:?} is used by another provider"));
+        }
+        if provider.kind == ProviderKind::Github {
+            problem("kind", "\"github\" is not supported yet; use \"oidc\"".into());
+        }
+        if provider.name.trim().is_empty() {
+            problem("name", "must be set (the button says \"Continue with NAME\")".into());
+        }
+        if provider.kind == ProviderKind::Oidc {
+            if let Err(why) = check_upstream_url(&provider.issuer) {
+                problem("issuer", why);
+            }
+            if !provider.allowed_orgs.is_empty() {
+                problem("allowed_orgs", "applies to kind = \"github\" only".into());
+            }
+            let scopes = provider.effective_scopes();
+            if !scopes.iter().any(|s| s == "openid") {
+                problem("scopes", "must include \"openid\"".into());
+            }
+        }
+        for scope in &provider.scopes {
+            if !super::is_scope_token(scope) {
+                problem("scopes", format!("{scope:?} is not a valid scope value"));
+            }
+        }
+        if provider.client_id.is_empty() {
+            problem("client_id", "must be set (the client id registered at the provider)".into());
+        }
+        let secrets = [&provider.client_secret, &provider.client_secret_file, &provider.client_secret_env];
+        match secrets.iter().filter(|value| !value.is_empty()).count() {
+            0 => problem("client_secret", "set exactly one of client_secret, client_secret_file, client_secret_env".into()),
+            1 => {}
+            _ => problem(
+                "client_secret",
+                "set only one of client_secret, client_secret_file, client_secret_env".into(),
+            ),
+        }
+        let file = &provider.client_secret_file;
+        if !file.is_empty() && !Path::new(file).is_file() {
+            problem("client_secret_file", format!("{file:?} is not a readable file"));
+        }
+        let name = &provider.client_secret_env;
+        if !name.is_empty() {
+            if !is_variable_name(name) {
+                problem("client_secret_env", format!("{name:?} is not an environment variable name (letters, digits and _)"));
+            } else if std::env::var(name).map(|v| v.trim().is_empty()).unwrap_or(true) {
+                problem("client_secret_env", format!("the environment variable {name} is not set"));
+            }
+        }
+        for domain in &provider.allowed_email_domains {
+            let valid = !domain.is_empty()
+                && !domain.contains('@')
+                && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+            if !valid {
+                problem("allowed_email_domains", format!("{domain:?} is not a domain such as \"acme.com\""));
+            }
+        }
+        for email in &provider.allowed_emails {
+            if !email.contains('@') || email.chars().any(char::is_whitespace) {
+                problem("allowed_emails", format!("{email:?} is not an email address"));
+            }
+        }
+        for (claim, value) in &provider.required_claims {
+            if claim.is_empty() || value.is_empty() {
+                problem("required_claims", format!("{claim:?} = {value:?}: name and value must be set"));
+            }
+        }
+        if provider.has_no_access_list() && provider.create_users && !provider.allow_any_account {
+            let name = if provider.name.is_empty() { id.as_str() } else { provider.name.as_str() };
+            problem(
+                "allow_any_account",
+                format!(
+                    "anyone with a {name} account could sign in: set allowed_email_domains, allowed_emails or required_claims, or allow_any_account = true"
+                ),
+            );
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn google() -> ProviderSettings {
+        ProviderSettings {
+            id: "google".into(),
+            name: "Google".into(),
+            issuer: "https://accounts.google.com".into(),
+            client_id: "abc".into(),
+            client_secret: "s3cret".into(),
+            allowed_email_domains: vec!["acme.com".into()],
+            ..ProviderSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_good_provider_passes() {
+        assert_eq!(check_providers(&[google()]), Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn anyone_could_sign_in_is_refused() {
+        let open = ProviderSettings { allowed_email_domains: vec![], ..google() };
+        let problems = check_providers(&[open.clone()]);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].1.contains("anyone with a Google account could sign in"), "{problems:?}");
+        assert!(check_providers(&[ProviderSettings { allow_any_account: true, ..open.clone() }]).is_empty());
+        assert!(check_providers(&[ProviderSettings { create_users: false, ..open }]).is_empty());
+    }
+
+    #[test]
+    fn ids_issuers_and_secrets_are_checked() {
+        for (bad, key) in [
+            (ProviderSettings { id: "Google".into(), ..google() }, "login.providers[0].id"),
+            (ProviderSettings { id: "password".into(), ..google() }, "login.providers[0].id"),
+            (ProviderSettings { issuer: "http://idp.example.com".into(), ..google() }, "login.providers[0].issuer"),
+            (ProviderSettings { client_secret_env: "X".into(), ..google() }, "login.providers[0].client_secret"),
+            (ProviderSettings { client_secret: String::new(), ..google() }, "login.providers[0].client_secret"),
+            (ProviderSettings { kind: ProviderKind::Github, ..google() }, "login.providers[0].kind"),
+        ] {
+            let problems = check_providers(&[bad]);
+            assert!(problems.iter().any(|(k, _)| k == key), "{key}: {problems:?}");
+            assert!(problems.iter().all(|(_, why)| !why.contains("s3cret")));
+        }
+        assert!(check_providers(&[ProviderSettings { issuer: "http://127.0.0.1:9/x".into(), ..google() }]).is_empty());
+        let twice = check_providers(&[google(), google()]);
+        assert!(twice.iter().any(|(_, why)| why.contains("used by another provider")));
+    }
+
+    #[test]
+    fn who_may_sign_in_in_plain_words() {
+        assert_eq!(google().who_may_sign_in(), "any Google account whose email ends in @acme.com");
+        let claims = ProviderSettings {
+            allowed_email_domains: vec![],
+            required_claims: BTreeMap::from([("groups".to_string(), "mcp-users".to_string())]),
+            ..google()
+        };
+        assert_eq!(claims.who_may_sign_in(), "any Google account whose \"groups\" claim is or contains \"mcp-users\"");
+    }
+}

@@ -1,0 +1,59 @@
+//! Who signs in (SPEC §9): the sign-in sources a pending request can use — the password form,
+//! each upstream provider, later the app beside Gatehouse — and how a sign-in through any of
+//! them ends.
+//!
+//! `sources` lists them for the login page and `auto_redirect`; `upstream` makes the calls to
+//! providers (HTTP client, discovery, JWKS caches); `oidc` is the protocol (authorization URL,
+//! `iss`, `id_token`); `access` the access rules and `linking` the users/identities rules;
+//! `sign_in` the one way a sign-in for a pending request is finished; `provider_sign_in` the
+//! round trip itself and "Not you? Sign out".
+
+pub mod access;
+pub mod linking;
+pub mod oidc;
+pub mod provider_sign_in;
+pub mod sign_in;
+pub mod upstream;
+
+use crate::config::{LoginSettings, ProviderKind, ProviderSettings};
+
+/// A way to sign in that the login page offers.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// An upstream provider: a "Continue with NAME" button.
+    Provider(&'a ProviderSettings),
+    /// The local email + password form.
+    Password,
+}
+
+/// The sign-in sources in the order the login page shows them: providers, then the password
+/// form when it is on.
+pub fn sources(login: &LoginSettings) -> Vec<Source<'_>> {
+    let mut sources: Vec<Source> = login.providers.iter().filter(|p| is_supported(p)).map(Source::Provider).collect();
+    if login.password_enabled {
+        sources.push(Source::Password);
+    }
+    sources
+}
+
+/// The provider that `/authorize` goes straight to: `auto_redirect` on and it is the only source.
+pub fn auto_redirect_target(login: &LoginSettings) -> Option<&ProviderSettings> {
+    match sources(login).as_slice() {
+        [Source::Provider(provider)] if login.auto_redirect => Some(provider),
+        _ => None,
+    }
+}
+
+/// A configured provider this version can sign in through.
+pub fn provider<'a>(login: &'a LoginSettings, id: &str) -> Option<&'a ProviderSettings> {
+    login.providers.iter().find(|p| p.id == id && is_supported(p))
+}
+
+fn is_supported(provider: &ProviderSettings) -> bool {
+    provider.kind == ProviderKind::Oidc
+}
+
+/// The redirect URI registered at a provider: `{issuer}/login/{id}/callback`.
+pub fn callback_url(issuer: &str, provider_id: &str) -> String {
+    crate::paths::endpoint(issuer, &crate::paths::provider_callback(provider_id))
+}

@@ -1,0 +1,398 @@
+//! The round trip to an upstream provider (SPEC §9.1): going there (PKCE S256, a single-use
+//! `state` bound to the pending request, the browser and the provider, `nonce`), the callback
+//! with its mix-up defences, the exchange and the `id_token`, then the access and linking rules
+//! and the shared finish of `sign_in`. Also "Not you? Sign out", which goes back to the source.
+//! Every refusal is a page (never a redirect to the client) and, unless the provider could not
+//! be reached, a `user.login.denied` row.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::oidc::{self, Authorization, IdTokenError};
+use super::sign_in::SignIn;
+use super::upstream::Discovery;
+use super::{callback_url, linking, provider};
+use crate::authorize::pending::{open_pending, pending_request};
+use crate::authorize::{Browser, ErrorPage};
+use crate::config::{ProviderSettings, Settings};
+use crate::db::{write_tx, DbError};
+use crate::error::AppError;
+use crate::oauth::pkce::s256_challenge;
+use crate::oauth::query;
+use crate::paths;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::audit::{self, event, Actor, AuditRecord};
+use crate::store::auth_requests;
+use crate::store::sessions;
+use crate::store::upstream_logins::{self, UpstreamLoginRow};
+
+pub enum ProviderOutcome {
+    /// 303 to the provider's authorization endpoint.
+    GoUpstream(String),
+    Page(ErrorPage),
+    /// Signed in: set the session cookie and go on to consent.
+    SignedIn { session_token: String, location: String },
+    /// "Not you?": the session is over (remove its cookie); go back to the source.
+    SignedOut(String),
+}
+
+/// The fields of a "Continue with NAME" button.
+pub struct ProviderForm {
+    pub provider: String,
+    pub request_id: String,
+    pub csrf_token: String,
+}
+
+fn timeout(settings: &Settings) -> Duration {
+    Duration::from_millis(settings.login.upstream_timeout_ms)
+}
+
+fn unreachable_page(provider: &ProviderSettings) -> ErrorPage {
+    ErrorPage::new(
+        502,
+        "Sign-in service unavailable",
+        format!("{} could not be reached or did not answer in time. Try again in a moment.", provider.name),
+    )
+}
+
+fn not_completed(message: &str) -> ErrorPage {
+    ErrorPage::new(400, "Sign-in not completed", format!("{message} Go back to the application and start again."))
+}
+
+/// `POST /login/provider`: a "Continue with NAME" button.
+pub async fn continue_with(
+    state: &AppState,
+    settings: &Settings,
+    form: ProviderForm,
+    browser: &Browser,
+) -> Result<ProviderOutcome, AppError> {
+    let Some((pending, _client)) = pending_request(state, settings, form.request_id, browser, Some(form.csrf_token)).await?
+    else {
+        return Ok(ProviderOutcome::Page(crate::authorize::expired_request()));
+    };
+    let Some(provider) = provider(&settings.login, &form.provider) else {
+        return Ok(ProviderOutcome::Page(ErrorPage::new(400, "Unknown sign-in provider", "This way to sign in is not offered here.")));
+    };
+    go_upstream(state, settings, provider, &pending.request_id, &pending.browser_hash, pending.fresh_sign_in, pending.expires_at)
+        .await
+}
+
+/// Send the browser to the provider for the pending request `request_id` (started by the
+/// browser whose binding cookie digests to `browser_hash`).
+pub async fn go_upstream(
+    state: &AppState,
+    settings: &Settings,
+    provider: &ProviderSettings,
+    request_id: &str,
+    browser_hash: &str,
+    fresh_sign_in: bool,
+    expires_at: i64,
+) -> Result<ProviderOutcome, AppError> {
+    let now = state.clock.now();
+    let discovery = match state.upstream.discovery(provider, timeout(settings), now).await {
+        Ok(discovery) => discovery,
+        Err(error) => {
+            tracing::warn!(provider = %provider.id, %error, "provider discovery failed");
+            return Ok(ProviderOutcome::Page(unreachable_page(provider)));
+        }
+    };
+    let upstream_state = secrets::random_token(32);
+    let nonce = secrets::random_token(32);
+    let verifier = secrets::random_token(48);
+    let row = UpstreamLoginRow {
+        state_hash: secrets::digest(&upstream_state),
+        request_id: request_id.to_string(),
+        provider: provider.id.clone(),
+        browser_hash: browser_hash.to_string(),
+        pkce_verifier: verifier.clone(),
+        nonce: nonce.clone(),
+        created_at: now,
+        expires_at,
+    };
+    state.db.run(move |conn| Ok(upstream_logins::insert(conn, &row)?)).await?;
+    let redirect_uri = callback_url(&settings.issuer, &provider.id);
+    let url = oidc::authorization_url(
+        &discovery,
+        provider,
+        &Authorization {
+            redirect_uri: &redirect_uri,
+            state: &upstream_state,
+            nonce: &nonce,
+            code_challenge: &s256_challenge(&verifier),
+            fresh_sign_in,
+        },
+    );
+    Ok(ProviderOutcome::GoUpstream(url))
+}
+
+/// A refusal: its audit row, and the page.
+async fn deny(
+    state: &AppState,
+    provider_id: &str,
+    rule: &str,
+    client_id: Option<String>,
+    browser: &Browser,
+    page: ErrorPage,
+) -> Result<ProviderOutcome, AppError> {
+    let now = state.clock.now();
+    let mut record = AuditRecord::new(event::USER_LOGIN_DENIED, Actor::Anonymous, json!({"method": provider_id, "rule": rule}))
+        .from(&browser.origin);
+    record.client_id = client_id;
+    state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await?;
+    Ok(ProviderOutcome::Page(page))
+}
+
+/// `GET /login/{id}/callback`.
+pub async fn callback(
+    state: &AppState,
+    settings: &Settings,
+    provider_id: &str,
+    raw_query: &str,
+    browser: &Browser,
+) -> Result<ProviderOutcome, AppError> {
+    let params = match query::pairs(raw_query.as_bytes(), &[]) {
+        Ok(params) => params,
+        Err(error) => return Ok(ProviderOutcome::Page(not_completed(&format!("The answer of the sign-in service was refused: {error}.")))),
+    };
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let now = state.clock.now();
+    let Some(upstream_state) = param("state") else {
+        return deny(state, provider_id, "missing_state", None, browser, not_completed("The answer of the sign-in service had no state.")).await;
+    };
+    // Taken whatever follows: a state is good for one callback, from whichever browser.
+    let state_hash = secrets::digest(&upstream_state);
+    let taken = state
+        .db
+        .run(move |conn| {
+            let Some(row) = upstream_logins::take(conn, &state_hash)? else { return Ok(None) };
+            let pending = auth_requests::find_open(conn, &row.request_id, now)?;
+            Ok(Some((row, pending)))
+        })
+        .await?;
+    let Some((row, pending)) = taken else {
+        return deny(state, provider_id, "unknown_state", None, browser, not_completed("This sign-in is unknown, has expired or was already used.")).await;
+    };
+    let client_id = pending.as_ref().map(|p| p.client_id.clone());
+    // The mix-up defence: the state was issued for the provider whose callback this is.
+    if row.provider != provider_id {
+        return deny(state, provider_id, "provider_mismatch", client_id, browser, not_completed("This answer came back from another sign-in service than the one this sign-in went to.")).await;
+    }
+    let same_browser = browser
+        .browser_token
+        .as_deref()
+        .is_some_and(|token| secrets::constant_time_eq(&secrets::digest(token), &row.browser_hash));
+    if !same_browser {
+        return deny(state, provider_id, "other_browser", client_id, browser, not_completed("This sign-in was started in another browser.")).await;
+    }
+    let Some(pending) = pending.filter(|_| row.expires_at > now) else {
+        return deny(state, provider_id, "expired_request", client_id, browser, crate::authorize::expired_request()).await;
+    };
+    let Some(provider) = provider(&settings.login, provider_id) else {
+        return deny(state, provider_id, "unknown_provider", client_id, browser, not_completed("This sign-in service is no longer offered here.")).await;
+    };
+    if let Some(error) = param("error") {
+        let error = crate::text::truncate(&error, 64);
+        let message = if error == "access_denied" {
+            format!("The sign-in at {} was cancelled or refused.", provider.name)
+        } else {
+            format!("{} answered with an error ({error}).", provider.name)
+        };
+        return deny(state, provider_id, "upstream_error", client_id, browser, not_completed(&message)).await;
+    }
+    let discovery = match state.upstream.discovery(provider, timeout(settings), now).await {
+        Ok(discovery) => discovery,
+        Err(error) => {
+            tracing::warn!(provider = %provider.id, %error, "provider discovery failed");
+            return Ok(ProviderOutcome::Page(unreachable_page(provider)));
+        }
+    };
+    if let Err(why) = oidc::check_callback_issuer(param("iss").as_deref(), provider, &discovery) {
+        tracing::info!(provider = %provider.id, %why, "callback refused");
+        return deny(state, provider_id, "wrong_iss", client_id, browser, not_completed("The answer did not come from the sign-in service it should have.")).await;
+    }
+    let Some(code) = param("code") else {
+        return deny(state, provider_id, "missing_code", client_id, browser, not_completed("The answer of the sign-in service had no code.")).await;
+    };
+    let account = match verified_account(state, settings, provider, &discovery, &row, &code).await {
+        Ok(account) => account,
+        Err(Failure::Unreachable(error)) => {
+            tracing::warn!(provider = %provider.id, %error, "provider call failed");
+            return Ok(ProviderOutcome::Page(unreachable_page(provider)));
+        }
+        Err(Failure::Invalid(rule, why)) => {
+            tracing::warn!(provider = %provider.id, %why, "provider answer refused");
+            let page = not_completed(&format!("The answer of {} could not be verified.", provider.name));
+            return deny(state, provider_id, rule, client_id, browser, page).await;
+        }
+    };
+
+    let sign_in = SignIn::new(settings, &pending.request_id, &pending.client_id, "", &provider.id, &browser.origin, now);
+    let for_db = provider.clone();
+    let (origin, client) = (browser.origin.clone(), pending.client_id.clone());
+    let outcome = state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let linked = match linking::link(conn, &for_db, &account, now)? {
+                    Ok(linked) => linked,
+                    Err(refusal) => return Ok::<_, DbError>(Err(refusal)),
+                };
+                let mut sign_in = sign_in;
+                sign_in.session.user_id = linked.user.user_id.clone();
+                sign_in.record.detail = json!({"user_id": linked.user.user_id, "method": for_db.id});
+                for record in &linked.records {
+                    audit::record(conn, now, &record.clone().client(&client).from(&origin))?;
+                }
+                sign_in.record(conn, now)?;
+                Ok(Ok(sign_in))
+            })
+        })
+        .await?;
+    match outcome {
+        Ok(sign_in) => {
+            let location = sign_in.consent_location(settings);
+            Ok(ProviderOutcome::SignedIn { session_token: sign_in.session_token, location })
+        }
+        Err(refusal) => {
+            let page = ErrorPage::new(
+                403,
+                "Not allowed to sign in",
+                format!("Your account is not allowed to sign in here. {}", refusal.explain(provider)),
+            );
+            deny(state, provider_id, refusal.rule(), client_id, browser, page).await
+        }
+    }
+}
+
+enum Failure {
+    /// The provider could not be reached or answered with an error: nothing is recorded.
+    Unreachable(String),
+    /// The provider's answer does not hold: (audit rule, why).
+    Invalid(&'static str, String),
+}
+
+/// The code exchanged at this provider's token endpoint (only there: the mix-up defence), the
+/// `id_token` verified (the JWKS refetched once for an unknown `kid`), `userinfo` when the
+/// token has no email.
+async fn verified_account(
+    state: &AppState,
+    settings: &Settings,
+    provider: &ProviderSettings,
+    discovery: &Discovery,
+    row: &UpstreamLoginRow,
+    code: &str,
+) -> Result<super::access::Account, Failure> {
+    let timeout = timeout(settings);
+    let secret = client_secret(provider).map_err(Failure::Unreachable)?;
+    let redirect_uri = callback_url(&settings.issuer, &provider.id);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("code_verifier", row.pkce_verifier.as_str()),
+    ];
+    let tokens = state
+        .upstream
+        .exchange(discovery, &provider.client_id, &secret, &form, timeout)
+        .await
+        .map_err(|e| Failure::Unreachable(e.to_string()))?;
+    let id_token = tokens.id_token.ok_or(Failure::Invalid("id_token_missing", "no id_token".into()))?;
+    let now = state.clock.now();
+    let mut claims = None;
+    for refetch in [false, true] {
+        let jwks = state
+            .upstream
+            .jwks(&discovery.jwks_uri, refetch, timeout, now)
+            .await
+            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        match oidc::verify_id_token(&id_token, &jwks, provider, &row.nonce, now) {
+            Ok(verified) => {
+                claims = Some(verified);
+                break;
+            }
+            Err(IdTokenError::UnknownKey) if !refetch => continue,
+            Err(IdTokenError::UnknownKey) => {
+                return Err(Failure::Invalid("id_token_invalid", "no key of the JWKS matches, even after a refetch".into()))
+            }
+            Err(IdTokenError::Invalid(why)) => return Err(Failure::Invalid("id_token_invalid", why)),
+        }
+    }
+    let claims = claims.ok_or(Failure::Invalid("id_token_invalid", "not verified".into()))?;
+    let userinfo = if claims.get("email").and_then(|e| e.as_str()).is_some() {
+        None
+    } else {
+        let endpoint = discovery
+            .userinfo_endpoint
+            .as_deref()
+            .ok_or(Failure::Invalid("email_missing", "no email in the id_token and no userinfo endpoint".into()))?;
+        let info = state
+            .upstream
+            .userinfo(endpoint, &tokens.access_token, timeout)
+            .await
+            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        Some(info)
+    };
+    oidc::account(provider, claims, userinfo).map_err(|why| Failure::Invalid("userinfo_subject", why))
+}
+
+/// The provider's client secret: the value, the file's content or the environment variable's.
+pub fn client_secret(provider: &ProviderSettings) -> Result<String, String> {
+    if !provider.client_secret.is_empty() {
+        return Ok(provider.client_secret.clone());
+    }
+    if !provider.client_secret_file.is_empty() {
+        return std::fs::read_to_string(&provider.client_secret_file)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| format!("client_secret_file {:?}: {e}", provider.client_secret_file));
+    }
+    std::env::var(&provider.client_secret_env)
+        .map(|s| s.trim().to_string())
+        .map_err(|_| format!("the environment variable {} is not set", provider.client_secret_env))
+}
+
+/// `POST /consent/sign-out` ("Not you? Sign out"): end the session, mark the pending request
+/// for a fresh sign-in, and go back to the source the session came from — its provider with
+/// `prompt=login`, else the login page.
+pub async fn not_you(
+    state: &AppState,
+    settings: &Settings,
+    request_id: String,
+    csrf_token: String,
+    browser: &Browser,
+) -> Result<ProviderOutcome, AppError> {
+    let now = state.clock.now();
+    let Some(token) = browser.session_token.clone() else {
+        return Ok(ProviderOutcome::Page(crate::authorize::expired_request()));
+    };
+    let for_db = browser.clone();
+    let ended = state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let hash = secrets::digest(&token);
+                let Some(session) = sessions::find_live(conn, &hash, now)? else { return Ok::<_, DbError>(None) };
+                if !secrets::constant_time_eq(&csrf_token, &session.csrf_token) {
+                    return Ok(None);
+                }
+                let Some(pending) = open_pending(conn, &request_id, &for_db, None, now)? else { return Ok(None) };
+                sessions::delete(conn, &hash)?;
+                auth_requests::restart_sign_in(conn, &pending.request_id)?;
+                Ok(Some((session, pending)))
+            })
+        })
+        .await?;
+    let Some((session, pending)) = ended else {
+        return Ok(ProviderOutcome::Page(ErrorPage::new(400, "Not signed out", "The sign-out request was not valid.")));
+    };
+    if let Some(provider) = provider(&settings.login, &session.method) {
+        if let ProviderOutcome::GoUpstream(url) =
+            go_upstream(state, settings, provider, &pending.request_id, &pending.browser_hash, true, pending.expires_at).await?
+        {
+            return Ok(ProviderOutcome::SignedOut(url));
+        }
+    }
+    let login = format!("{}{}?request_id={}", settings.issuer_path(), paths::LOGIN, pending.request_id);
+    Ok(ProviderOutcome::SignedOut(login))
+}

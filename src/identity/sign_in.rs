@@ -1,0 +1,71 @@
+//! Finishing a sign-in for a pending request (SPEC §5, §9): whatever the source — the password
+//! form, a provider, later the app — the same session (`auth_time`, `method`), the request
+//! bound to the user, `user.login.succeeded` naming the method, and on to consent.
+
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::db::{DbConnection, DbError};
+use crate::origin::Origin;
+use crate::paths;
+use crate::secrets;
+use crate::store::audit::{self, event, Actor, AuditRecord};
+use crate::store::auth_requests;
+use crate::store::sessions::{self, SessionRow};
+
+/// A sign-in about to be recorded: the session (its cookie value apart) and the audit row.
+pub struct SignIn {
+    pub session_token: String,
+    pub session: SessionRow,
+    pub request_id: String,
+    pub record: AuditRecord,
+}
+
+impl SignIn {
+    /// `user_id` signed in now through `method` (`password`, a provider id, `app`) for the
+    /// pending request `request_id` of `client_id`.
+    pub fn new(
+        settings: &Settings,
+        request_id: &str,
+        client_id: &str,
+        user_id: &str,
+        method: &str,
+        origin: &Origin,
+        now: i64,
+    ) -> SignIn {
+        let session_token = secrets::random_token(32);
+        SignIn {
+            session: SessionRow {
+                session_hash: secrets::digest(&session_token),
+                user_id: user_id.to_string(),
+                csrf_token: secrets::random_token(24),
+                created_at: now,
+                expires_at: now + settings.login.session_ttl_secs as i64,
+                auth_time: now,
+                method: method.to_string(),
+            },
+            session_token,
+            request_id: request_id.to_string(),
+            record: AuditRecord::new(event::USER_LOGIN_SUCCEEDED, Actor::Anonymous, json!({"user_id": user_id, "method": method}))
+                .client(client_id)
+                .from(origin),
+        }
+    }
+
+    /// Write it, inside the caller's transaction (with whatever else that sign-in changes).
+    pub fn record(&self, conn: &mut DbConnection, now: i64) -> Result<(), DbError> {
+        sessions::insert(conn, &self.session)?;
+        auth_requests::set_user(conn, &self.request_id, &self.session.user_id)?;
+        audit::record(conn, now, &self.record)?;
+        Ok(())
+    }
+
+    /// Where the browser goes next: the request's consent page.
+    pub fn consent_location(&self, settings: &Settings) -> String {
+        consent_location(settings, &self.request_id)
+    }
+}
+
+pub fn consent_location(settings: &Settings, request_id: &str) -> String {
+    format!("{}{}?request_id={request_id}", settings.issuer_path(), paths::CONSENT)
+}
