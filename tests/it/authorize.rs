@@ -368,7 +368,7 @@ async fn forged_or_missing_csrf_and_replayed_consent_are_refused() {
 
     // Logout needs the session's CSRF token.
     let logout_csrf =
-        consent.split("action=\"/logout\"").nth(1).and_then(|rest| input_value(rest, "csrf_token")).unwrap();
+        consent.split("action=\"/consent/sign-out\"").nth(1).and_then(|rest| input_value(rest, "csrf_token")).unwrap();
     let forged = s.app.post_form_with(&b, "/logout", &[("csrf_token", "forged")]).await;
     assert_eq!(forged.status(), 400);
     let missing = s.app.post_form_with(&b, "/logout", &[]).await;

@@ -28,4 +28,5 @@ mod registration_management;
 mod reload;
 mod signin;
 mod token;
+mod upstream;
 mod users;

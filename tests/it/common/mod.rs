@@ -6,6 +6,7 @@ pub mod flow;
 pub mod process;
 pub mod proxy;
 pub mod tls_server;
+pub mod upstream;
 
 use std::net::TcpListener;
 use std::sync::Arc;
