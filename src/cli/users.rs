@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use super::{now, print_json, with_connection, CommandError};
 use crate::config::Settings;
-use crate::operator::{self, UserRef};
+use crate::operator::{self, NewUser, Role, UserRef};
 use crate::store::audit::Actor;
 
 /// A user named by email (a value with `@`) or by id (`--id`): users of the app or of a
@@ -39,6 +39,9 @@ pub enum UsersCommand {
         /// You vouch for the email address (it reaches clients as `email_verified: true`)
         #[arg(long)]
         email_verified: bool,
+        /// The user may open the dashboard (`/admin`)
+        #[arg(long)]
+        admin: bool,
     },
     /// List users with their source, role and linked identities
     List {
@@ -73,6 +76,16 @@ pub enum UsersCommand {
         #[arg(long)]
         provider: String,
     },
+    /// Give a user the admin role (the dashboard) or take it away: `set-role EMAIL ROLE` or
+    /// `set-role --id ID ROLE`, ROLE being admin or user
+    SetRole {
+        /// EMAIL ROLE, or ROLE alone with --id
+        #[arg(required = true, num_args = 1..=2, value_names = ["EMAIL", "ROLE"])]
+        values: Vec<String>,
+        /// The user's id instead of an email
+        #[arg(long)]
+        id: Option<String>,
+    },
     /// Set a local user's password (from the first line of standard input with
     /// --password-stdin). Their sessions end, their refresh tokens are revoked and their
     /// unredeemed codes deleted
@@ -86,8 +99,13 @@ pub enum UsersCommand {
 
 pub fn run(settings: &Settings, command: UsersCommand) -> Result<(), CommandError> {
     match command {
-        UsersCommand::Add { email, password_stdin, email_verified } => {
-            add(settings, &email, password_stdin, email_verified)
+        UsersCommand::Add { email, password_stdin, email_verified, admin } => {
+            let role = if admin { Role::Admin } else { Role::User };
+            add(settings, email, password_stdin, email_verified, role)
+        }
+        UsersCommand::SetRole { mut values, id } => {
+            let role = values.pop().unwrap_or_default();
+            set_role(settings, UserRef::from_cli(values.pop(), id)?, &role)
         }
         UsersCommand::List { json } => list(settings, json),
         UsersCommand::Show { user, json } => show(settings, user.user()?, json),
@@ -98,13 +116,25 @@ pub fn run(settings: &Settings, command: UsersCommand) -> Result<(), CommandErro
     }
 }
 
-/// `users add EMAIL [--password-stdin] [--email-verified]`.
-pub fn add(settings: &Settings, email: &str, password_stdin: bool, email_verified: bool) -> Result<(), CommandError> {
+/// `users add EMAIL [--password-stdin] [--email-verified] [--admin]`.
+pub fn add(
+    settings: &Settings,
+    email: String,
+    password_stdin: bool,
+    email_verified: bool,
+    role: Role,
+) -> Result<(), CommandError> {
     let password = read_new_password(password_stdin)?;
-    let user = with_connection(settings, |conn| {
-        Ok(operator::add_user(conn, email, &password, email_verified, Actor::Cli, now())?)
-    })?;
-    println!("created user {} ({})", user.display_name(), user.user_id);
+    let new = NewUser { email, password, email_verified, role };
+    let user = with_connection(settings, |conn| Ok(operator::add_user(conn, &new, Actor::Cli, now())?))?;
+    println!("created user {} ({}, role {})", user.display_name(), user.user_id, user.role);
+    Ok(())
+}
+
+pub fn set_role(settings: &Settings, user: UserRef, role: &str) -> Result<(), CommandError> {
+    let role = Role::parse(role)?;
+    let user = with_connection(settings, |conn| Ok(operator::set_role(conn, &user, role, Actor::Cli, now())?))?;
+    println!("{} now has the role {}", display(&user), user.role);
     Ok(())
 }
 

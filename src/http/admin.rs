@@ -332,6 +332,26 @@ pub async fn enable_user(
     Ok(json_response(StatusCode::OK, &detail))
 }
 
+/// `POST /users/{id}/role` with `{"role": "admin" | "user"}`.
+pub async fn set_user_role(
+    _admin: Admin,
+    request: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let body = json_body(&request, payload, settings.server.max_body_bytes, false).await?;
+    let role = match body.get("role") {
+        Some(Value::String(role)) => operator::Role::parse(role)?,
+        _ => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "role must be \"admin\" or \"user\"")),
+    };
+    let now = state.clock.now();
+    let user = UserRef::Id(id.into_inner());
+    let detail = run_operator(&state, move |conn| operator::set_role(conn, &user, role, Actor::AdminApi, now)).await?;
+    Ok(json_response(StatusCode::OK, &detail))
+}
+
 pub async fn unlink_identity(
     _admin: Admin,
     path: web::Path<(String, String)>,
@@ -427,6 +447,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/users/{id}/enable").route(web::post().to(enable_user)).default_service(wrong_method("POST")),
+    )
+    .service(
+        web::resource("/users/{id}/role").route(web::post().to(set_user_role)).default_service(wrong_method("POST")),
     )
     .service(
         web::resource("/users/{id}/identities/{provider}")

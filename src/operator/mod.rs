@@ -23,8 +23,8 @@ pub use clients::{
 };
 pub use keys::{list_keys, rotate_key};
 pub use users::{
-    add_user, check_email, disable_user, enable_user, list_users, list_users_page, set_password, show_user,
-    unlink_identity, IdentityDetail, PasswordChanged, Unlinked, UserDetail, UserRef, UserSummary,
+    add_user, check_email, disable_user, enable_user, list_users, list_users_page, set_password, set_role, show_user,
+    unlink_identity, IdentityDetail, NewUser, PasswordChanged, Role, Unlinked, UserDetail, UserRef, UserSummary,
 };
 
 pub const DEFAULT_PAGE_SIZE: i64 = 100;

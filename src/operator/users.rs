@@ -16,7 +16,9 @@ use crate::store::devices;
 use crate::store::identities::{self, IdentityRow};
 use crate::store::refresh;
 use crate::store::sessions;
-use crate::store::users::{self, UserRow, ROLE_USER, SOURCE_APP, SOURCE_LOCAL, SOURCE_PROVIDER, STATUS_ACTIVE};
+use crate::store::users::{
+    self, UserRow, ROLE_ADMIN, ROLE_USER, SOURCE_APP, SOURCE_LOCAL, SOURCE_PROVIDER, STATUS_ACTIVE,
+};
 use crate::text::{self, echo};
 
 /// How an operator names a user (SPEC §9.3): by email, or by id (`--id`, or the admin API's
@@ -155,16 +157,45 @@ pub fn check_email(email: &str) -> Result<String> {
     }
 }
 
+/// A local user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub password: String,
+    /// The operator vouches for the address (`--email-verified`).
+    pub email_verified: bool,
+    pub role: Role,
+}
+
+/// A user's role (SPEC §12): admins may open the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(value: &str) -> Result<Role> {
+        match value {
+            ROLE_USER => Ok(Role::User),
+            ROLE_ADMIN => Ok(Role::Admin),
+            other => Err(OperatorError::Invalid(format!("role \"{}\" is not one of admin, user", echo(other)))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => ROLE_USER,
+            Role::Admin => ROLE_ADMIN,
+        }
+    }
+}
+
 /// Create a local user; audited `user.created`. An email already taken (in any case) is
 /// refused. `email_verified`: the operator vouches for the address (`--email-verified`).
-pub fn add_user(
-    conn: &mut DbConnection,
-    email: &str,
-    password: &str,
-    email_verified: bool,
-    actor: Actor,
-    now: i64,
-) -> Result<UserRow> {
+pub fn add_user(conn: &mut DbConnection, new: &NewUser, actor: Actor, now: i64) -> Result<UserRow> {
+    let NewUser { email, password, email_verified, role } = new;
+    let email_verified = *email_verified;
     let email = check_email(email)?;
     check_password(password)?;
     let password_hash = hash_password(password)?;
@@ -180,7 +211,7 @@ pub fn add_user(
         name: None,
         // SPEC §9.3: a local user's email is not verified unless the operator says so.
         email_verified,
-        role: ROLE_USER.into(),
+        role: role.as_str().into(),
         last_sign_in_at: None,
     };
     write_tx(conn, |conn| {
@@ -194,7 +225,7 @@ pub fn add_user(
             event::USER_CREATED,
             actor,
             None,
-            json!({"user_id": row.user_id, "email": row.email, "source": SOURCE_LOCAL}),
+            json!({"user_id": row.user_id, "email": row.email, "source": SOURCE_LOCAL, "role": row.role}),
         )?;
         Ok(row.clone())
     })
@@ -292,6 +323,28 @@ pub fn enable_user(conn: &mut DbConnection, user: &UserRef, actor: Actor, now: i
         users::set_status(conn, &user.user_id, STATUS_ACTIVE, now)?;
         record(conn, now, event::USER_ENABLED, actor, None, json!({"user_id": user.user_id, "email": user.email}))?;
         user.status = STATUS_ACTIVE.into();
+        let identities = identities::list_for_user(conn, &user.user_id)?;
+        Ok(UserDetail::of(user, identities))
+    })
+}
+
+/// Give a user a role (SPEC §12); audited `user.role_changed`. The dashboard reads the role
+/// on every request, so a demotion takes effect at the user's next click.
+pub fn set_role(conn: &mut DbConnection, user: &UserRef, role: Role, actor: Actor, now: i64) -> Result<UserDetail> {
+    write_tx(conn, |conn| {
+        let mut user = user.find(conn)?;
+        if user.role != role.as_str() {
+            users::set_role(conn, &user.user_id, role.as_str(), now)?;
+            record(
+                conn,
+                now,
+                event::USER_ROLE_CHANGED,
+                actor,
+                None,
+                json!({"user_id": user.user_id, "email": user.email, "from": user.role, "to": role.as_str()}),
+            )?;
+            user.role = role.as_str().into();
+        }
         let identities = identities::list_for_user(conn, &user.user_id)?;
         Ok(UserDetail::of(user, identities))
     })

@@ -145,6 +145,13 @@ pub fn page(
     query.load(conn)
 }
 
+pub fn set_role(conn: &mut DbConnection, user_id: &str, role: &str, now: i64) -> QueryResult<bool> {
+    let changed = diesel::update(users::table.find(user_id))
+        .set((users::role.eq(role), users::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(changed > 0)
+}
+
 /// A sign-in through any source happened now.
 pub fn record_sign_in(conn: &mut DbConnection, user_id: &str, now: i64) -> QueryResult<()> {
     diesel::update(users::table.find(user_id)).set(users::last_sign_in_at.eq(now)).execute(conn)?;

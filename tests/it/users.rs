@@ -298,3 +298,60 @@ async fn operators_show_unlink_disable_and_enable_users_by_email_or_id() {
     assert_eq!(crate::register::audit_rows(&app, "user.enabled").await.len(), 2);
     assert_eq!(crate::register::audit_rows(&app, "user.disabled").await.len(), 2);
 }
+
+/// SPEC §12: `users add --admin`, `users set-role` and the admin API's role route give and take
+/// the admin role, each change audited `user.role_changed`; an unknown role changes nothing.
+#[actix_web::test]
+async fn operators_give_and_take_the_admin_role() {
+    use reqwest::Method;
+    let app = TestApp::spawn_with(|s| s.admin.token = ADMIN_TOKEN.into()).await;
+    let env = [("GATEHOUSE__DATABASE__URL", app.db.as_ref().unwrap().url())];
+    let added = crate::common::process::run_with_stdin(
+        &["users", "add", "root@example.com", "--password-stdin", "--admin"],
+        &env,
+        "s3cret password\n",
+    );
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let root = stdout_json(&users_cli(&app, &["users", "show", "root@example.com", "--json"]));
+    assert_eq!(root["role"], "admin");
+    create_user(&app, "bob@example.com").await;
+
+    let promoted = users_cli(&app, &["users", "set-role", "bob@example.com", "admin"]);
+    assert!(promoted.status.success(), "{}", String::from_utf8_lossy(&promoted.stderr));
+    let bob = stdout_json(&users_cli(&app, &["users", "show", "bob@example.com", "--json"]));
+    assert_eq!(bob["role"], "admin");
+    let bob_id = bob["user_id"].as_str().unwrap().to_string();
+
+    let wrong = users_cli(&app, &["users", "set-role", "--id", &bob_id, "root"]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("admin, user"));
+
+    let response = app
+        .http
+        .request(Method::POST, app.url(&format!("/admin/api/users/{bob_id}/role")))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(r#"{"role": "user"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["role"], "user");
+    let bad = app
+        .http
+        .request(Method::POST, app.url(&format!("/admin/api/users/{bob_id}/role")))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(r#"{"role": "superuser"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(app.with_db(move |conn| Ok(users::find(conn, &bob_id)?)).await.unwrap().role, "user");
+
+    let rows = crate::register::audit_rows(&app, "user.role_changed").await;
+    assert_eq!(rows.len(), 2, "promoted once, demoted once");
+    let (status, _) = admin_call(&app, Method::GET, "/users").await;
+    assert_eq!(status, 200);
+}
