@@ -112,6 +112,7 @@ pub fn link(
                         name: account.name.clone(),
                         email_verified: true,
                         role: users::ROLE_USER.into(),
+                        last_sign_in_at: None,
                     };
                     users::insert(conn, &user)?;
                     records.push(AuditRecord::new(

@@ -1,6 +1,6 @@
 //! Finishing a sign-in for a pending request (SPEC §5, §9): whatever the source — the password
 //! form, a provider, later the app — the same session (`auth_time`, `method`), the request
-//! bound to the user, `user.login.succeeded` naming the method, and on to consent.
+//! bound to the user, its `last_sign_in_at`, `user.login.succeeded` naming the method, and on to consent.
 
 use serde_json::json;
 
@@ -12,6 +12,7 @@ use crate::secrets;
 use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::auth_requests;
 use crate::store::sessions::{self, SessionRow};
+use crate::store::users;
 
 /// A sign-in about to be recorded: the session (its cookie value apart) and the audit row.
 pub struct SignIn {
@@ -56,6 +57,7 @@ impl SignIn {
     pub fn record(&self, conn: &mut DbConnection, now: i64) -> Result<(), DbError> {
         sessions::insert(conn, &self.session)?;
         auth_requests::set_user(conn, &self.request_id, &self.session.user_id)?;
+        users::record_sign_in(conn, &self.session.user_id, now)?;
         audit::record(conn, now, &self.record)?;
         Ok(())
     }

@@ -54,3 +54,8 @@ pub fn user_has_provider(conn: &mut DbConnection, user_id: &str, provider: &str)
     let n: i64 = i::table.filter(i::user_id.eq(user_id)).filter(i::provider.eq(provider)).count().get_result(conn)?;
     Ok(n > 0)
 }
+
+/// Unlink every identity the user has at `provider`; how many went.
+pub fn delete_for_user(conn: &mut DbConnection, user_id: &str, provider: &str) -> QueryResult<usize> {
+    diesel::delete(i::table.filter(i::user_id.eq(user_id)).filter(i::provider.eq(provider))).execute(conn)
+}
