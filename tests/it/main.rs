@@ -29,4 +29,5 @@ mod reload;
 mod signin;
 mod token;
 mod upstream;
+mod upstream_forged;
 mod users;

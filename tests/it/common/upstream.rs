@@ -111,7 +111,11 @@ pub async fn at_provider(app: &TestApp, browser: &reqwest::Client, authorization
             continue;
         }
         let prompt = input_value(&html, "prompt").unwrap_or_default();
-        let form: Vec<(&str, &str)> = if prompt == "login" {
+        // Signing in as another account than the provider's session: it asks to end that one.
+        let xsrf = html.split("name=\"xsrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string();
+        let form: Vec<(&str, &str)> = if !xsrf.is_empty() {
+            vec![("xsrf", xsrf.as_str()), ("logout", "yes")]
+        } else if prompt == "login" {
             vec![("prompt", "login"), ("login", login), ("password", "any")]
         } else {
             vec![("prompt", "consent")]
