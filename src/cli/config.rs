@@ -30,6 +30,10 @@ pub fn check(source: &ConfigSource, settings: &Settings) -> Result<(), String> {
     println!("# effective settings (defaults ← file ← GATEHOUSE__* environment; secrets masked):\n");
     let rendered = toml::to_string_pretty(&settings.masked()).map_err(|e| e.to_string())?;
     println!("{rendered}");
+    println!("# sign-in sources:");
+    for line in describe_sign_in(settings) {
+        println!("#   {line}");
+    }
     println!("# registration rules in effect:");
     for line in describe(settings) {
         println!("#   {line}");
@@ -39,6 +43,37 @@ pub fn check(source: &ConfigSource, settings: &Settings) -> Result<(), String> {
         eprintln!("warning: {warning}");
     }
     Ok(())
+}
+
+/// The sign-in sources (SPEC §9), one line each: who may sign in through each provider, in
+/// plain words, and the callback URL to register there. No secret appears.
+pub fn describe_sign_in(settings: &Settings) -> Vec<String> {
+    let mut lines = Vec::new();
+    for provider in &settings.login.providers {
+        lines.push(format!(
+            "provider {:?} ({}, {}): {} may sign in; callback URL to register: {}",
+            provider.id,
+            provider.kind.as_str(),
+            provider.issuer,
+            provider.who_may_sign_in(),
+            crate::identity::callback_url(&settings.issuer, &provider.id)
+        ));
+        let mut first = Vec::new();
+        first.push(if provider.create_users { "a first sign-in creates the user" } else { "no new users" });
+        if provider.link_existing_by_email {
+            first.push("or links to an existing local user with the same verified email (not an admin)");
+        }
+        lines.push(format!("  {}", first.join(", ")));
+    }
+    lines.push(if settings.login.password_enabled {
+        "password: local users sign in with email and password".into()
+    } else {
+        "password: off (no form; POST /login refused)".into()
+    });
+    if let Some(provider) = crate::identity::auto_redirect_target(&settings.login) {
+        lines.push(format!("auto_redirect: /authorize goes straight to {:?}", provider.id));
+    }
+    lines
 }
 
 /// The registration rules in force, one line each, in plain words.

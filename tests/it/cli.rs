@@ -251,3 +251,18 @@ fn clients_add_prints_the_client_id_of_a_manual_client() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("http://example.com/cb"), "{}", stderr(&bad));
 }
+
+#[test]
+fn config_check_lists_each_provider_who_may_sign_in_and_its_callback() {
+    let file = config_file(
+        "issuer = \"https://auth.example.net\"\n[[login.providers]]\nid = \"google\"\nname = \"Google\"\n\
+         issuer = \"https://accounts.google.com\"\nclient_id = \"abc\"\nclient_secret = \"s3cret-value\"\n\
+         allowed_email_domains = [\"acme.com\"]\n",
+    );
+    let output = run(&["config", "check", "--config", file.path().to_str().unwrap()], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("any Google account whose email ends in @acme.com may sign in"), "{stdout}");
+    assert!(stdout.contains("https://auth.example.net/login/google/callback"), "{stdout}");
+    assert!(!stdout.contains("s3cret-value"), "the secret is masked: {stdout}");
+}

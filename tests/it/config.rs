@@ -229,3 +229,42 @@ fn key_paths(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
         }
     }
 }
+
+const GOOD_PROVIDER: &str = "[[login.providers]]\nid = \"google\"\nkind = \"oidc\"\nname = \"Google\"\n\
+    issuer = \"https://accounts.google.com\"\nclient_id = \"abc.apps.googleusercontent.com\"\n\
+    client_secret = \"s3cret-value\"\nallowed_email_domains = [\"acme.com\"]\n\
+    required_claims = { hd = \"acme.com\" }\n";
+
+#[test]
+fn providers_are_read_from_the_file_with_every_key() {
+    let settings = load(GOOD_PROVIDER, &[]).unwrap();
+    let provider = &settings.login.providers[0];
+    assert_eq!(provider.id, "google");
+    assert_eq!(provider.required_claims.get("hd").map(String::as_str), Some("acme.com"));
+    assert!(provider.create_users && !provider.link_existing_by_email && !provider.allow_any_account);
+    assert!(!format!("{settings:?}").contains("s3cret-value"), "Debug masks the client secret");
+    assert!(!toml::to_string(&settings.masked()).unwrap().contains("s3cret-value"));
+}
+
+#[test]
+fn provider_problems_are_one_line_each_naming_the_key() {
+    let lines = problems(
+        "[login]\npassword_enabled = false\nupstream_timeout_ms = 0\n\
+         [[login.providers]]\nid = \"password\"\nname = \"Corp\"\nissuer = \"http://idp.example.com\"\nclient_id = \"x\"\n\
+         client_secret = \"a\"\nclient_secret_env = \"B\"\n\
+         [[login.providers]]\nid = \"google\"\nname = \"Google\"\nissuer = \"https://accounts.google.com\"\nclient_id = \"x\"\n\
+         client_secret_file = \"/nonexistent/secret\"\n",
+    );
+    for expected in [
+        "login.upstream_timeout_ms: must be at least 1",
+        "login.providers[0].id: \"password\" is reserved",
+        "login.providers[0].issuer: \"http://idp.example.com\" must be an https URL",
+        "login.providers[0].client_secret: set only one of",
+        "login.providers[1].client_secret_file: \"/nonexistent/secret\" is not a readable file",
+        "login.providers[1].allow_any_account: anyone with a Google account could sign in",
+    ] {
+        assert!(lines.iter().any(|l| l.starts_with(expected)), "{expected}\nin {lines:#?}");
+    }
+    let github = problems(&GOOD_PROVIDER.replace("kind = \"oidc\"", "kind = \"github\""));
+    assert!(github.iter().any(|l| l.contains("\"github\" is not supported yet")), "{github:?}");
+}

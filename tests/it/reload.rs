@@ -139,3 +139,35 @@ async fn editing_the_file_and_sighup_toggle_registration_live() {
     assert!(signalled.success());
     wait_for(&http, &server, (false, 404)).await;
 }
+
+/// SPEC §9: live reload adds and removes providers; an invalid provider is refused with the
+/// start-up messages and the running providers stay.
+#[actix_web::test]
+async fn reload_adds_and_removes_providers() {
+    let db = TestDb::new(backend());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.toml");
+    let app = TestApp::spawn_on(db.url(), "", |_| {}).await;
+    let base = format!(
+        "issuer = {:?}\n[keys]\nencryption_key = {:?}\n[database]\nurl = {:?}\npool_size = 4\nconnect_timeout_ms = 500\n",
+        app.issuer,
+        app.settings().keys.encryption_key,
+        db.url()
+    );
+    let provider = "[[login.providers]]\nid = \"corp\"\nname = \"Corp\"\nissuer = \"https://idp.corp.example\"\n\
+                    client_id = \"x\"\nclient_secret = \"y\"\nallowed_email_domains = [\"corp.example\"]\n";
+    let source = ConfigSource::new(Some(path.clone()));
+    write(&path, &format!("{base}{provider}"));
+    assert!(matches!(reload(&app.state, &source).await, ReloadOutcome::Applied { .. }));
+    assert_eq!(app.settings().login.providers[0].id, "corp");
+
+    write(&path, &format!("{base}{}", provider.replace("allowed_email_domains = [\"corp.example\"]\n", "")));
+    let outcome = reload(&app.state, &source).await;
+    let ReloadOutcome::Invalid(lines) = outcome else { panic!("{outcome:?}") };
+    assert!(lines.iter().any(|l| l.contains("anyone with a Corp account could sign in")), "{lines:?}");
+    assert_eq!(app.settings().login.providers.len(), 1, "the running providers stay");
+
+    write(&path, &base);
+    assert!(matches!(reload(&app.state, &source).await, ReloadOutcome::Applied { .. }));
+    assert!(app.settings().login.providers.is_empty());
+}
