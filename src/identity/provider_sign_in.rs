@@ -14,7 +14,8 @@ use super::sign_in::SignIn;
 use super::upstream::Discovery;
 use super::{callback_url, linking, provider};
 use crate::authorize::pending::{open_pending, pending_request};
-use crate::authorize::{Browser, ErrorPage};
+use crate::authorize::{throttle, Browser, ErrorPage};
+use crate::clock::Window;
 use crate::config::{ProviderSettings, Settings};
 use crate::db::{write_tx, DbError};
 use crate::error::AppError;
@@ -25,6 +26,7 @@ use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::auth_requests;
+use crate::store::rate_limits;
 use crate::store::sessions;
 use crate::store::upstream_logins::{self, UpstreamLoginRow};
 
@@ -127,7 +129,8 @@ pub async fn go_upstream(
     Ok(ProviderOutcome::GoUpstream(url))
 }
 
-/// A refusal: its audit row, and the page.
+/// A refusal: its audit row, and the page. Callbacks that name no sign-in of ours
+/// (`client_id` unknown) cost a stranger nothing to send: one row per address and window.
 async fn deny(
     state: &AppState,
     provider_id: &str,
@@ -137,10 +140,24 @@ async fn deny(
     page: ErrorPage,
 ) -> Result<ProviderOutcome, AppError> {
     let now = state.clock.now();
+    let anonymous = client_id.is_none();
+    let window = Window::containing(now, throttle::ADDRESS_WINDOW_SECS);
+    let flood_key = format!("upstream-denied:{}", browser.origin.rate_limit_key);
     let mut record = AuditRecord::new(event::USER_LOGIN_DENIED, Actor::Anonymous, json!({"method": provider_id, "rule": rule}))
         .from(&browser.origin);
     record.client_id = client_id;
-    state.db.run(move |conn| Ok(audit::record(conn, now, &record)?)).await?;
+    state
+        .db
+        .run(move |conn| {
+            if anonymous {
+                rate_limits::hit(conn, &flood_key, window.start)?;
+                if !rate_limits::claim_audit(conn, &flood_key, window.start)? {
+                    return Ok(());
+                }
+            }
+            Ok(audit::record(conn, now, &record)?)
+        })
+        .await?;
     Ok(ProviderOutcome::Page(page))
 }
 
@@ -229,6 +246,7 @@ pub async fn callback(
     };
 
     let sign_in = SignIn::new(settings, &pending.request_id, &pending.client_id, "", &provider.id, &browser.origin, now);
+    // The user is known once the linking rules have run, in the same transaction.
     let for_db = provider.clone();
     let (origin, client) = (browser.origin.clone(), pending.client_id.clone());
     let outcome = state
@@ -239,9 +257,7 @@ pub async fn callback(
                     Ok(linked) => linked,
                     Err(refusal) => return Ok::<_, DbError>(Err(refusal)),
                 };
-                let mut sign_in = sign_in;
-                sign_in.session.user_id = linked.user.user_id.clone();
-                sign_in.record.detail = json!({"user_id": linked.user.user_id, "method": for_db.id});
+                let sign_in = sign_in.for_user(&linked.user.user_id);
                 for record in &linked.records {
                     audit::record(conn, now, &record.clone().client(&client).from(&origin))?;
                 }

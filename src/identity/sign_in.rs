@@ -53,6 +53,13 @@ impl SignIn {
         }
     }
 
+    /// The same sign-in for `user_id` (a provider's user is known only once linked).
+    pub fn for_user(mut self, user_id: &str) -> SignIn {
+        self.session.user_id = user_id.to_string();
+        self.record.detail = json!({"user_id": user_id, "method": self.session.method});
+        self
+    }
+
     /// Write it, inside the caller's transaction (with whatever else that sign-in changes).
     pub fn record(&self, conn: &mut DbConnection, now: i64) -> Result<(), DbError> {
         sessions::insert(conn, &self.session)?;
