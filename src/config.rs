@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::net::parse_cidr;
 
 mod providers;
-pub use providers::{check_upstream_url, is_provider_id, ProviderKind, ProviderSettings, RESERVED_PROVIDER_IDS};
 use crate::oauth::redirect_uri::{check_private_use_scheme, is_loopback_host};
+pub use providers::{check_upstream_url, is_provider_id, ProviderKind, ProviderSettings, RESERVED_PROVIDER_IDS};
 
 /// Where the file is looked for when neither `--config` nor `GATEHOUSE_CONFIG` names one.
 pub const DEFAULT_CONFIG_PATH: &str = "config/gatehouse.toml";
@@ -753,10 +753,7 @@ impl Settings {
             problem(&key, why);
         }
         if !self.login.password_enabled && self.login.providers.is_empty() {
-            problem(
-                "login.password_enabled",
-                "false with no [[login.providers]]: nobody could sign in".into(),
-            );
+            problem("login.password_enabled", "false with no [[login.providers]]: nobody could sign in".into());
         }
 
         for resource in &self.resources.allowed {

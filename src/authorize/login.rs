@@ -78,8 +78,16 @@ pub async fn login_form(
     if let Some(provider) = identity::auto_redirect_target(&settings.login) {
         let (id, hash) = (&pending.request_id, &pending.browser_hash);
         return Ok(
-            match provider_sign_in::go_upstream(state, settings, provider, id, hash, pending.fresh_sign_in, pending.expires_at)
-                .await?
+            match provider_sign_in::go_upstream(
+                state,
+                settings,
+                provider,
+                id,
+                hash,
+                pending.fresh_sign_in,
+                pending.expires_at,
+            )
+            .await?
             {
                 ProviderOutcome::GoUpstream(url) => LoginOutcome::GoUpstream(url),
                 ProviderOutcome::Page(page) => LoginOutcome::Page(page),
@@ -103,7 +111,11 @@ pub async fn login_form(
 
 /// `POST /login` with `login.password_enabled = false`.
 fn password_off() -> ErrorPage {
-    ErrorPage::new(403, "Password sign-in is off", "Signing in with a password is not offered here. Go back and choose another way to sign in.")
+    ErrorPage::new(
+        403,
+        "Password sign-in is off",
+        "Signing in with a password is not offered here. Go back and choose another way to sign in.",
+    )
 }
 
 pub struct LoginForm {

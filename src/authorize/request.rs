@@ -8,10 +8,13 @@ use crate::cimd::{self, Lookup};
 use crate::clock::Window;
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::identity::{
+    self,
+    provider_sign_in::{self, ProviderOutcome},
+};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::query::{self, QueryError};
 use crate::oauth::redirect_uri::{self, append_query};
-use crate::identity::{self, provider_sign_in::{self, ProviderOutcome}};
 use crate::paths;
 use crate::secrets;
 use crate::state::AppState;
@@ -227,7 +230,17 @@ pub async fn authorize(
     // `auto_redirect` with a single source: straight to the provider, no login page.
     if let Some(provider) = identity::auto_redirect_target(&settings.login).filter(|_| !signed_in) {
         return Ok(
-            match provider_sign_in::go_upstream(state, settings, provider, &request_id, &browser_hash, fresh, expires_at).await? {
+            match provider_sign_in::go_upstream(
+                state,
+                settings,
+                provider,
+                &request_id,
+                &browser_hash,
+                fresh,
+                expires_at,
+            )
+            .await?
+            {
                 ProviderOutcome::GoUpstream(location) => AuthorizeOutcome::Continue { location, new_browser_token },
                 ProviderOutcome::Page(page) => AuthorizeOutcome::Page(page),
                 _ => page(500, "Sign-in unavailable", "Sign-in could not start."),

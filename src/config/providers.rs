@@ -237,12 +237,14 @@ pub fn check_providers(providers: &[ProviderSettings]) -> Vec<(String, String)> 
         }
         let secrets = [&provider.client_secret, &provider.client_secret_file, &provider.client_secret_env];
         match secrets.iter().filter(|value| !value.is_empty()).count() {
-            0 => problem("client_secret", "set exactly one of client_secret, client_secret_file, client_secret_env".into()),
-            1 => {}
-            _ => problem(
+            0 => problem(
                 "client_secret",
-                "set only one of client_secret, client_secret_file, client_secret_env".into(),
+                "set exactly one of client_secret, client_secret_file, client_secret_env".into(),
             ),
+            1 => {}
+            _ => {
+                problem("client_secret", "set only one of client_secret, client_secret_file, client_secret_env".into())
+            }
         }
         let file = &provider.client_secret_file;
         if !file.is_empty() && !Path::new(file).is_file() {
@@ -251,7 +253,10 @@ pub fn check_providers(providers: &[ProviderSettings]) -> Vec<(String, String)> 
         let name = &provider.client_secret_env;
         if !name.is_empty() {
             if !is_variable_name(name) {
-                problem("client_secret_env", format!("{name:?} is not an environment variable name (letters, digits and _)"));
+                problem(
+                    "client_secret_env",
+                    format!("{name:?} is not an environment variable name (letters, digits and _)"),
+                );
             } else if std::env::var(name).map(|v| v.trim().is_empty()).unwrap_or(true) {
                 problem("client_secret_env", format!("the environment variable {name} is not set"));
             }
@@ -311,7 +316,7 @@ mod tests {
     #[test]
     fn anyone_could_sign_in_is_refused() {
         let open = ProviderSettings { allowed_email_domains: vec![], ..google() };
-        let problems = check_providers(&[open.clone()]);
+        let problems = check_providers(std::slice::from_ref(&open));
         assert_eq!(problems.len(), 1);
         assert!(problems[0].1.contains("anyone with a Google account could sign in"), "{problems:?}");
         assert!(check_providers(&[ProviderSettings { allow_any_account: true, ..open.clone() }]).is_empty());

@@ -69,6 +69,7 @@ pub async fn consent_sign_out(
         Err(page) => return Ok(page),
     };
     let (request_id, csrf_token) = (field(&fields, "request_id"), field(&fields, "csrf_token"));
-    let outcome = provider_sign_in::not_you(&state, &settings, request_id, csrf_token, &browser(&request, &settings)).await?;
+    let outcome =
+        provider_sign_in::not_you(&state, &settings, request_id, csrf_token, &browser(&request, &settings)).await?;
     respond(&settings, outcome)
 }

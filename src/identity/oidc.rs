@@ -56,7 +56,11 @@ pub fn authorization_url(discovery: &Discovery, provider: &ProviderSettings, req
 
 /// RFC 9207 on the callback: an `iss` must equal the issuer; when the provider advertises the
 /// parameter it must be there.
-pub fn check_callback_issuer(iss: Option<&str>, provider: &ProviderSettings, discovery: &Discovery) -> Result<(), String> {
+pub fn check_callback_issuer(
+    iss: Option<&str>,
+    provider: &ProviderSettings,
+    discovery: &Discovery,
+) -> Result<(), String> {
     match iss {
         Some(iss) if crate::secrets::constant_time_eq(iss, &provider.issuer) => Ok(()),
         Some(_) => Err("the callback's iss is not this provider's issuer".into()),
@@ -138,8 +142,17 @@ fn payload(jwt: &str) -> Option<Map<String, Value>> {
 
 /// The account the provider vouches for: from the `id_token`, with `userinfo` filling in the
 /// email when the token has none (its `sub` must be the token's).
-pub fn account(provider: &ProviderSettings, id_claims: Map<String, Value>, userinfo: Option<Map<String, Value>>) -> Result<Account, String> {
-    let subject = id_claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or("the id_token has no sub")?.to_string();
+pub fn account(
+    provider: &ProviderSettings,
+    id_claims: Map<String, Value>,
+    userinfo: Option<Map<String, Value>>,
+) -> Result<Account, String> {
+    let subject = id_claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or("the id_token has no sub")?
+        .to_string();
     let mut claims = id_claims;
     if let Some(info) = userinfo {
         if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
@@ -153,6 +166,7 @@ pub fn account(provider: &ProviderSettings, id_claims: Map<String, Value>, useri
     // Some providers send "true" as a string.
     let email_verified = matches!(claims.get("email_verified"), Some(Value::Bool(true)))
         || matches!(claims.get("email_verified"), Some(Value::String(s)) if s == "true");
-    let name = claims.get("name").and_then(Value::as_str).map(|n| crate::text::truncate(n, 200)).filter(|n| !n.is_empty());
+    let name =
+        claims.get("name").and_then(Value::as_str).map(|n| crate::text::truncate(n, 200)).filter(|n| !n.is_empty());
     Ok(Account { issuer: provider.identity_issuer().to_string(), subject, email, email_verified, name, claims })
 }

@@ -35,7 +35,10 @@ pub enum ProviderOutcome {
     GoUpstream(String),
     Page(ErrorPage),
     /// Signed in: set the session cookie and go on to consent.
-    SignedIn { session_token: String, location: String },
+    SignedIn {
+        session_token: String,
+        location: String,
+    },
     /// "Not you?": the session is over (remove its cookie); go back to the source.
     SignedOut(String),
 }
@@ -70,15 +73,28 @@ pub async fn continue_with(
     form: ProviderForm,
     browser: &Browser,
 ) -> Result<ProviderOutcome, AppError> {
-    let Some((pending, _client)) = pending_request(state, settings, form.request_id, browser, Some(form.csrf_token)).await?
+    let Some((pending, _client)) =
+        pending_request(state, settings, form.request_id, browser, Some(form.csrf_token)).await?
     else {
         return Ok(ProviderOutcome::Page(crate::authorize::expired_request()));
     };
     let Some(provider) = provider(&settings.login, &form.provider) else {
-        return Ok(ProviderOutcome::Page(ErrorPage::new(400, "Unknown sign-in provider", "This way to sign in is not offered here.")));
+        return Ok(ProviderOutcome::Page(ErrorPage::new(
+            400,
+            "Unknown sign-in provider",
+            "This way to sign in is not offered here.",
+        )));
     };
-    go_upstream(state, settings, provider, &pending.request_id, &pending.browser_hash, pending.fresh_sign_in, pending.expires_at)
-        .await
+    go_upstream(
+        state,
+        settings,
+        provider,
+        &pending.request_id,
+        &pending.browser_hash,
+        pending.fresh_sign_in,
+        pending.expires_at,
+    )
+    .await
 }
 
 /// Send the browser to the provider for the pending request `request_id` (started by the
@@ -143,8 +159,9 @@ async fn deny(
     let anonymous = client_id.is_none();
     let window = Window::containing(now, throttle::ADDRESS_WINDOW_SECS);
     let flood_key = format!("upstream-denied:{}", browser.origin.rate_limit_key);
-    let mut record = AuditRecord::new(event::USER_LOGIN_DENIED, Actor::Anonymous, json!({"method": provider_id, "rule": rule}))
-        .from(&browser.origin);
+    let mut record =
+        AuditRecord::new(event::USER_LOGIN_DENIED, Actor::Anonymous, json!({"method": provider_id, "rule": rule}))
+            .from(&browser.origin);
     record.client_id = client_id;
     state
         .db
@@ -171,12 +188,24 @@ pub async fn callback(
 ) -> Result<ProviderOutcome, AppError> {
     let params = match query::pairs(raw_query.as_bytes(), &[]) {
         Ok(params) => params,
-        Err(error) => return Ok(ProviderOutcome::Page(not_completed(&format!("The answer of the sign-in service was refused: {error}.")))),
+        Err(error) => {
+            return Ok(ProviderOutcome::Page(not_completed(&format!(
+                "The answer of the sign-in service was refused: {error}."
+            ))))
+        }
     };
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let now = state.clock.now();
     let Some(upstream_state) = param("state") else {
-        return deny(state, provider_id, "missing_state", None, browser, not_completed("The answer of the sign-in service had no state.")).await;
+        return deny(
+            state,
+            provider_id,
+            "missing_state",
+            None,
+            browser,
+            not_completed("The answer of the sign-in service had no state."),
+        )
+        .await;
     };
     // Taken whatever follows: a state is good for one callback, from whichever browser.
     let state_hash = secrets::digest(&upstream_state);
@@ -189,25 +218,58 @@ pub async fn callback(
         })
         .await?;
     let Some((row, pending)) = taken else {
-        return deny(state, provider_id, "unknown_state", None, browser, not_completed("This sign-in is unknown, has expired or was already used.")).await;
+        return deny(
+            state,
+            provider_id,
+            "unknown_state",
+            None,
+            browser,
+            not_completed("This sign-in is unknown, has expired or was already used."),
+        )
+        .await;
     };
     let client_id = pending.as_ref().map(|p| p.client_id.clone());
     // The mix-up defence: the state was issued for the provider whose callback this is.
     if row.provider != provider_id {
-        return deny(state, provider_id, "provider_mismatch", client_id, browser, not_completed("This answer came back from another sign-in service than the one this sign-in went to.")).await;
+        return deny(
+            state,
+            provider_id,
+            "provider_mismatch",
+            client_id,
+            browser,
+            not_completed("This answer came back from another sign-in service than the one this sign-in went to."),
+        )
+        .await;
     }
     let same_browser = browser
         .browser_token
         .as_deref()
         .is_some_and(|token| secrets::constant_time_eq(&secrets::digest(token), &row.browser_hash));
     if !same_browser {
-        return deny(state, provider_id, "other_browser", client_id, browser, not_completed("This sign-in was started in another browser.")).await;
+        return deny(
+            state,
+            provider_id,
+            "other_browser",
+            client_id,
+            browser,
+            not_completed("This sign-in was started in another browser."),
+        )
+        .await;
     }
     let Some(pending) = pending.filter(|_| row.expires_at > now) else {
-        return deny(state, provider_id, "expired_request", client_id, browser, crate::authorize::expired_request()).await;
+        return deny(state, provider_id, "expired_request", client_id, browser, crate::authorize::expired_request())
+            .await;
     };
     let Some(provider) = provider(&settings.login, provider_id) else {
-        return deny(state, provider_id, "unknown_provider", client_id, browser, not_completed("This sign-in service is no longer offered here.")).await;
+        return deny(
+            state,
+            provider_id,
+            "unknown_provider",
+            client_id,
+            browser,
+            not_completed("This sign-in service is no longer offered here."),
+        )
+        .await;
     };
     if let Some(error) = param("error") {
         let error = crate::text::truncate(&error, 64);
@@ -227,10 +289,26 @@ pub async fn callback(
     };
     if let Err(why) = oidc::check_callback_issuer(param("iss").as_deref(), provider, &discovery) {
         tracing::info!(provider = %provider.id, %why, "callback refused");
-        return deny(state, provider_id, "wrong_iss", client_id, browser, not_completed("The answer did not come from the sign-in service it should have.")).await;
+        return deny(
+            state,
+            provider_id,
+            "wrong_iss",
+            client_id,
+            browser,
+            not_completed("The answer did not come from the sign-in service it should have."),
+        )
+        .await;
     }
     let Some(code) = param("code") else {
-        return deny(state, provider_id, "missing_code", client_id, browser, not_completed("The answer of the sign-in service had no code.")).await;
+        return deny(
+            state,
+            provider_id,
+            "missing_code",
+            client_id,
+            browser,
+            not_completed("The answer of the sign-in service had no code."),
+        )
+        .await;
     };
     let account = match verified_account(state, settings, provider, &discovery, &row, &code).await {
         Ok(account) => account,
@@ -245,7 +323,8 @@ pub async fn callback(
         }
     };
 
-    let sign_in = SignIn::new(settings, &pending.request_id, &pending.client_id, "", &provider.id, &browser.origin, now);
+    let sign_in =
+        SignIn::new(settings, &pending.request_id, &pending.client_id, "", &provider.id, &browser.origin, now);
     // The user is known once the linking rules have run, in the same transaction.
     let for_db = provider.clone();
     let (origin, client) = (browser.origin.clone(), pending.client_id.clone());
@@ -330,7 +409,10 @@ async fn verified_account(
             }
             Err(IdTokenError::UnknownKey) if !refetch => continue,
             Err(IdTokenError::UnknownKey) => {
-                return Err(Failure::Invalid("id_token_invalid", "no key of the JWKS matches, even after a refetch".into()))
+                return Err(Failure::Invalid(
+                    "id_token_invalid",
+                    "no key of the JWKS matches, even after a refetch".into(),
+                ))
             }
             Err(IdTokenError::Invalid(why)) => return Err(Failure::Invalid("id_token_invalid", why)),
         }
@@ -404,7 +486,8 @@ pub async fn not_you(
     };
     if let Some(provider) = provider(&settings.login, &session.method) {
         if let ProviderOutcome::GoUpstream(url) =
-            go_upstream(state, settings, provider, &pending.request_id, &pending.browser_hash, true, pending.expires_at).await?
+            go_upstream(state, settings, provider, &pending.request_id, &pending.browser_hash, true, pending.expires_at)
+                .await?
         {
             return Ok(ProviderOutcome::SignedOut(url));
         }

@@ -47,9 +47,13 @@ impl SignIn {
             },
             session_token,
             request_id: request_id.to_string(),
-            record: AuditRecord::new(event::USER_LOGIN_SUCCEEDED, Actor::Anonymous, json!({"user_id": user_id, "method": method}))
-                .client(client_id)
-                .from(origin),
+            record: AuditRecord::new(
+                event::USER_LOGIN_SUCCEEDED,
+                Actor::Anonymous,
+                json!({"user_id": user_id, "method": method}),
+            )
+            .client(client_id)
+            .from(origin),
         }
     }
 

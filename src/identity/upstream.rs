@@ -114,7 +114,12 @@ impl Upstream {
     /// The provider's discovery document, fetched from `{issuer}/.well-known/openid-configuration`;
     /// its `issuer` must equal the configured one exactly and its endpoints be https (or http on
     /// loopback).
-    pub async fn discovery(&self, provider: &ProviderSettings, timeout: Duration, now: i64) -> Result<Discovery, UpstreamError> {
+    pub async fn discovery(
+        &self,
+        provider: &ProviderSettings,
+        timeout: Duration,
+        now: i64,
+    ) -> Result<Discovery, UpstreamError> {
         let key = provider.issuer.clone();
         if let Some(hit) = self.discovery.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             if hit.fresh_until > now {
@@ -150,7 +155,13 @@ impl Upstream {
 
     /// The JWKS (JSON text), from the cache while its caching headers say it is fresh, or
     /// fetched (`refetch`: after an unknown `kid`, whatever the cache says).
-    pub async fn jwks(&self, jwks_uri: &str, refetch: bool, timeout: Duration, now: i64) -> Result<String, UpstreamError> {
+    pub async fn jwks(
+        &self,
+        jwks_uri: &str,
+        refetch: bool,
+        timeout: Duration,
+        now: i64,
+    ) -> Result<String, UpstreamError> {
         if !refetch {
             if let Some(hit) = self.jwks.lock().unwrap_or_else(|e| e.into_inner()).get(jwks_uri) {
                 if hit.fresh_until > now {
@@ -160,8 +171,13 @@ impl Upstream {
         }
         let (body, headers) = self.get(jwks_uri, None, timeout).await?;
         let text = String::from_utf8(body).map_err(|_| UpstreamError(format!("JWKS at {jwks_uri} is not UTF-8")))?;
-        let header = |name: reqwest::header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let fresh = jwks_freshness_secs(header(reqwest::header::CACHE_CONTROL).as_deref(), header(reqwest::header::EXPIRES).as_deref(), now);
+        let header =
+            |name: reqwest::header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let fresh = jwks_freshness_secs(
+            header(reqwest::header::CACHE_CONTROL).as_deref(),
+            header(reqwest::header::EXPIRES).as_deref(),
+            now,
+        );
         self.jwks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -179,7 +195,8 @@ impl Upstream {
         timeout: Duration,
     ) -> Result<TokenResponse, UpstreamError> {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
-        let mut request = self.client().post(&discovery.token_endpoint).timeout(timeout).header("accept", "application/json");
+        let mut request =
+            self.client().post(&discovery.token_endpoint).timeout(timeout).header("accept", "application/json");
         if discovery.uses_client_secret_post() {
             fields.push(("client_id", client_id));
             fields.push(("client_secret", client_secret));
@@ -208,12 +225,22 @@ impl Upstream {
     }
 
     /// The userinfo claims (JSON), with the access token just obtained.
-    pub async fn userinfo(&self, endpoint: &str, access_token: &str, timeout: Duration) -> Result<serde_json::Map<String, serde_json::Value>, UpstreamError> {
+    pub async fn userinfo(
+        &self,
+        endpoint: &str,
+        access_token: &str,
+        timeout: Duration,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, UpstreamError> {
         let (body, _) = self.get(endpoint, Some(access_token), timeout).await?;
         serde_json::from_slice(&body).map_err(|e| UpstreamError(format!("userinfo answer is not a JSON object: {e}")))
     }
 
-    async fn get(&self, url: &str, bearer: Option<&str>, timeout: Duration) -> Result<(Vec<u8>, reqwest::header::HeaderMap), UpstreamError> {
+    async fn get(
+        &self,
+        url: &str,
+        bearer: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), UpstreamError> {
         let mut request = self.client().get(url).timeout(timeout).header("accept", "application/json");
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
@@ -275,7 +302,9 @@ pub fn jwks_freshness_secs(cache_control: Option<&str>, expires: Option<&str>, n
         if directives.iter().any(|d| d == "no-store" || d == "no-cache") {
             return JWKS_MIN_SECS;
         }
-        if let Some(max_age) = directives.iter().find_map(|d| d.strip_prefix("max-age=")?.trim_matches('"').parse::<i64>().ok()) {
+        if let Some(max_age) =
+            directives.iter().find_map(|d| d.strip_prefix("max-age=")?.trim_matches('"').parse::<i64>().ok())
+        {
             return clamp(max_age);
         }
     }

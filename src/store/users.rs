@@ -177,11 +177,7 @@ pub fn refresh_profile(
     diesel::update(users::table.find(user_id)).set((users::name.eq(name), users::updated_at.eq(now))).execute(conn)?;
     if let Some(email) = verified_email {
         diesel::update(users::table.find(user_id))
-            .set((
-                users::email.eq(email),
-                users::email_lower.eq(email.to_lowercase()),
-                users::email_verified.eq(true),
-            ))
+            .set((users::email.eq(email), users::email_lower.eq(email.to_lowercase()), users::email_verified.eq(true)))
             .execute(conn)?;
     }
     Ok(())

@@ -29,7 +29,8 @@ fn jwt_claims(token: &str) -> Value {
 /// The subject's identity's user id, if linked.
 async fn linked_user(app: &TestApp, subject: &str) -> Option<String> {
     let (issuer, subject) = (oidc_issuer(), subject.to_string());
-    app.with_db(move |conn| Ok(gatehouse::store::identities::find(conn, "acme", &issuer, &subject)?.map(|i| i.user_id))).await
+    app.with_db(move |conn| Ok(gatehouse::store::identities::find(conn, "acme", &issuer, &subject)?.map(|i| i.user_id)))
+        .await
 }
 
 #[actix_web::test]
@@ -68,11 +69,12 @@ async fn continue_sign_in_consent_and_tokens_for_the_linked_user() {
 
     let user_id = linked_user(&app, "alice").await.expect("the identity is linked");
     assert_eq!(jwt_claims(tokens["access_token"].as_str().unwrap())["sub"], user_id.as_str());
-    let user = app.with_db({
-        let id = user_id.clone();
-        move |conn| Ok(gatehouse::store::users::find(conn, &id)?.unwrap())
-    })
-    .await;
+    let user = app
+        .with_db({
+            let id = user_id.clone();
+            move |conn| Ok(gatehouse::store::users::find(conn, &id)?.unwrap())
+        })
+        .await;
     assert_eq!(user.source, "provider");
     assert_eq!(user.email.as_deref(), Some("alice@acme.com"));
     assert!(user.email_verified && user.password_hash.is_none());
@@ -81,7 +83,9 @@ async fn continue_sign_in_consent_and_tokens_for_the_linked_user() {
     assert_eq!(audit_details(&app, event::USER_IDENTITY_LINKED).await[0]["user_id"], user_id.as_str());
     assert_eq!(audit_details(&app, event::USER_LOGIN_SUCCEEDED).await[0]["method"], "acme");
     let method: String = app
-        .with_db(|conn| Ok(gatehouse::db::schema::sessions::table.select(gatehouse::db::schema::sessions::method).first(conn)?))
+        .with_db(|conn| {
+            Ok(gatehouse::db::schema::sessions::table.select(gatehouse::db::schema::sessions::method).first(conn)?)
+        })
         .await;
     assert_eq!(method, "acme", "the session records the provider as its method");
 
@@ -227,7 +231,8 @@ async fn forged_replayed_expired_cross_browser_and_other_provider_states_are_ref
     let after = written(&app).await;
     assert_refused(&app, app.get_with(&b, &callback).await, 400, after).await;
 
-    let rules: Vec<Value> = audit_details(&app, event::USER_LOGIN_DENIED).await.iter().map(|d| d["rule"].clone()).collect();
+    let rules: Vec<Value> =
+        audit_details(&app, event::USER_LOGIN_DENIED).await.iter().map(|d| d["rule"].clone()).collect();
     for rule in ["unknown_state", "other_browser", "provider_mismatch", "expired_request"] {
         assert!(rules.iter().any(|r| r == rule), "{rule} audited: {rules:?}");
     }
@@ -286,7 +291,11 @@ async fn password_off_hides_and_refuses_the_form_and_a_single_source_goes_straig
     app.update_settings(|s| s.login.auto_redirect = true);
     let start = app.get_with(&browser(), &format!("{}/authorize?{query}", app.issuer)).await;
     assert_eq!(start.status(), 303);
-    assert!(location(&start).starts_with(&format!("{}/auth?", oidc_issuer())), "straight upstream: {}", location(&start));
+    assert!(
+        location(&start).starts_with(&format!("{}/auth?", oidc_issuer())),
+        "straight upstream: {}",
+        location(&start)
+    );
 }
 
 #[actix_web::test]
@@ -300,7 +309,8 @@ async fn not_you_ends_the_session_and_goes_back_to_the_provider_with_prompt_logi
     let form = consent.split("action=\"/consent/sign-out\"").nth(1).expect("a Not you? form");
     let (request_id, csrf) = (input_value(form, "request_id").unwrap(), input_value(form, "csrf_token").unwrap());
 
-    let forged = app.post_form_with(&b, "/consent/sign-out", &[("request_id", &request_id), ("csrf_token", "forged")]).await;
+    let forged =
+        app.post_form_with(&b, "/consent/sign-out", &[("request_id", &request_id), ("csrf_token", "forged")]).await;
     assert_eq!(forged.status(), 400);
     assert_eq!(written(&app).await.sessions, 1);
 

@@ -109,27 +109,40 @@ impl Fake {
             let discovery = discovery.clone();
             App::new()
                 .app_data(shared.clone())
-                .route("/.well-known/openid-configuration", web::get().to(move || {
-                    let d = discovery.clone();
-                    async move { HttpResponse::Ok().json(d) }
-                }))
-                .route("/jwks", web::get().to(|s: web::Data<Arc<Mutex<FakeState>>>| async move {
-                    let mut s = s.lock().unwrap();
-                    s.jwks_fetches += 1;
-                    HttpResponse::Ok().insert_header(("cache-control", "max-age=3600")).json(s.jwks.clone())
-                }))
-                .route("/token", web::post().to(|s: web::Data<Arc<Mutex<FakeState>>>| async move {
-                    let (delay, id_token) = {
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(move || {
+                        let d = discovery.clone();
+                        async move { HttpResponse::Ok().json(d) }
+                    }),
+                )
+                .route(
+                    "/jwks",
+                    web::get().to(|s: web::Data<Arc<Mutex<FakeState>>>| async move {
                         let mut s = s.lock().unwrap();
-                        s.token_requests += 1;
-                        (s.token_delay, s.id_token.clone())
-                    };
-                    actix_web::rt::time::sleep(delay).await;
-                    HttpResponse::Ok().json(json!({"access_token": "upstream-at", "token_type": "Bearer", "id_token": id_token}))
-                }))
-                .route("/userinfo", web::get().to(|s: web::Data<Arc<Mutex<FakeState>>>| async move {
-                    HttpResponse::Ok().json(s.lock().unwrap().userinfo.clone())
-                }))
+                        s.jwks_fetches += 1;
+                        HttpResponse::Ok().insert_header(("cache-control", "max-age=3600")).json(s.jwks.clone())
+                    }),
+                )
+                .route(
+                    "/token",
+                    web::post().to(|s: web::Data<Arc<Mutex<FakeState>>>| async move {
+                        let (delay, id_token) = {
+                            let mut s = s.lock().unwrap();
+                            s.token_requests += 1;
+                            (s.token_delay, s.id_token.clone())
+                        };
+                        actix_web::rt::time::sleep(delay).await;
+                        HttpResponse::Ok()
+                            .json(json!({"access_token": "upstream-at", "token_type": "Bearer", "id_token": id_token}))
+                    }),
+                )
+                .route(
+                    "/userinfo",
+                    web::get().to(|s: web::Data<Arc<Mutex<FakeState>>>| async move {
+                        HttpResponse::Ok().json(s.lock().unwrap().userinfo.clone())
+                    }),
+                )
         })
         .workers(1)
         .listen(listener)
@@ -187,7 +200,12 @@ async fn callback(app: &TestApp, b: &reqwest::Client, state: &str) -> reqwest::R
 }
 
 /// One sign-in whose `id_token` is `token(claims)`; returns the callback's response.
-async fn sign_in_with(app: &TestApp, fake: &Fake, client: &str, token: impl FnOnce(Value) -> String) -> reqwest::Response {
+async fn sign_in_with(
+    app: &TestApp,
+    fake: &Fake,
+    client: &str,
+    token: impl FnOnce(Value) -> String,
+) -> reqwest::Response {
     let b = browser();
     let (state, nonce) = go_upstream(app, &b, client).await;
     let id_token = token(good_claims(app, fake, &nonce));
@@ -205,39 +223,60 @@ async fn a_well_signed_token_from_the_fake_is_accepted() {
     assert_eq!(written(&app).await.users, 1);
 }
 
+/// Makes an `id_token` from good claims.
+type Mint<'a> = Box<dyn Fn(Value) -> String + 'a>;
+
 #[actix_web::test]
 async fn forged_id_tokens_are_refused() {
     let fake = Fake::start(None).await;
     let (app, client) = app_with_fake(&fake).await;
     let empty = written(&app).await;
-    let cases: Vec<(&str, Box<dyn Fn(Value) -> String + '_>)> = vec![
-        ("wrong iss", Box::new(|mut c: Value| {
-            c["iss"] = json!("https://evil.example");
-            mint(&c, Signing::Es256(&fake.key))
-        })),
-        ("wrong aud", Box::new(|mut c: Value| {
-            c["aud"] = json!("someone-else");
-            mint(&c, Signing::Es256(&fake.key))
-        })),
-        ("several aud, no azp", Box::new(|mut c: Value| {
-            c["aud"] = json!([CLIENT_ID, "someone-else"]);
-            mint(&c, Signing::Es256(&fake.key))
-        })),
-        ("expired", Box::new(|mut c: Value| {
-            let now = c["iat"].as_i64().unwrap();
-            c["iat"] = json!(now - 200);
-            c["exp"] = json!(now - 100);
-            mint(&c, Signing::Es256(&fake.key))
-        })),
-        ("iat an hour ago", Box::new(|mut c: Value| {
-            let now = c["iat"].as_i64().unwrap();
-            c["iat"] = json!(now - 3600);
-            mint(&c, Signing::Es256(&fake.key))
-        })),
-        ("wrong nonce", Box::new(|mut c: Value| {
-            c["nonce"] = json!("not-the-nonce");
-            mint(&c, Signing::Es256(&fake.key))
-        })),
+    let cases: Vec<(&str, Mint)> = vec![
+        (
+            "wrong iss",
+            Box::new(|mut c: Value| {
+                c["iss"] = json!("https://evil.example");
+                mint(&c, Signing::Es256(&fake.key))
+            }),
+        ),
+        (
+            "wrong aud",
+            Box::new(|mut c: Value| {
+                c["aud"] = json!("someone-else");
+                mint(&c, Signing::Es256(&fake.key))
+            }),
+        ),
+        (
+            "several aud, no azp",
+            Box::new(|mut c: Value| {
+                c["aud"] = json!([CLIENT_ID, "someone-else"]);
+                mint(&c, Signing::Es256(&fake.key))
+            }),
+        ),
+        (
+            "expired",
+            Box::new(|mut c: Value| {
+                let now = c["iat"].as_i64().unwrap();
+                c["iat"] = json!(now - 200);
+                c["exp"] = json!(now - 100);
+                mint(&c, Signing::Es256(&fake.key))
+            }),
+        ),
+        (
+            "iat an hour ago",
+            Box::new(|mut c: Value| {
+                let now = c["iat"].as_i64().unwrap();
+                c["iat"] = json!(now - 3600);
+                mint(&c, Signing::Es256(&fake.key))
+            }),
+        ),
+        (
+            "wrong nonce",
+            Box::new(|mut c: Value| {
+                c["nonce"] = json!("not-the-nonce");
+                mint(&c, Signing::Es256(&fake.key))
+            }),
+        ),
         ("alg none", Box::new(|c: Value| mint(&c, Signing::None))),
         ("HS256 with the public key", Box::new(|c: Value| mint(&c, Signing::Hs256WithPublicKey(&fake.key)))),
     ];

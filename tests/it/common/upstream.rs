@@ -89,7 +89,13 @@ pub async fn press_continue(app: &TestApp, browser: &reqwest::Client, login_html
 
 /// At the provider: sign in as `login` and consent (or cancel: `abort`), following its
 /// redirects until it sends the browser back to Gatehouse; returns that callback URL.
-pub async fn at_provider(app: &TestApp, browser: &reqwest::Client, authorization_url: &str, login: &str, abort: bool) -> String {
+pub async fn at_provider(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    authorization_url: &str,
+    login: &str,
+    abort: bool,
+) -> String {
     let mut url = authorization_url.to_string();
     for _ in 0..20 {
         if url.starts_with(&app.issuer) {
@@ -103,7 +109,12 @@ pub async fn at_provider(app: &TestApp, browser: &reqwest::Client, authorization
         }
         let html = response.text().await.unwrap();
         assert_eq!(status, 200, "upstream page {url}: {html}");
-        let action = html.split("action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a form").replace("&amp;", "&");
+        let action = html
+            .split("action=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a form")
+            .replace("&amp;", "&");
         let action = absolute(&url, &action);
         if abort {
             let aborted = browser.get(format!("{action}/abort")).send().await.unwrap();
@@ -112,7 +123,8 @@ pub async fn at_provider(app: &TestApp, browser: &reqwest::Client, authorization
         }
         let prompt = input_value(&html, "prompt").unwrap_or_default();
         // Signing in as another account than the provider's session: it asks to end that one.
-        let xsrf = html.split("name=\"xsrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string();
+        let xsrf =
+            html.split("name=\"xsrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string();
         let form: Vec<(&str, &str)> = if !xsrf.is_empty() {
             vec![("xsrf", xsrf.as_str()), ("logout", "yes")]
         } else if prompt == "login" {
@@ -136,7 +148,13 @@ pub async fn at_provider(app: &TestApp, browser: &reqwest::Client, authorization
 
 /// `/authorize` → login page → "Continue with" → sign in at the provider; returns the
 /// callback URL the provider sent the browser to (not yet followed).
-pub async fn to_callback(app: &TestApp, browser: &reqwest::Client, query: &str, provider_id: &str, login: &str) -> String {
+pub async fn to_callback(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    query: &str,
+    provider_id: &str,
+    login: &str,
+) -> String {
     let start = app.get_with(browser, &format!("{}/authorize?{query}", app.issuer)).await;
     assert_eq!(start.status(), 303);
     let login_page = app.get_with(browser, &location(&start)).await.text().await.unwrap();
@@ -168,7 +186,9 @@ pub async fn written(app: &TestApp) -> Written {
 pub async fn audit_details(app: &TestApp, event: &'static str) -> Vec<Value> {
     use gatehouse::db::schema::audit_events as a;
     let rows: Vec<String> = app
-        .with_db(move |conn| Ok(a::table.filter(a::event.eq(event)).order(a::id.desc()).select(a::detail).load(conn)?))
+        .with_db(move |conn| {
+            Ok(a::table.filter(a::event.eq(event)).order(a::id.desc()).select(a::detail).load(conn)?)
+        })
         .await;
     rows.iter().map(|d| serde_json::from_str(d).unwrap()).collect()
 }
