@@ -170,3 +170,60 @@ pub fn account(
         claims.get("name").and_then(Value::as_str).map(|n| crate::text::truncate(n, 200)).filter(|n| !n.is_empty());
     Ok(Account { issuer: provider.identity_issuer().to_string(), subject, email, email_verified, name, claims })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn discovery(iss_supported: bool, endpoint: &str) -> Discovery {
+        serde_json::from_value(serde_json::json!({
+            "issuer": "https://idp.example", "authorization_endpoint": endpoint, "token_endpoint": "https://idp.example/t",
+            "jwks_uri": "https://idp.example/j", "authorization_response_iss_parameter_supported": iss_supported,
+        }))
+        .unwrap()
+    }
+
+    fn provider() -> ProviderSettings {
+        ProviderSettings { id: "corp".into(), issuer: "https://idp.example".into(), client_id: "gh".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn callback_iss_must_equal_when_present_and_be_present_when_advertised() {
+        let p = provider();
+        assert!(check_callback_issuer(Some("https://idp.example"), &p, &discovery(true, "https://idp.example/a")).is_ok());
+        assert!(check_callback_issuer(Some("https://evil.example"), &p, &discovery(false, "https://idp.example/a")).is_err());
+        assert!(check_callback_issuer(Some("https://idp.example/"), &p, &discovery(false, "https://idp.example/a")).is_err());
+        assert!(check_callback_issuer(None, &p, &discovery(true, "https://idp.example/a")).is_err());
+        assert!(check_callback_issuer(None, &p, &discovery(false, "https://idp.example/a")).is_ok());
+    }
+
+    #[test]
+    fn authorization_url_carries_pkce_state_nonce_and_prompt_when_fresh() {
+        let request = |fresh| Authorization {
+            redirect_uri: "https://gh.example/login/corp/callback",
+            state: "st",
+            nonce: "no",
+            code_challenge: "ch",
+            fresh_sign_in: fresh,
+        };
+        let url = authorization_url(&discovery(false, "https://idp.example/a?tenant=x"), &provider(), &request(true));
+        assert!(url.starts_with("https://idp.example/a?tenant=x&response_type=code&client_id=gh&"), "{url}");
+        for part in ["code_challenge_method=S256", "state=st", "nonce=no", "prompt=login", "scope=openid+email+profile"] {
+            assert!(url.contains(part), "{part} in {url}");
+        }
+        let url = authorization_url(&discovery(false, "https://idp.example/a"), &provider(), &request(false));
+        assert!(url.starts_with("https://idp.example/a?response_type=code") && !url.contains("prompt="), "{url}");
+    }
+
+    #[test]
+    fn userinfo_for_another_subject_is_refused_and_fills_in_the_email() {
+        let claims = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let id = claims(serde_json::json!({"sub": "u1", "name": "U"}));
+        let other = claims(serde_json::json!({"sub": "u2", "email": "a@b.c", "email_verified": true}));
+        assert!(account(&provider(), id.clone(), Some(other)).is_err());
+        let same = claims(serde_json::json!({"sub": "u1", "email": "a@b.c", "email_verified": true}));
+        let account = account(&provider(), id, Some(same)).unwrap();
+        assert_eq!(account.verified_email(), Some("a@b.c"));
+        assert_eq!(account.issuer, "https://idp.example");
+    }
+}

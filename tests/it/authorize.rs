@@ -421,6 +421,9 @@ async fn no_cors_headers_on_browser_endpoints() {
         ("GET", "/consent"),
         ("POST", "/consent"),
         ("POST", "/logout"),
+        ("POST", "/login/provider"),
+        ("GET", "/login/some-provider/callback"),
+        ("POST", "/consent/sign-out"),
     ] {
         let response = b
             .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", s.app.issuer))

@@ -357,3 +357,82 @@ async fn a_token_endpoint_that_is_down_gets_a_page() {
     assert_refused(&app, response, 502, empty).await;
     assert_eq!(fake.get(|s| s.token_requests), 0);
 }
+
+#[actix_web::test]
+async fn a_state_from_another_browser_or_for_another_provider_never_reaches_the_token_endpoint() {
+    let fake = Fake::start(None).await;
+    let (app, client) = app_with_fake(&fake).await;
+    let other = ProviderSettings { id: "other".into(), ..app.settings().login.providers[0].clone() };
+    app.update_settings(|s| s.login.providers.push(other));
+    let empty = written(&app).await;
+    for case in ["another browser", "another provider"] {
+        let b = browser();
+        let (state, nonce) = go_upstream(&app, &b, &client).await;
+        let id_token = mint(&good_claims(&app, &fake, &nonce), Signing::Es256(&fake.key));
+        fake.set(|s| s.id_token = id_token);
+        let response = match case {
+            "another browser" => callback(&app, &browser(), &state).await,
+            _ => app.get_with(&b, &format!("{}/login/other/callback?code=c&state={state}", app.issuer)).await,
+        };
+        assert_refused(&app, response, 400, empty).await;
+        // Used up: the browser that started it cannot use it after.
+        assert_refused(&app, callback(&app, &b, &state).await, 400, empty).await;
+    }
+    assert_eq!(fake.get(|s| s.token_requests), 0, "no code was exchanged");
+}
+
+/// `login.extra_root_certificates`: a provider behind a private CA is reachable only once its
+/// CA is added (and the provider calls never trust it otherwise).
+#[actix_web::test]
+async fn a_provider_behind_a_private_ca_needs_extra_root_certificates() {
+    use crate::common::tls_server::{Route, TestPki, TlsServer};
+    let pki = TestPki::new("localhost");
+    let server = TlsServer::start(&pki, std::collections::HashMap::new()).await;
+    let issuer = format!("https://localhost:{}", server.port());
+    let discovery = json!({
+        "issuer": issuer, "authorization_endpoint": format!("{issuer}/authorize"), "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+    });
+    server.set_route("/.well-known/openid-configuration", Route::json(&discovery.to_string()));
+    let app = TestApp::spawn().await;
+    let entry = ProviderSettings {
+        id: "private".into(),
+        name: "Private".into(),
+        issuer: issuer.clone(),
+        client_id: CLIENT_ID.into(),
+        client_secret: "s".into(),
+        allow_any_account: true,
+        ..ProviderSettings::default()
+    };
+    app.update_settings(|s| s.login.providers.push(entry));
+    let client = dcr_client(&app, &[REDIRECT]).await;
+    let continue_with = |b: reqwest::Client| {
+        let app = &app;
+        let client = client.clone();
+        async move {
+            let query = authorize_query(&client, REDIRECT, &pkce().challenge, &[]);
+            let start = app.get_with(&b, &format!("{}/authorize?{query}", app.issuer)).await;
+            let page = app.get_with(&b, &location(&start)).await.text().await.unwrap();
+            let marker = "name=\"provider\" value=\"private\"";
+            let form = page.split(marker).nth(1).unwrap().to_string();
+            let fields = [
+                ("provider", "private".to_string()),
+                ("request_id", input_value(&form, "request_id").unwrap()),
+                ("csrf_token", input_value(&form, "csrf_token").unwrap()),
+            ];
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post_form_with(&b, "/login/provider", &fields).await
+        }
+    };
+    let untrusted = continue_with(browser()).await;
+    assert_eq!(untrusted.status(), 502, "the private CA is not trusted by default");
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    app.update_settings(|s| s.login.extra_root_certificates = vec![ca.to_str().unwrap().to_string()]);
+    app.state.upstream.rebuild(&app.settings().login);
+    let trusted = continue_with(browser()).await;
+    assert_eq!(trusted.status(), 303);
+    assert!(location(&trusted).starts_with(&format!("{issuer}/authorize?")), "{}", location(&trusted));
+}
