@@ -54,7 +54,7 @@ pub fn describe_sign_in(settings: &Settings) -> Vec<String> {
             "provider {:?} ({}, {}): {} may sign in; callback URL to register: {}",
             provider.id,
             provider.kind.as_str(),
-            provider.issuer,
+            provider.identity_issuer(),
             provider.who_may_sign_in(),
             crate::identity::callback_url(&settings.issuer, &provider.id)
         ));

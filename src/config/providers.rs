@@ -13,7 +13,7 @@ super::word_enum! {
     ProviderKind {
         /// Any OpenID Provider, by discovery.
         Oidc = "oidc",
-        /// GitHub or GitHub Enterprise Server (not supported yet: another issue adds it).
+        /// GitHub or GitHub Enterprise Server: OAuth 2.0 and its REST API.
         Github = "github",
     }
 }
@@ -78,6 +78,8 @@ impl std::fmt::Debug for ProviderSettings {
             .field("kind", &self.kind)
             .field("name", &self.name)
             .field("issuer", &self.issuer)
+            .field("api_base_url", &self.api_base_url)
+            .field("web_base_url", &self.web_base_url)
             .field("client_id", &self.client_id)
             .field("client_secret", &secret)
             .field("client_secret_file", &self.client_secret_file)
@@ -108,12 +110,26 @@ impl ProviderSettings {
         defaults.iter().map(|s| s.to_string()).collect()
     }
 
-    /// The identity key's issuer part (SPEC §9.1): the issuer, for GitHub `api_base_url`.
+    /// The identity key's issuer part (SPEC §9.1): the issuer, for GitHub `api_base_url`
+    /// (without a trailing `/`, so that `…/api/v3/` and `…/api/v3` are one GitHub).
     pub fn identity_issuer(&self) -> &str {
         match self.kind {
             ProviderKind::Oidc => &self.issuer,
-            ProviderKind::Github => &self.api_base_url,
+            ProviderKind::Github => self.api_base_url.trim_end_matches('/'),
         }
+    }
+
+    /// GitHub's host as people know it ("github.com", "github.acme.com"), from `web_base_url`.
+    pub fn github_host(&self) -> String {
+        url::Url::parse(&self.web_base_url)
+            .ok()
+            .and_then(|url| {
+                url.host_str().map(|host| match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_string(),
+                })
+            })
+            .unwrap_or_else(|| self.web_base_url.clone())
     }
 
     /// Whether no access list restricts who signs in.
@@ -127,29 +143,50 @@ impl ProviderSettings {
     /// Who may sign in through this provider, in plain words (SPEC §9: `config check`, the
     /// README): "any Google account whose email ends in @acme.com".
     pub fn who_may_sign_in(&self) -> String {
-        let mut conditions = Vec::new();
-        let domains: Vec<String> = self.allowed_email_domains.iter().map(|d| format!("@{d}")).collect();
-        match (domains.is_empty(), self.allowed_emails.is_empty()) {
-            (false, true) => conditions.push(format!("whose email ends in {}", or_list(&domains))),
-            (true, false) => conditions.push(format!("whose email is {}", or_list(&self.allowed_emails))),
-            (false, false) => conditions.push(format!(
-                "whose email ends in {} or is {}",
-                or_list(&domains),
-                or_list(&self.allowed_emails)
-            )),
-            (true, true) => {}
+        if self.kind == ProviderKind::Github {
+            return self.who_may_sign_in_on_github();
         }
+        let mut conditions: Vec<String> = self.email_condition().into_iter().collect();
         for (claim, value) in &self.required_claims {
             conditions.push(format!("whose \"{claim}\" claim is or contains \"{value}\""));
-        }
-        if !self.allowed_orgs.is_empty() {
-            conditions.push(format!("that is an active member of {}", or_list(&self.allowed_orgs)));
         }
         let mut words = format!("any {} account", self.name);
         if !conditions.is_empty() {
             words.push(' ');
             words.push_str(&conditions.join(" and "));
         }
+        self.with_no_new_users(words)
+    }
+
+    /// "members of the acme organisation on github.com whose email ends in @acme.com".
+    fn who_may_sign_in_on_github(&self) -> String {
+        let host = self.github_host();
+        let mut words = match self.allowed_orgs.as_slice() {
+            [] => format!("any account on {host}"),
+            [org] => format!("members of the {org} organisation on {host}"),
+            orgs => format!("members of the {} organisations on {host}", or_list(orgs)),
+        };
+        if let Some(emails) = self.email_condition() {
+            words.push(' ');
+            words.push_str(&emails);
+        }
+        self.with_no_new_users(words)
+    }
+
+    /// "whose email ends in @acme.com", when an email list is set.
+    fn email_condition(&self) -> Option<String> {
+        let domains: Vec<String> = self.allowed_email_domains.iter().map(|d| format!("@{d}")).collect();
+        match (domains.is_empty(), self.allowed_emails.is_empty()) {
+            (false, true) => Some(format!("whose email ends in {}", or_list(&domains))),
+            (true, false) => Some(format!("whose email is {}", or_list(&self.allowed_emails))),
+            (false, false) => {
+                Some(format!("whose email ends in {} or is {}", or_list(&domains), or_list(&self.allowed_emails)))
+            }
+            (true, true) => None,
+        }
+    }
+
+    fn with_no_new_users(&self, mut words: String) -> String {
         if !self.create_users {
             words.push_str(", already linked to a Gatehouse user (no new users)");
         }
@@ -209,9 +246,6 @@ pub fn check_providers(providers: &[ProviderSettings]) -> Vec<(String, String)> 
         } else if !seen.insert(id.clone()) {
             problem("id", format!("{id:?} is used by another provider"));
         }
-        if provider.kind == ProviderKind::Github {
-            problem("kind", "\"github\" is not supported yet; use \"oidc\"".into());
-        }
         if provider.name.trim().is_empty() {
             problem("name", "must be set (the button says \"Continue with NAME\")".into());
         }
@@ -220,12 +254,15 @@ pub fn check_providers(providers: &[ProviderSettings]) -> Vec<(String, String)> 
                 problem("issuer", why);
             }
             if !provider.allowed_orgs.is_empty() {
-                problem("allowed_orgs", "applies to kind = \"github\" only".into());
+                problem("allowed_orgs", "applies to kind = \"github\" only (OpenID Providers: required_claims)".into());
             }
             let scopes = provider.effective_scopes();
             if !scopes.iter().any(|s| s == "openid") {
                 problem("scopes", "must include \"openid\"".into());
             }
+        }
+        if provider.kind == ProviderKind::Github {
+            check_github(provider, &mut problem);
         }
         for scope in &provider.scopes {
             if !super::is_scope_token(scope) {
@@ -281,15 +318,57 @@ pub fn check_providers(providers: &[ProviderSettings]) -> Vec<(String, String)> 
         }
         if provider.has_no_access_list() && provider.create_users && !provider.allow_any_account {
             let name = if provider.name.is_empty() { id.as_str() } else { provider.name.as_str() };
+            let lists = match provider.kind {
+                ProviderKind::Oidc => "required_claims",
+                ProviderKind::Github => "allowed_orgs",
+            };
             problem(
                 "allow_any_account",
                 format!(
-                    "anyone with a {name} account could sign in: set allowed_email_domains, allowed_emails or required_claims, or allow_any_account = true"
+                    "anyone with a {name} account could sign in: set allowed_email_domains, allowed_emails or {lists}, or allow_any_account = true"
                 ),
             );
         }
     }
     problems
+}
+
+/// The checks of a `kind = "github"` entry: its two base URLs, the keys that are oidc's only,
+/// organisation names, and scopes that can read what the sign-in needs.
+fn check_github(provider: &ProviderSettings, problem: &mut impl FnMut(&str, String)) {
+    for (name, value) in [("api_base_url", &provider.api_base_url), ("web_base_url", &provider.web_base_url)] {
+        if let Err(why) = check_upstream_url(value) {
+            problem(name, why);
+        }
+    }
+    if !provider.issuer.is_empty() {
+        problem("issuer", "applies to kind = \"oidc\" only (GitHub: api_base_url and web_base_url)".into());
+    }
+    if !provider.required_claims.is_empty() {
+        problem("required_claims", "applies to kind = \"oidc\" only (GitHub: allowed_orgs)".into());
+    }
+    for org in &provider.allowed_orgs {
+        if !is_github_org(org) {
+            problem("allowed_orgs", format!("{org:?} is not a GitHub organisation name (letters, digits and -)"));
+        }
+    }
+    let scopes = provider.effective_scopes();
+    let has = |wanted: &[&str]| scopes.iter().any(|s| wanted.contains(&s.as_str()));
+    if !has(&["user:email", "user"]) {
+        problem("scopes", "must include \"user:email\" (the sign-in reads the primary verified email)".into());
+    }
+    if !provider.allowed_orgs.is_empty() && !has(&["read:org", "write:org", "admin:org"]) {
+        problem("scopes", "must include \"read:org\" when allowed_orgs is set".into());
+    }
+}
+
+/// A GitHub login: 1 to 39 letters, digits and single hyphens, not at either end.
+fn is_github_org(name: &str) -> bool {
+    (1..=39).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
 }
 
 #[cfg(test)]
@@ -331,7 +410,7 @@ mod tests {
             (ProviderSettings { issuer: "http://idp.example.com".into(), ..google() }, "login.providers[0].issuer"),
             (ProviderSettings { client_secret_env: "X".into(), ..google() }, "login.providers[0].client_secret"),
             (ProviderSettings { client_secret: String::new(), ..google() }, "login.providers[0].client_secret"),
-            (ProviderSettings { kind: ProviderKind::Github, ..google() }, "login.providers[0].kind"),
+            (ProviderSettings { kind: ProviderKind::Github, ..google() }, "login.providers[0].issuer"),
         ] {
             let problems = check_providers(&[bad]);
             assert!(problems.iter().any(|(k, _)| k == key), "{key}: {problems:?}");
@@ -351,5 +430,92 @@ mod tests {
             ..google()
         };
         assert_eq!(claims.who_may_sign_in(), "any Google account whose \"groups\" claim is or contains \"mcp-users\"");
+    }
+
+    fn github() -> ProviderSettings {
+        ProviderSettings {
+            id: "github".into(),
+            kind: ProviderKind::Github,
+            name: "GitHub".into(),
+            client_id: "Iv1.abc".into(),
+            client_secret: "s3cret".into(),
+            allowed_orgs: vec!["acme".into()],
+            ..ProviderSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_github_entry_is_checked_for_its_own_keys() {
+        assert_eq!(check_providers(&[github()]), Vec::<(String, String)>::new());
+        let enterprise = ProviderSettings {
+            api_base_url: "https://github.acme.com/api/v3".into(),
+            web_base_url: "https://github.acme.com".into(),
+            ..github()
+        };
+        assert!(check_providers(&[enterprise]).is_empty());
+        for (bad, key, why) in [
+            (
+                ProviderSettings { api_base_url: "http://github.acme.com/api/v3".into(), ..github() },
+                "api_base_url",
+                "https",
+            ),
+            (ProviderSettings { web_base_url: "github.com".into(), ..github() }, "web_base_url", "absolute URL"),
+            (ProviderSettings { issuer: "https://github.com".into(), ..github() }, "issuer", "oidc\" only"),
+            (
+                ProviderSettings {
+                    required_claims: BTreeMap::from([("login".to_string(), "x".to_string())]),
+                    ..github()
+                },
+                "required_claims",
+                "oidc\" only",
+            ),
+            (
+                ProviderSettings { allowed_orgs: vec!["acme/team".into()], ..github() },
+                "allowed_orgs",
+                "organisation name",
+            ),
+            (
+                ProviderSettings { scopes: vec!["read:user".into(), "user:email".into()], ..github() },
+                "scopes",
+                "read:org",
+            ),
+            (ProviderSettings { allowed_orgs: vec![], ..github() }, "allow_any_account", "or allowed_orgs"),
+            (
+                ProviderSettings { kind: ProviderKind::Oidc, issuer: "https://idp".into(), ..github() },
+                "allowed_orgs",
+                "github\" only",
+            ),
+        ] {
+            let problems = check_providers(&[bad]);
+            let key = format!("login.providers[0].{key}");
+            assert!(problems.iter().any(|(k, w)| *k == key && w.contains(why)), "{key}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn github_defaults_and_words() {
+        assert_eq!(github().effective_scopes(), ["read:user", "user:email", "read:org"]);
+        assert_eq!(
+            ProviderSettings { allowed_orgs: vec![], ..github() }.effective_scopes(),
+            ["read:user", "user:email"]
+        );
+        assert_eq!(github().who_may_sign_in(), "members of the acme organisation on github.com");
+        let two = ProviderSettings {
+            allowed_orgs: vec!["acme".into(), "widgets".into()],
+            allowed_email_domains: vec!["acme.com".into()],
+            web_base_url: "https://github.acme.com".into(),
+            ..github()
+        };
+        assert_eq!(
+            two.who_may_sign_in(),
+            "members of the acme or widgets organisations on github.acme.com whose email ends in @acme.com"
+        );
+        let any = ProviderSettings { allowed_orgs: vec![], allow_any_account: true, create_users: false, ..github() };
+        assert_eq!(
+            any.who_may_sign_in(),
+            "any account on github.com, already linked to a Gatehouse user (no new users)"
+        );
+        let slash = ProviderSettings { api_base_url: "https://github.acme.com/api/v3/".into(), ..github() };
+        assert_eq!(slash.identity_issuer(), "https://github.acme.com/api/v3");
     }
 }

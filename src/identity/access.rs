@@ -1,6 +1,9 @@
 //! Who may sign in through a provider (SPEC §9.1), in order: a verified email unless the
 //! identity is already linked; `allowed_email_domains` / `allowed_emails` (either may match);
-//! `required_claims`. Plain values in, a decision out; each refusal says its rule in words.
+//! `required_claims`; `allowed_orgs` (GitHub). Plain values in, a decision out; each refusal
+//! says its rule in words.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
@@ -17,6 +20,21 @@ pub struct Account {
     pub name: Option<String>,
     /// Every claim seen (id_token, then userinfo), for `required_claims`.
     pub claims: Map<String, Value>,
+    /// GitHub: the person's membership in each of `allowed_orgs`, as the API reported it.
+    pub org_memberships: BTreeMap<String, Membership>,
+}
+
+/// A membership in a GitHub organisation (`GET /user/memberships/orgs/{org}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// `state: "active"`: the only one that counts.
+    Active,
+    /// `state: "pending"`: invited, not yet accepted.
+    Pending,
+    /// 404: not a member.
+    None,
+    /// 403: the organisation restricts third-party access and has not approved this OAuth app.
+    Hidden,
 }
 
 impl Account {
@@ -31,7 +49,15 @@ impl Account {
 pub enum Denial {
     EmailNotVerified,
     EmailNotAllowed,
-    ClaimMissing { claim: String, value: String },
+    ClaimMissing {
+        claim: String,
+        value: String,
+    },
+    /// No active membership in any of `allowed_orgs`; the other states seen, to say why.
+    NotOrgMember {
+        pending: Vec<String>,
+        hidden: Vec<String>,
+    },
 }
 
 impl Denial {
@@ -41,6 +67,9 @@ impl Denial {
             Denial::EmailNotVerified => "email_not_verified",
             Denial::EmailNotAllowed => "email_not_allowed",
             Denial::ClaimMissing { .. } => "required_claim",
+            Denial::NotOrgMember { pending, .. } if !pending.is_empty() => "org_membership_pending",
+            Denial::NotOrgMember { hidden, .. } if !hidden.is_empty() => "org_access_restricted",
+            Denial::NotOrgMember { .. } => "org_not_member",
         }
     }
 
@@ -53,6 +82,23 @@ impl Denial {
             Denial::EmailNotAllowed => format!("Only {} may sign in here.", provider.who_may_sign_in()),
             Denial::ClaimMissing { claim, value } => {
                 format!("Only accounts whose \"{claim}\" claim is or contains \"{value}\" may sign in here.")
+            }
+            Denial::NotOrgMember { pending, hidden } => {
+                let mut words = format!("Only {} may sign in here.", provider.who_may_sign_in());
+                if !pending.is_empty() {
+                    words.push_str(&format!(
+                        " Your membership in {} is pending: accept the invitation on {}, then sign in again.",
+                        pending.join(", "),
+                        provider.github_host()
+                    ));
+                }
+                if !hidden.is_empty() {
+                    words.push_str(&format!(
+                        " {} restricts third-party access and has not approved this sign-in: an owner of the organisation must approve it.",
+                        hidden.join(", ")
+                    ));
+                }
+                words
             }
         }
     }
@@ -71,6 +117,18 @@ pub fn check(provider: &ProviderSettings, account: &Account, already_linked: boo
     for (claim, value) in &provider.required_claims {
         if !claim_holds(account.claims.get(claim), value) {
             return Err(Denial::ClaimMissing { claim: claim.clone(), value: value.clone() });
+        }
+    }
+    if !provider.allowed_orgs.is_empty() {
+        let state = |org: &String| account.org_memberships.get(org).copied().unwrap_or(Membership::None);
+        if !provider.allowed_orgs.iter().any(|org| state(org) == Membership::Active) {
+            let having = |wanted: Membership| {
+                provider.allowed_orgs.iter().filter(|org| state(org) == wanted).cloned().collect::<Vec<_>>()
+            };
+            return Err(Denial::NotOrgMember {
+                pending: having(Membership::Pending),
+                hidden: having(Membership::Hidden),
+            });
         }
     }
     Ok(())
@@ -114,6 +172,7 @@ mod tests {
             email_verified: verified,
             name: None,
             claims: claims.as_object().cloned().unwrap_or_default(),
+            org_memberships: BTreeMap::new(),
         }
     }
 
@@ -143,5 +202,37 @@ mod tests {
         assert_eq!(denied.clone().unwrap_err().rule(), "required_claim");
         assert!(denied.unwrap_err().explain(&p).contains("\"groups\""));
         assert!(check(&p, &account("b@acme.com", true, json!({})), false).is_err());
+    }
+
+    #[test]
+    fn only_an_active_membership_in_an_allowed_org_counts() {
+        let p = ProviderSettings {
+            kind: crate::config::ProviderKind::Github,
+            allowed_email_domains: vec![],
+            allowed_orgs: vec!["acme".into(), "widgets".into()],
+            ..provider()
+        };
+        let with = |memberships: &[(&str, Membership)]| Account {
+            org_memberships: memberships.iter().map(|(o, m)| (o.to_string(), *m)).collect(),
+            ..account("a@example.org", true, json!({}))
+        };
+        assert_eq!(check(&p, &with(&[("widgets", Membership::Active)]), false), Ok(()));
+        assert_eq!(check(&p, &with(&[("acme", Membership::Pending), ("widgets", Membership::Active)]), false), Ok(()));
+        let pending = check(&p, &with(&[("acme", Membership::Pending)]), false).unwrap_err();
+        assert_eq!(pending.rule(), "org_membership_pending");
+        assert!(pending.explain(&p).contains("Your membership in acme is pending"), "{}", pending.explain(&p));
+        let none = check(&p, &with(&[("acme", Membership::None)]), false).unwrap_err();
+        assert_eq!(none.rule(), "org_not_member");
+        assert!(none.explain(&p).contains("members of the acme or widgets organisations on github.com"));
+        assert_eq!(check(&p, &with(&[]), false).unwrap_err().rule(), "org_not_member");
+        assert_eq!(
+            check(&p, &with(&[("acme", Membership::Hidden)]), false).unwrap_err().rule(),
+            "org_access_restricted"
+        );
+        // The email rule comes first.
+        assert_eq!(
+            check(&p, &Account { email_verified: false, ..with(&[("acme", Membership::Active)]) }, false),
+            Err(Denial::EmailNotVerified)
+        );
     }
 }

@@ -3,19 +3,21 @@
 //! them ends.
 //!
 //! `sources` lists them for the login page and `auto_redirect`; `upstream` makes the calls to
-//! providers (HTTP client, discovery, JWKS caches); `oidc` is the protocol (authorization URL,
-//! `iss`, `id_token`); `access` the access rules and `linking` the users/identities rules;
+//! providers (HTTP client, discovery, JWKS caches); `oidc` and `github` are the two kinds'
+//! protocols (authorization URL, `iss`, the `id_token`; GitHub's endpoints and API answers);
+//! `access` the access rules and `linking` the users/identities rules;
 //! `sign_in` the one way a sign-in for a pending request is finished; `provider_sign_in` the
 //! round trip itself and "Not you? Sign out".
 
 pub mod access;
+pub mod github;
 pub mod linking;
 pub mod oidc;
 pub mod provider_sign_in;
 pub mod sign_in;
 pub mod upstream;
 
-use crate::config::{LoginSettings, ProviderKind, ProviderSettings};
+use crate::config::{LoginSettings, ProviderSettings};
 
 /// A way to sign in that the login page offers.
 #[derive(Debug, Clone, Copy)]
@@ -29,7 +31,7 @@ pub enum Source<'a> {
 /// The sign-in sources in the order the login page shows them: providers, then the password
 /// form when it is on.
 pub fn sources(login: &LoginSettings) -> Vec<Source<'_>> {
-    let mut sources: Vec<Source> = login.providers.iter().filter(|p| is_supported(p)).map(Source::Provider).collect();
+    let mut sources: Vec<Source> = login.providers.iter().map(Source::Provider).collect();
     if login.password_enabled {
         sources.push(Source::Password);
     }
@@ -44,13 +46,9 @@ pub fn auto_redirect_target(login: &LoginSettings) -> Option<&ProviderSettings> 
     }
 }
 
-/// A configured provider this version can sign in through.
+/// A configured provider, by id.
 pub fn provider<'a>(login: &'a LoginSettings, id: &str) -> Option<&'a ProviderSettings> {
-    login.providers.iter().find(|p| p.id == id && is_supported(p))
-}
-
-fn is_supported(provider: &ProviderSettings) -> bool {
-    provider.kind == ProviderKind::Oidc
+    login.providers.iter().find(|p| p.id == id)
 }
 
 /// The redirect URI registered at a provider: `{issuer}/login/{id}/callback`.

@@ -168,7 +168,15 @@ pub fn account(
         || matches!(claims.get("email_verified"), Some(Value::String(s)) if s == "true");
     let name =
         claims.get("name").and_then(Value::as_str).map(|n| crate::text::truncate(n, 200)).filter(|n| !n.is_empty());
-    Ok(Account { issuer: provider.identity_issuer().to_string(), subject, email, email_verified, name, claims })
+    Ok(Account {
+        issuer: provider.identity_issuer().to_string(),
+        subject,
+        email,
+        email_verified,
+        name,
+        claims,
+        org_memberships: Default::default(),
+    })
 }
 
 #[cfg(test)]
@@ -184,15 +192,24 @@ mod tests {
     }
 
     fn provider() -> ProviderSettings {
-        ProviderSettings { id: "corp".into(), issuer: "https://idp.example".into(), client_id: "gh".into(), ..Default::default() }
+        ProviderSettings {
+            id: "corp".into(),
+            issuer: "https://idp.example".into(),
+            client_id: "gh".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn callback_iss_must_equal_when_present_and_be_present_when_advertised() {
         let p = provider();
-        assert!(check_callback_issuer(Some("https://idp.example"), &p, &discovery(true, "https://idp.example/a")).is_ok());
-        assert!(check_callback_issuer(Some("https://evil.example"), &p, &discovery(false, "https://idp.example/a")).is_err());
-        assert!(check_callback_issuer(Some("https://idp.example/"), &p, &discovery(false, "https://idp.example/a")).is_err());
+        assert!(
+            check_callback_issuer(Some("https://idp.example"), &p, &discovery(true, "https://idp.example/a")).is_ok()
+        );
+        assert!(check_callback_issuer(Some("https://evil.example"), &p, &discovery(false, "https://idp.example/a"))
+            .is_err());
+        assert!(check_callback_issuer(Some("https://idp.example/"), &p, &discovery(false, "https://idp.example/a"))
+            .is_err());
         assert!(check_callback_issuer(None, &p, &discovery(true, "https://idp.example/a")).is_err());
         assert!(check_callback_issuer(None, &p, &discovery(false, "https://idp.example/a")).is_ok());
     }
@@ -208,7 +225,8 @@ mod tests {
         };
         let url = authorization_url(&discovery(false, "https://idp.example/a?tenant=x"), &provider(), &request(true));
         assert!(url.starts_with("https://idp.example/a?tenant=x&response_type=code&client_id=gh&"), "{url}");
-        for part in ["code_challenge_method=S256", "state=st", "nonce=no", "prompt=login", "scope=openid+email+profile"] {
+        for part in ["code_challenge_method=S256", "state=st", "nonce=no", "prompt=login", "scope=openid+email+profile"]
+        {
             assert!(url.contains(part), "{part} in {url}");
         }
         let url = authorization_url(&discovery(false, "https://idp.example/a"), &provider(), &request(false));

@@ -1,22 +1,23 @@
 //! The round trip to an upstream provider (SPEC §9.1): going there (PKCE S256, a single-use
-//! `state` bound to the pending request, the browser and the provider, `nonce`), the callback
-//! with its mix-up defences, the exchange and the `id_token`, then the access and linking rules
-//! and the shared finish of `sign_in`. Also "Not you? Sign out", which goes back to the source.
-//! Every refusal is a page (never a redirect to the client) and, unless the provider could not
-//! be reached, a `user.login.denied` row.
+//! `state` bound to the pending request, the browser and the provider, `nonce` for oidc), the
+//! callback with its mix-up defences, the exchange and the account — the `id_token` (oidc) or
+//! GitHub's API (github) —, then the access and linking rules and the shared finish of
+//! `sign_in`. Also "Not you? Sign out", which goes back to the source. Every refusal is a page
+//! (never a redirect to the client) and a `user.login.denied` row.
 
 use std::time::Duration;
 
 use serde_json::json;
 
+use super::access::{Account, Membership};
 use super::oidc::{self, Authorization, IdTokenError};
 use super::sign_in::SignIn;
-use super::upstream::Discovery;
-use super::{callback_url, linking, provider};
+use super::upstream::{Discovery, TokenAnswer, TokenResponse};
+use super::{callback_url, github, linking, provider};
 use crate::authorize::pending::{open_pending, pending_request};
 use crate::authorize::{throttle, Browser, ErrorPage};
 use crate::clock::Window;
-use crate::config::{ProviderSettings, Settings};
+use crate::config::{ProviderKind, ProviderSettings, Settings};
 use crate::db::{write_tx, DbError};
 use crate::error::AppError;
 use crate::oauth::pkce::s256_challenge;
@@ -109,12 +110,16 @@ pub async fn go_upstream(
     expires_at: i64,
 ) -> Result<ProviderOutcome, AppError> {
     let now = state.clock.now();
-    let discovery = match state.upstream.discovery(provider, timeout(settings), now).await {
-        Ok(discovery) => discovery,
-        Err(error) => {
-            tracing::warn!(provider = %provider.id, %error, "provider discovery failed");
-            return Ok(ProviderOutcome::Page(unreachable_page(provider)));
-        }
+    // GitHub has no discovery: its endpoints follow from web_base_url.
+    let discovery = match provider.kind {
+        ProviderKind::Oidc => match state.upstream.discovery(provider, timeout(settings), now).await {
+            Ok(discovery) => Some(discovery),
+            Err(error) => {
+                tracing::warn!(provider = %provider.id, %error, "provider discovery failed");
+                return Ok(ProviderOutcome::Page(unreachable_page(provider)));
+            }
+        },
+        ProviderKind::Github => None,
     };
     let upstream_state = secrets::random_token(32);
     let nonce = secrets::random_token(32);
@@ -131,17 +136,17 @@ pub async fn go_upstream(
     };
     state.db.run(move |conn| Ok(upstream_logins::insert(conn, &row)?)).await?;
     let redirect_uri = callback_url(&settings.issuer, &provider.id);
-    let url = oidc::authorization_url(
-        &discovery,
-        provider,
-        &Authorization {
-            redirect_uri: &redirect_uri,
-            state: &upstream_state,
-            nonce: &nonce,
-            code_challenge: &s256_challenge(&verifier),
-            fresh_sign_in,
-        },
-    );
+    let authorization = Authorization {
+        redirect_uri: &redirect_uri,
+        state: &upstream_state,
+        nonce: &nonce,
+        code_challenge: &s256_challenge(&verifier),
+        fresh_sign_in,
+    };
+    let url = match &discovery {
+        Some(discovery) => oidc::authorization_url(discovery, provider, &authorization),
+        None => github::authorization_url(provider, &authorization),
+    };
     Ok(ProviderOutcome::GoUpstream(url))
 }
 
@@ -280,14 +285,21 @@ pub async fn callback(
         };
         return deny(state, provider_id, "upstream_error", client_id, browser, not_completed(&message)).await;
     }
-    let discovery = match state.upstream.discovery(provider, timeout(settings), now).await {
-        Ok(discovery) => discovery,
-        Err(error) => {
-            tracing::warn!(provider = %provider.id, %error, "provider discovery failed");
-            return Ok(ProviderOutcome::Page(unreachable_page(provider)));
-        }
+    let discovery = match provider.kind {
+        ProviderKind::Oidc => match state.upstream.discovery(provider, timeout(settings), now).await {
+            Ok(discovery) => Some(discovery),
+            Err(error) => {
+                tracing::warn!(provider = %provider.id, %error, "provider discovery failed");
+                return Ok(ProviderOutcome::Page(unreachable_page(provider)));
+            }
+        },
+        ProviderKind::Github => None,
     };
-    if let Err(why) = oidc::check_callback_issuer(param("iss").as_deref(), provider, &discovery) {
+    let issuer_checked = match &discovery {
+        Some(discovery) => oidc::check_callback_issuer(param("iss").as_deref(), provider, discovery),
+        None => github::check_callback_issuer(param("iss").as_deref(), provider),
+    };
+    if let Err(why) = issuer_checked {
         tracing::info!(provider = %provider.id, %why, "callback refused");
         return deny(
             state,
@@ -310,11 +322,21 @@ pub async fn callback(
         )
         .await;
     };
-    let account = match verified_account(state, settings, provider, &discovery, &row, &code).await {
+    let account = match &discovery {
+        Some(discovery) => verified_account(state, settings, provider, discovery, &row, &code).await,
+        None => github_account(state, settings, provider, &row, &code).await,
+    };
+    let account = match account {
         Ok(account) => account,
         Err(Failure::Unreachable(error)) => {
             tracing::warn!(provider = %provider.id, %error, "provider call failed");
-            return Ok(ProviderOutcome::Page(unreachable_page(provider)));
+            let page = unreachable_page(provider);
+            return deny(state, provider_id, "upstream_unavailable", client_id, browser, page).await;
+        }
+        Err(Failure::Refused(error)) => {
+            tracing::info!(provider = %provider.id, %error, "token endpoint refused the code");
+            let page = not_completed(&format!("{} refused the sign-in ({error}).", provider.name));
+            return deny(state, provider_id, "upstream_token_error", client_id, browser, page).await;
         }
         Err(Failure::Invalid(rule, why)) => {
             tracing::warn!(provider = %provider.id, %why, "provider answer refused");
@@ -362,8 +384,10 @@ pub async fn callback(
 }
 
 enum Failure {
-    /// The provider could not be reached or answered with an error: nothing is recorded.
+    /// The provider could not be reached, did not answer in time or answered with an error.
     Unreachable(String),
+    /// The token endpoint answered with an OAuth `error` code (GitHub: with status 200).
+    Refused(String),
     /// The provider's answer does not hold: (audit rule, why).
     Invalid(&'static str, String),
 }
@@ -380,19 +404,16 @@ async fn verified_account(
     code: &str,
 ) -> Result<super::access::Account, Failure> {
     let timeout = timeout(settings);
-    let secret = client_secret(provider).map_err(Failure::Unreachable)?;
-    let redirect_uri = callback_url(&settings.issuer, &provider.id);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", redirect_uri.as_str()),
-        ("code_verifier", row.pkce_verifier.as_str()),
-    ];
-    let tokens = state
-        .upstream
-        .exchange(discovery, &provider.client_id, &secret, &form, timeout)
-        .await
-        .map_err(|e| Failure::Unreachable(e.to_string()))?;
+    let tokens = exchange_code(
+        state,
+        settings,
+        provider,
+        &discovery.token_endpoint,
+        discovery.uses_client_secret_post(),
+        row,
+        code,
+    )
+    .await?;
     let id_token = tokens.id_token.ok_or(Failure::Invalid("id_token_missing", "no id_token".into()))?;
     let now = state.clock.now();
     let mut claims = None;
@@ -433,6 +454,74 @@ async fn verified_account(
         Some(info)
     };
     oidc::account(provider, claims, userinfo).map_err(|why| Failure::Invalid("userinfo_subject", why))
+}
+
+/// The code exchanged at `token_endpoint` with the PKCE verifier of the sign-in's state.
+async fn exchange_code(
+    state: &AppState,
+    settings: &Settings,
+    provider: &ProviderSettings,
+    token_endpoint: &str,
+    client_secret_post: bool,
+    row: &UpstreamLoginRow,
+    code: &str,
+) -> Result<TokenResponse, Failure> {
+    let secret = client_secret(provider).map_err(Failure::Unreachable)?;
+    let redirect_uri = callback_url(&settings.issuer, &provider.id);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("code_verifier", row.pkce_verifier.as_str()),
+    ];
+    let answer = state
+        .upstream
+        .exchange(token_endpoint, client_secret_post, &provider.client_id, &secret, &form, timeout(settings))
+        .await
+        .map_err(|e| Failure::Unreachable(e.to_string()))?;
+    match answer {
+        TokenAnswer::Tokens(tokens) => Ok(tokens),
+        TokenAnswer::Error(error) => Err(Failure::Refused(error)),
+    }
+}
+
+/// GitHub: the code exchanged at `{web_base_url}/login/oauth/access_token` (the secret in the
+/// form, as GitHub documents), then `/user`, `/user/emails` and, per allowed organisation, the
+/// membership. The access token is used for these calls and dropped.
+async fn github_account(
+    state: &AppState,
+    settings: &Settings,
+    provider: &ProviderSettings,
+    row: &UpstreamLoginRow,
+    code: &str,
+) -> Result<Account, Failure> {
+    let tokens = exchange_code(state, settings, provider, &github::token_endpoint(provider), true, row, code).await?;
+    let get = |url: String| {
+        let token = tokens.access_token.clone();
+        async move {
+            state
+                .upstream
+                .api_get(&url, &token, &github::API_HEADERS, timeout(settings))
+                .await
+                .map_err(|e| Failure::Unreachable(e.to_string()))
+        }
+    };
+    let ok = |url: String, (status, body): (u16, Vec<u8>)| {
+        if status == 200 {
+            Ok(body)
+        } else {
+            Err(Failure::Unreachable(format!("{url} answered HTTP {status}")))
+        }
+    };
+    let user = ok(github::user_url(provider), get(github::user_url(provider)).await?)?;
+    let emails = ok(github::emails_url(provider), get(github::emails_url(provider)).await?)?;
+    let mut memberships = std::collections::BTreeMap::new();
+    for org in &provider.allowed_orgs {
+        let (status, body) = get(github::membership_url(provider, org)).await?;
+        let membership: Membership = github::membership(status, &body).map_err(Failure::Unreachable)?;
+        memberships.insert(org.clone(), membership);
+    }
+    github::account(provider, &user, &emails, memberships).map_err(|why| Failure::Invalid("github_answer_invalid", why))
 }
 
 /// The provider's client secret: the value, the file's content or the environment variable's.

@@ -62,6 +62,14 @@ pub struct Upstream {
     jwks: Mutex<HashMap<String, Cached<String>>>,
 }
 
+/// What a token endpoint answered: tokens, or an OAuth error (RFC 6749 §5.2).
+#[derive(Debug, Clone)]
+pub enum TokenAnswer {
+    Tokens(TokenResponse),
+    /// The `error` code (GitHub answers errors with status 200).
+    Error(String),
+}
+
 /// The token endpoint's answer (only what is used: upstream tokens are not kept).
 #[derive(Debug, Clone, Deserialize)]
 pub struct TokenResponse {
@@ -185,19 +193,20 @@ impl Upstream {
         Ok(text)
     }
 
-    /// The authorization-code exchange at the token endpoint.
+    /// The authorization-code exchange at `token_endpoint`, the client authenticated in the
+    /// form (`client_secret_post`) or with HTTP Basic.
     pub async fn exchange(
         &self,
-        discovery: &Discovery,
+        token_endpoint: &str,
+        client_secret_post: bool,
         client_id: &str,
         client_secret: &str,
         form: &[(&str, &str)],
         timeout: Duration,
-    ) -> Result<TokenResponse, UpstreamError> {
+    ) -> Result<TokenAnswer, UpstreamError> {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
-        let mut request =
-            self.client().post(&discovery.token_endpoint).timeout(timeout).header("accept", "application/json");
-        if discovery.uses_client_secret_post() {
+        let mut request = self.client().post(token_endpoint).timeout(timeout).header("accept", "application/json");
+        if client_secret_post {
             fields.push(("client_id", client_id));
             fields.push(("client_secret", client_secret));
         } else {
@@ -214,14 +223,37 @@ impl Upstream {
             .map_err(|e| UpstreamError(format!("token endpoint: {}", describe(&e))))?;
         let status = response.status();
         let body = read_limited(response).await?;
-        if !status.is_success() {
-            let error = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-                .unwrap_or_default();
-            return Err(UpstreamError(format!("token endpoint answered HTTP {} {error}", status.as_u16())));
+        // An `error` is the answer whatever the status: GitHub sends its errors with 200.
+        let error = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(|e| crate::text::truncate(e, 64)));
+        if let Some(error) = error {
+            return Ok(TokenAnswer::Error(error));
         }
-        serde_json::from_slice(&body).map_err(|e| UpstreamError(format!("token endpoint answer is not valid: {e}")))
+        if !status.is_success() {
+            return Err(UpstreamError(format!("token endpoint answered HTTP {}", status.as_u16())));
+        }
+        serde_json::from_slice(&body)
+            .map(TokenAnswer::Tokens)
+            .map_err(|e| UpstreamError(format!("token endpoint answer is not valid: {e}")))
+    }
+
+    /// A GET to a provider's API with the access token just obtained and the provider's
+    /// headers: its status and body whatever the status (a 404 may be an answer).
+    pub async fn api_get(
+        &self,
+        url: &str,
+        access_token: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), UpstreamError> {
+        let mut request = self.client().get(url).timeout(timeout).bearer_auth(access_token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.map_err(|e| UpstreamError(format!("{url}: {}", describe(&e))))?;
+        let status = response.status().as_u16();
+        Ok((status, read_limited(response).await?))
     }
 
     /// The userinfo claims (JSON), with the access token just obtained.
