@@ -333,10 +333,10 @@ pub async fn callback(
             let page = unreachable_page(provider);
             return deny(state, provider_id, "upstream_unavailable", client_id, browser, page).await;
         }
-        Err(Failure::Refused(error)) => {
-            tracing::info!(provider = %provider.id, %error, "token endpoint refused the code");
-            let page = not_completed(&format!("{} refused the sign-in ({error}).", provider.name));
-            return deny(state, provider_id, "upstream_token_error", client_id, browser, page).await;
+        Err(Failure::Refused(rule, said)) => {
+            tracing::info!(provider = %provider.id, %said, "provider refused the sign-in");
+            let page = not_completed(&format!("{} refused the sign-in ({said}).", provider.name));
+            return deny(state, provider_id, rule, client_id, browser, page).await;
         }
         Err(Failure::Invalid(rule, why)) => {
             tracing::warn!(provider = %provider.id, %why, "provider answer refused");
@@ -386,8 +386,9 @@ pub async fn callback(
 enum Failure {
     /// The provider could not be reached, did not answer in time or answered with an error.
     Unreachable(String),
-    /// The token endpoint answered with an OAuth `error` code (GitHub: with status 200).
-    Refused(String),
+    /// The provider answered and said no — its token endpoint with an OAuth `error` (GitHub:
+    /// with status 200), or its API with a 4xx: (audit rule, what it said).
+    Refused(&'static str, String),
     /// The provider's answer does not hold: (audit rule, why).
     Invalid(&'static str, String),
 }
@@ -481,7 +482,7 @@ async fn exchange_code(
         .map_err(|e| Failure::Unreachable(e.to_string()))?;
     match answer {
         TokenAnswer::Tokens(tokens) => Ok(tokens),
-        TokenAnswer::Error(error) => Err(Failure::Refused(error)),
+        TokenAnswer::Error(error) => Err(Failure::Refused("upstream_token_error", error)),
     }
 }
 
@@ -496,29 +497,31 @@ async fn github_account(
     code: &str,
 ) -> Result<Account, Failure> {
     let tokens = exchange_code(state, settings, provider, &github::token_endpoint(provider), true, row, code).await?;
-    let get = |url: String| {
+    // `answers`: the statuses besides 200 that are an answer of this endpoint.
+    let get = |url: String, answers: &'static [u16]| {
         let token = tokens.access_token.clone();
         async move {
-            state
+            let (status, body) = state
                 .upstream
                 .api_get(&url, &token, &github::API_HEADERS, timeout(settings))
                 .await
-                .map_err(|e| Failure::Unreachable(e.to_string()))
+                .map_err(|e| Failure::Unreachable(e.to_string()))?;
+            match status {
+                200 => Ok((status, body)),
+                _ if answers.contains(&status) => Ok((status, body)),
+                400..=499 => Err(Failure::Refused("upstream_api_error", format!("its API answered HTTP {status}"))),
+                _ => Err(Failure::Unreachable(format!("{url} answered HTTP {status}"))),
+            }
         }
     };
-    let ok = |url: String, (status, body): (u16, Vec<u8>)| {
-        if status == 200 {
-            Ok(body)
-        } else {
-            Err(Failure::Unreachable(format!("{url} answered HTTP {status}")))
-        }
-    };
-    let user = ok(github::user_url(provider), get(github::user_url(provider)).await?)?;
-    let emails = ok(github::emails_url(provider), get(github::emails_url(provider)).await?)?;
+    let (_, user) = get(github::user_url(provider), &[]).await?;
+    let (_, emails) = get(github::emails_url(provider), &[]).await?;
     let mut memberships = std::collections::BTreeMap::new();
     for org in &provider.allowed_orgs {
-        let (status, body) = get(github::membership_url(provider, org)).await?;
-        let membership: Membership = github::membership(status, &body).map_err(Failure::Unreachable)?;
+        // 404: not a member; 403: the organisation has not approved this app.
+        let (status, body) = get(github::membership_url(provider, org), &[403, 404]).await?;
+        let membership: Membership =
+            github::membership(status, &body).map_err(|why| Failure::Invalid("github_answer_invalid", why))?;
         memberships.insert(org.clone(), membership);
     }
     github::account(provider, &user, &emails, memberships).map_err(|why| Failure::Invalid("github_answer_invalid", why))

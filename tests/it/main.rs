@@ -30,4 +30,5 @@ mod signin;
 mod token;
 mod upstream;
 mod upstream_forged;
+mod upstream_github;
 mod users;
