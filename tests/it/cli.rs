@@ -266,3 +266,24 @@ fn config_check_lists_each_provider_who_may_sign_in_and_its_callback() {
     assert!(stdout.contains("https://auth.example.net/login/google/callback"), "{stdout}");
     assert!(!stdout.contains("s3cret-value"), "the secret is masked: {stdout}");
 }
+
+#[test]
+fn config_check_says_which_github_organisation_may_sign_in() {
+    let file = config_file(
+        "issuer = \"https://auth.example.net\"\n[[login.providers]]\nid = \"github\"\nkind = \"github\"\n\
+         name = \"GitHub\"\nclient_id = \"Iv1.abc\"\nclient_secret = \"s3cret-value\"\nallowed_orgs = [\"acme\"]\n\
+         [[login.providers]]\nid = \"ghe\"\nkind = \"github\"\nname = \"Acme GitHub\"\n\
+         api_base_url = \"https://github.acme.com/api/v3\"\nweb_base_url = \"https://github.acme.com\"\n\
+         client_id = \"Iv1.def\"\nclient_secret = \"s3cret-value\"\nallowed_orgs = [\"platform\", \"infra\"]\n",
+    );
+    let output = run(&["config", "check", "--config", file.path().to_str().unwrap()], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("members of the acme organisation on github.com may sign in"), "{stdout}");
+    assert!(
+        stdout.contains("members of the platform or infra organisations on github.acme.com may sign in"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("https://auth.example.net/login/ghe/callback"), "{stdout}");
+    assert!(!stdout.contains("s3cret-value"), "the secret is masked: {stdout}");
+}

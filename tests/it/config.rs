@@ -265,6 +265,39 @@ fn provider_problems_are_one_line_each_naming_the_key() {
     ] {
         assert!(lines.iter().any(|l| l.starts_with(expected)), "{expected}\nin {lines:#?}");
     }
+    // An oidc entry turned into a github one: the keys that are oidc's only are named.
     let github = problems(&GOOD_PROVIDER.replace("kind = \"oidc\"", "kind = \"github\""));
-    assert!(github.iter().any(|l| l.contains("\"github\" is not supported yet")), "{github:?}");
+    for expected in [
+        "login.providers[0].issuer: applies to kind = \"oidc\" only",
+        "login.providers[0].required_claims: applies to kind = \"oidc\" only",
+    ] {
+        assert!(github.iter().any(|l| l.starts_with(expected)), "{expected}\nin {github:#?}");
+    }
+}
+
+#[test]
+fn a_github_provider_is_read_with_its_defaults_and_checked() {
+    let entry = "[[login.providers]]\nid = \"github\"\nkind = \"github\"\nname = \"GitHub\"\n\
+        client_id = \"Iv1.abc\"\nclient_secret = \"s3cret-value\"\nallowed_orgs = [\"acme\"]\n";
+    let settings = load(entry, &[]).unwrap();
+    let provider = &settings.login.providers[0];
+    assert_eq!(
+        (provider.api_base_url.as_str(), provider.web_base_url.as_str()),
+        ("https://api.github.com", "https://github.com")
+    );
+    assert_eq!(provider.effective_scopes(), ["read:user", "user:email", "read:org"]);
+    let lines = problems(&format!(
+        "{}api_base_url = \"http://github.acme.com/api/v3\"\nscopes = [\"read:user\", \"user:email\"]\n",
+        entry
+            .replace("allowed_orgs = [\"acme\"]\n", "allowed_orgs = [\"acme\"]\nrequired_claims = { login = \"x\" }\n")
+    ));
+    for expected in [
+        "login.providers[0].api_base_url: \"http://github.acme.com/api/v3\" must be an https URL",
+        "login.providers[0].scopes: must include \"read:org\" when allowed_orgs is set",
+        "login.providers[0].required_claims: applies to kind = \"oidc\" only",
+    ] {
+        assert!(lines.iter().any(|l| l.starts_with(expected)), "{expected}\nin {lines:#?}");
+    }
+    let open = problems(&entry.replace("allowed_orgs = [\"acme\"]\n", ""));
+    assert!(open.iter().any(|l| l.contains("anyone with a GitHub account could sign in")), "{open:?}");
 }
