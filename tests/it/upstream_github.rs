@@ -38,7 +38,8 @@ struct Person {
     name: Option<&'static str>,
     /// `/user/emails`, as GitHub answers it.
     emails: Value,
-    /// org → membership `state`; an org not listed answers 404.
+    /// org → membership `state`; an org not listed answers 404; `"hidden"` answers 403 (the
+    /// organisation restricts OAuth app access and has not approved this app).
     memberships: HashMap<&'static str, &'static str>,
 }
 
@@ -219,6 +220,11 @@ impl Hub {
                     web::get().to(|r: HttpRequest, hub: Shared| {
                         let org = r.match_info().get("org").unwrap_or("").to_string();
                         api(r, hub, move |p| match p.memberships.get(org.as_str()) {
+                            Some(&"hidden") => (
+                                403,
+                                json!({"message": "Although you appear to have the correct authorization credentials, \
+                                       the organization has enabled OAuth App access restrictions.", "status": "403"}),
+                            ),
                             Some(state) => (
                                 200,
                                 json!({"state": state, "role": "member", "organization": {"login": org},
@@ -431,6 +437,51 @@ async fn membership_in_none_of_the_allowed_orgs_is_refused() {
     );
     let paths: Vec<String> = hub.get(|h| h.api_requests.iter().map(|(p, _)| p.clone()).collect());
     assert!(paths.contains(&"/user/memberships/orgs/widgets".to_string()), "each allowed org asked: {paths:?}");
+}
+
+#[actix_web::test]
+async fn an_organisation_that_has_not_approved_the_app_is_refused_with_the_reason() {
+    let mut person = octocat("mona@acme.com");
+    person.memberships = HashMap::from([("acme", "hidden")]);
+    let hub = Hub::start("", person).await;
+    let (app, client) = app_with_hub(&hub).await;
+    let before = written(&app).await;
+    let html = assert_denied(&app, sign_in(&app, &client).await, 403, before, "org_access_restricted").await;
+    assert!(html.contains("an owner of the organisation must approve it"), "{html}");
+}
+
+#[actix_web::test]
+async fn not_you_goes_back_to_github_with_prompt_select_account() {
+    let hub = Hub::start("", octocat("mona@acme.com")).await;
+    let (app, client) = app_with_hub(&hub).await;
+    let b = browser();
+    let query = authorize_query(&client, REDIRECT, &pkce().challenge, &[]);
+    let (_, callback) = to_callback(&app, &b, &query).await;
+    let back = app.get_with(&b, &callback).await;
+    let consent = app.get_with(&b, &location(&back)).await.text().await.unwrap();
+    let form = consent.split("action=\"/consent/sign-out\"").nth(1).expect("a Not you? form");
+    let fields = [
+        ("request_id", input_value(form, "request_id").unwrap()),
+        ("csrf_token", input_value(form, "csrf_token").unwrap()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = app.post_form_with(&b, "/consent/sign-out", &fields).await;
+    assert_eq!(out.status(), 303);
+    let upstream = location(&out);
+    assert!(upstream.starts_with(&format!("{}/login/oauth/authorize?", hub.web)), "{upstream}");
+    assert_eq!(query_param(&upstream, "prompt").as_deref(), Some("select_account"));
+    assert_eq!(written(&app).await.sessions, 0, "the session is over");
+
+    // Another GitHub account is chosen there.
+    hub.set(|h| {
+        h.person = Person { id: 9, login: "hubot", name: None, ..octocat("hubot@acme.com") };
+    });
+    let at_github = b.get(&upstream).send().await.unwrap();
+    let back = app.get_with(&b, &location(&at_github)).await;
+    assert_eq!(back.status(), 303);
+    let consent = app.get_with(&b, &location(&back)).await.text().await.unwrap();
+    assert!(consent.contains("hubot@acme.com"), "{consent}");
+    assert_eq!(linked_user(&app, &hub.api, "9").await.is_some(), true);
 }
 
 #[actix_web::test]
