@@ -76,24 +76,11 @@ pub async fn login_form(
         return Ok(LoginOutcome::Page(expired_request()));
     };
     if let Some(provider) = identity::auto_redirect_target(&settings.login) {
-        let (id, hash) = (&pending.request_id, &pending.browser_hash);
-        return Ok(
-            match provider_sign_in::go_upstream(
-                state,
-                settings,
-                provider,
-                id,
-                hash,
-                pending.fresh_sign_in,
-                pending.expires_at,
-            )
-            .await?
-            {
-                ProviderOutcome::GoUpstream(url) => LoginOutcome::GoUpstream(url),
-                ProviderOutcome::Page(page) => LoginOutcome::Page(page),
-                _ => LoginOutcome::Page(expired_request()),
-            },
-        );
+        return Ok(match provider_sign_in::go_upstream(state, settings, provider, &pending).await? {
+            ProviderOutcome::GoUpstream(url) => LoginOutcome::GoUpstream(url),
+            ProviderOutcome::Page(page) => LoginOutcome::Page(page),
+            _ => LoginOutcome::Page(expired_request()),
+        });
     }
     let (providers, password_enabled) = shown_sources(settings);
     Ok(LoginOutcome::Form(LoginView {

@@ -184,15 +184,24 @@ mod tests {
     }
 
     fn provider() -> ProviderSettings {
-        ProviderSettings { id: "corp".into(), issuer: "https://idp.example".into(), client_id: "gh".into(), ..Default::default() }
+        ProviderSettings {
+            id: "corp".into(),
+            issuer: "https://idp.example".into(),
+            client_id: "gh".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn callback_iss_must_equal_when_present_and_be_present_when_advertised() {
         let p = provider();
-        assert!(check_callback_issuer(Some("https://idp.example"), &p, &discovery(true, "https://idp.example/a")).is_ok());
-        assert!(check_callback_issuer(Some("https://evil.example"), &p, &discovery(false, "https://idp.example/a")).is_err());
-        assert!(check_callback_issuer(Some("https://idp.example/"), &p, &discovery(false, "https://idp.example/a")).is_err());
+        assert!(
+            check_callback_issuer(Some("https://idp.example"), &p, &discovery(true, "https://idp.example/a")).is_ok()
+        );
+        assert!(check_callback_issuer(Some("https://evil.example"), &p, &discovery(false, "https://idp.example/a"))
+            .is_err());
+        assert!(check_callback_issuer(Some("https://idp.example/"), &p, &discovery(false, "https://idp.example/a"))
+            .is_err());
         assert!(check_callback_issuer(None, &p, &discovery(true, "https://idp.example/a")).is_err());
         assert!(check_callback_issuer(None, &p, &discovery(false, "https://idp.example/a")).is_ok());
     }
@@ -208,7 +217,8 @@ mod tests {
         };
         let url = authorization_url(&discovery(false, "https://idp.example/a?tenant=x"), &provider(), &request(true));
         assert!(url.starts_with("https://idp.example/a?tenant=x&response_type=code&client_id=gh&"), "{url}");
-        for part in ["code_challenge_method=S256", "state=st", "nonce=no", "prompt=login", "scope=openid+email+profile"] {
+        for part in ["code_challenge_method=S256", "state=st", "nonce=no", "prompt=login", "scope=openid+email+profile"]
+        {
             assert!(url.contains(part), "{part} in {url}");
         }
         let url = authorization_url(&discovery(false, "https://idp.example/a"), &provider(), &request(false));
