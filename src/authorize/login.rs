@@ -36,6 +36,8 @@ pub struct LoginView {
     pub providers: Vec<(String, String)>,
     /// The email + password form is shown.
     pub password_enabled: bool,
+    /// "Continue with NAME" for the app's own sign-in (SPEC §9.2), when it is on.
+    pub app_name: Option<String>,
 }
 
 /// The login page's sign-in sources, as the view shows them.
@@ -46,6 +48,8 @@ fn shown_sources(settings: &Settings) -> (Vec<(String, String)>, bool) {
         match source {
             Source::Provider(p) => providers.push((p.id.clone(), p.name.clone())),
             Source::Password => password_enabled = true,
+            // Its button is `app_name`.
+            Source::App => {}
         }
     }
     (providers, password_enabled)
@@ -93,6 +97,7 @@ pub async fn login_form(
         status: 200,
         providers,
         password_enabled,
+        app_name: app_button(settings),
     }))
 }
 
@@ -103,6 +108,11 @@ fn password_off() -> ErrorPage {
         "Password sign-in is off",
         "Signing in with a password is not offered here. Go back and choose another way to sign in.",
     )
+}
+
+/// The app's button label, when the app's sign-in is on.
+fn app_button(settings: &Settings) -> Option<String> {
+    settings.login.app.enabled().then(|| settings.login.app.display_name())
 }
 
 pub struct LoginForm {
@@ -186,6 +196,7 @@ pub async fn login_submit(
         email: email.clone(),
         error: Some(error.to_string()),
         status,
+        app_name: app_button(settings),
     };
     if seen.address_failures >= throttle::ADDRESS_FAILURES_PER_WINDOW {
         let wait = window.seconds_left(now);
