@@ -36,6 +36,8 @@ pub struct LoginView {
     pub providers: Vec<(String, String)>,
     /// The email + password form is shown.
     pub password_enabled: bool,
+    /// "Continue with NAME" for the app's own sign-in (SPEC §9.2), when it is on.
+    pub app_name: Option<String>,
 }
 
 /// The login page's sign-in sources, as the view shows them.
@@ -46,6 +48,8 @@ fn shown_sources(settings: &Settings) -> (Vec<(String, String)>, bool) {
         match source {
             Source::Provider(p) => providers.push((p.id.clone(), p.name.clone())),
             Source::Password => password_enabled = true,
+            // Its button is `app_name`.
+            Source::App => {}
         }
     }
     (providers, password_enabled)
@@ -76,24 +80,11 @@ pub async fn login_form(
         return Ok(LoginOutcome::Page(expired_request()));
     };
     if let Some(provider) = identity::auto_redirect_target(&settings.login) {
-        let (id, hash) = (&pending.request_id, &pending.browser_hash);
-        return Ok(
-            match provider_sign_in::go_upstream(
-                state,
-                settings,
-                provider,
-                id,
-                hash,
-                pending.fresh_sign_in,
-                pending.expires_at,
-            )
-            .await?
-            {
-                ProviderOutcome::GoUpstream(url) => LoginOutcome::GoUpstream(url),
-                ProviderOutcome::Page(page) => LoginOutcome::Page(page),
-                _ => LoginOutcome::Page(expired_request()),
-            },
-        );
+        return Ok(match provider_sign_in::go_upstream(state, settings, provider, &pending).await? {
+            ProviderOutcome::GoUpstream(url) => LoginOutcome::GoUpstream(url),
+            ProviderOutcome::Page(page) => LoginOutcome::Page(page),
+            _ => LoginOutcome::Page(expired_request()),
+        });
     }
     let (providers, password_enabled) = shown_sources(settings);
     Ok(LoginOutcome::Form(LoginView {
@@ -106,6 +97,7 @@ pub async fn login_form(
         status: 200,
         providers,
         password_enabled,
+        app_name: app_button(settings),
     }))
 }
 
@@ -116,6 +108,11 @@ fn password_off() -> ErrorPage {
         "Password sign-in is off",
         "Signing in with a password is not offered here. Go back and choose another way to sign in.",
     )
+}
+
+/// The app's button label, when the app's sign-in is on.
+fn app_button(settings: &Settings) -> Option<String> {
+    settings.login.app.enabled().then(|| settings.login.app.display_name())
 }
 
 pub struct LoginForm {
@@ -199,6 +196,7 @@ pub async fn login_submit(
         email: email.clone(),
         error: Some(error.to_string()),
         status,
+        app_name: app_button(settings),
     };
     if seen.address_failures >= throttle::ADDRESS_FAILURES_PER_WINDOW {
         let wait = window.seconds_left(now);

@@ -2,7 +2,7 @@
 //! validate the rest and open a pending request that continues at sign-in or consent.
 
 use super::rules::{self, RequestRules};
-use super::session::session_user;
+use super::session::reusable_session_user;
 use super::{Browser, ErrorPage};
 use crate::cimd::{self, Lookup};
 use crate::clock::Window;
@@ -178,7 +178,7 @@ pub async fn authorize(
     };
     let prompt_none = validated.prompt_none;
     let request_id = pending.request_id.clone();
-    let (browser_hash, expires_at, fresh) = (pending.browser_hash.clone(), pending.expires_at, pending.fresh_sign_in);
+    let opening = pending.clone();
     // Last seen: at most one write a minute, on its own connection — never a reason to fail the request.
     if clients::seen_long_ago(client.last_seen_at, now) {
         let id = client.client_id.clone();
@@ -194,7 +194,7 @@ pub async fn authorize(
     let opened = state
         .db
         .run(move |conn| {
-            let user = session_user(conn, session_token.as_deref(), now)?;
+            let user = reusable_session_user(conn, session_token.as_deref(), now)?;
             if prompt_none {
                 return Ok(Opened::PromptNone { signed_in: user.is_some() });
             }
@@ -229,23 +229,11 @@ pub async fn authorize(
     };
     // `auto_redirect` with a single source: straight to the provider, no login page.
     if let Some(provider) = identity::auto_redirect_target(&settings.login).filter(|_| !signed_in) {
-        return Ok(
-            match provider_sign_in::go_upstream(
-                state,
-                settings,
-                provider,
-                &request_id,
-                &browser_hash,
-                fresh,
-                expires_at,
-            )
-            .await?
-            {
-                ProviderOutcome::GoUpstream(location) => AuthorizeOutcome::Continue { location, new_browser_token },
-                ProviderOutcome::Page(page) => AuthorizeOutcome::Page(page),
-                _ => page(500, "Sign-in unavailable", "Sign-in could not start."),
-            },
-        );
+        return Ok(match provider_sign_in::go_upstream(state, settings, provider, &opening).await? {
+            ProviderOutcome::GoUpstream(location) => AuthorizeOutcome::Continue { location, new_browser_token },
+            ProviderOutcome::Page(page) => AuthorizeOutcome::Page(page),
+            _ => page(500, "Sign-in unavailable", "Sign-in could not start."),
+        });
     }
     let target = if signed_in { paths::CONSENT } else { paths::LOGIN };
     let location = format!("{}{target}?request_id={request_id}", settings.issuer_path());

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::oauth::redirect_uri::is_loopback_host;
+use super::check_upstream_url;
 
 super::word_enum! {
     /// `login.providers[].kind`.
@@ -207,25 +207,6 @@ pub fn is_provider_id(id: &str) -> bool {
     (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// A provider's or the app's URL (SPEC §9): `https://`, or `http://` on a literal loopback
-/// host; no query, fragment or user information.
-pub fn check_upstream_url(value: &str) -> Result<(), String> {
-    let url = url::Url::parse(value).map_err(|_| format!("{value:?} is not an absolute URL"))?;
-    let host = url.host_str().unwrap_or("");
-    match url.scheme() {
-        "https" if !host.is_empty() => {}
-        "http" if is_loopback_host(host) => {}
-        _ => return Err(format!("{value:?} must be an https URL (http only on a loopback host)")),
-    }
-    if value.contains('?') || value.contains('#') {
-        return Err(format!("{value:?} must not have a query or fragment"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{value:?} must not contain user information"));
-    }
-    Ok(())
-}
-
 pub(super) fn is_variable_name(name: &str) -> bool {
     name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -252,6 +233,8 @@ pub fn check_providers(providers: &[ProviderSettings]) -> Vec<(String, String)> 
         if provider.kind == ProviderKind::Oidc {
             if let Err(why) = check_upstream_url(&provider.issuer) {
                 problem("issuer", why);
+            } else if provider.issuer.contains('?') {
+                problem("issuer", format!("{:?} must not have a query", provider.issuer));
             }
             if !provider.allowed_orgs.is_empty() {
                 problem("allowed_orgs", "applies to kind = \"github\" only (OpenID Providers: required_claims)".into());

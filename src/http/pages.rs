@@ -100,8 +100,15 @@ pub fn login_page(issuer_path: &str, view: &LoginView) -> HttpResponse {
         escape(&view.request_id),
         escape(&view.csrf_token)
     );
-    // One small form per provider: a button that posts, no script (SPEC §9.1).
+    // One small form per source: a button that posts, no script (SPEC §9.1, §9.2).
     let mut sources = String::new();
+    if let Some(name) = &view.app_name {
+        sources.push_str(&format!(
+            "<form method=\"post\" action=\"{action}\">\n{hidden}<button type=\"submit\">Continue with {name}</button>\n</form>\n",
+            action = escape(&format!("{issuer_path}{}", paths::LOGIN_APP)),
+            name = escape(name),
+        ));
+    }
     for (id, name) in &view.providers {
         sources.push_str(&format!(
             "<form method=\"post\" action=\"{action}\">\n<input type=\"hidden\" name=\"provider\" value=\"{id}\">\n{hidden}<button type=\"submit\">Continue with {name}</button>\n</form>\n",
@@ -110,7 +117,7 @@ pub fn login_page(issuer_path: &str, view: &LoginView) -> HttpResponse {
             name = escape(name),
         ));
     }
-    if !view.providers.is_empty() && view.password_enabled {
+    if (!view.providers.is_empty() || view.app_name.is_some()) && view.password_enabled {
         sources.push_str("<p class=\"muted\">or sign in with your email and password</p>\n");
     }
     if view.password_enabled {

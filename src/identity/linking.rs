@@ -155,7 +155,10 @@ pub fn link(
         _ => None,
     };
     let name = account.name.as_deref().or(user.name.as_deref());
-    users::refresh_profile(conn, &user.user_id, name, new_email, now)?;
+    match new_email {
+        Some(email) => users::refresh_profile(conn, &user.user_id, name, Some(email), true, now)?,
+        None => users::refresh_profile(conn, &user.user_id, name, user.email.as_deref(), user.email_verified, now)?,
+    }
     let user = users::find(conn, &user.user_id)?.unwrap_or(user);
     Ok(Ok(Linked { user, records }))
 }

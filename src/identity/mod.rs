@@ -1,8 +1,8 @@
 //! Who signs in (SPEC §9): the sign-in sources a pending request can use — the password form,
-//! each upstream provider, later the app beside Gatehouse — and how a sign-in through any of
-//! them ends.
+//! each upstream provider, the app beside Gatehouse — the users they create, and how a sign-in
+//! through any of them ends.
 //!
-//! `sources` lists them for the login page and `auto_redirect`; `upstream` makes the calls to
+//! `app` is the app's own sign-in (§9.2). `sources` lists them for the login page and `auto_redirect`; `upstream` makes the calls to
 //! providers (HTTP client, discovery, JWKS caches); `oidc` and `github` are the two kinds'
 //! protocols (authorization URL, `iss`, the `id_token`; GitHub's endpoints and API answers);
 //! `access` the access rules and `linking` the users/identities rules;
@@ -10,6 +10,7 @@
 //! round trip itself and "Not you? Sign out".
 
 pub mod access;
+pub mod app;
 pub mod github;
 pub mod linking;
 pub mod oidc;
@@ -22,16 +23,22 @@ use crate::config::{LoginSettings, ProviderSettings};
 /// A way to sign in that the login page offers.
 #[derive(Debug, Clone, Copy)]
 pub enum Source<'a> {
+    /// The app beside Gatehouse (§9.2): its "Continue with NAME" button.
+    App,
     /// An upstream provider: a "Continue with NAME" button.
     Provider(&'a ProviderSettings),
     /// The local email + password form.
     Password,
 }
 
-/// The sign-in sources in the order the login page shows them: providers, then the password
-/// form when it is on.
+/// The sign-in sources in the order the login page shows them: the app, the providers, then the
+/// password form when it is on.
 pub fn sources(login: &LoginSettings) -> Vec<Source<'_>> {
-    let mut sources: Vec<Source> = login.providers.iter().map(Source::Provider).collect();
+    let mut sources: Vec<Source> = Vec::new();
+    if login.app.enabled() {
+        sources.push(Source::App);
+    }
+    sources.extend(login.providers.iter().map(Source::Provider));
     if login.password_enabled {
         sources.push(Source::Password);
     }

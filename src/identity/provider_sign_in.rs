@@ -26,7 +26,7 @@ use crate::paths;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::{self, event, Actor, AuditRecord};
-use crate::store::auth_requests;
+use crate::store::auth_requests::{self, AuthRequestRow};
 use crate::store::rate_limits;
 use crate::store::sessions;
 use crate::store::upstream_logins::{self, UpstreamLoginRow};
@@ -86,28 +86,17 @@ pub async fn continue_with(
             "This way to sign in is not offered here.",
         )));
     };
-    go_upstream(
-        state,
-        settings,
-        provider,
-        &pending.request_id,
-        &pending.browser_hash,
-        pending.fresh_sign_in,
-        pending.expires_at,
-    )
-    .await
+    go_upstream(state, settings, provider, &pending).await
 }
 
-/// Send the browser to the provider for the pending request `request_id` (started by the
-/// browser whose binding cookie digests to `browser_hash`).
+/// Send the browser to the provider for a pending request: the `state` is bound to it, to the
+/// browser that started it (its binding cookie's digest) and to the provider, and expires with
+/// it; `prompt=login` (GitHub: `prompt=select_account`) when it must sign in afresh.
 pub async fn go_upstream(
     state: &AppState,
     settings: &Settings,
     provider: &ProviderSettings,
-    request_id: &str,
-    browser_hash: &str,
-    fresh_sign_in: bool,
-    expires_at: i64,
+    pending: &AuthRequestRow,
 ) -> Result<ProviderOutcome, AppError> {
     let now = state.clock.now();
     // GitHub has no discovery: its endpoints follow from web_base_url.
@@ -126,13 +115,13 @@ pub async fn go_upstream(
     let verifier = secrets::random_token(48);
     let row = UpstreamLoginRow {
         state_hash: secrets::digest(&upstream_state),
-        request_id: request_id.to_string(),
+        request_id: pending.request_id.clone(),
         provider: provider.id.clone(),
-        browser_hash: browser_hash.to_string(),
+        browser_hash: pending.browser_hash.clone(),
         pkce_verifier: verifier.clone(),
         nonce: nonce.clone(),
         created_at: now,
-        expires_at,
+        expires_at: pending.expires_at,
     };
     state.db.run(move |conn| Ok(upstream_logins::insert(conn, &row)?)).await?;
     let redirect_uri = callback_url(&settings.issuer, &provider.id);
@@ -141,7 +130,7 @@ pub async fn go_upstream(
         state: &upstream_state,
         nonce: &nonce,
         code_challenge: &s256_challenge(&verifier),
-        fresh_sign_in,
+        fresh_sign_in: pending.fresh_sign_in,
     };
     let url = match &discovery {
         Some(discovery) => oidc::authorization_url(discovery, provider, &authorization),
@@ -576,11 +565,10 @@ pub async fn not_you(
     let Some((session, pending)) = ended else {
         return Ok(ProviderOutcome::Page(ErrorPage::new(400, "Not signed out", "The sign-out request was not valid.")));
     };
+    // As `restart_sign_in` left it.
+    let pending = AuthRequestRow { fresh_sign_in: true, user_id: None, ..pending };
     if let Some(provider) = provider(&settings.login, &session.method) {
-        if let ProviderOutcome::GoUpstream(url) =
-            go_upstream(state, settings, provider, &pending.request_id, &pending.browser_hash, true, pending.expires_at)
-                .await?
-        {
+        if let ProviderOutcome::GoUpstream(url) = go_upstream(state, settings, provider, &pending).await? {
             return Ok(ProviderOutcome::SignedOut(url));
         }
     }

@@ -52,6 +52,8 @@ pub enum Actor {
     Cli,
     AdminApi,
     System,
+    /// The app beside Gatehouse, through the login API (SPEC §9.2).
+    App,
 }
 
 impl Actor {
@@ -62,6 +64,7 @@ impl Actor {
             Actor::Cli => "cli",
             Actor::AdminApi => "admin_api",
             Actor::System => "system",
+            Actor::App => "app",
         }
     }
 }
