@@ -481,7 +481,7 @@ async fn not_you_goes_back_to_github_with_prompt_select_account() {
     assert_eq!(back.status(), 303);
     let consent = app.get_with(&b, &location(&back)).await.text().await.unwrap();
     assert!(consent.contains("hubot@acme.com"), "{consent}");
-    assert_eq!(linked_user(&app, &hub.api, "9").await.is_some(), true);
+    assert!(linked_user(&app, &hub.api, "9").await.is_some(), "the other account is linked");
 }
 
 #[actix_web::test]
