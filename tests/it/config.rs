@@ -292,7 +292,7 @@ fn a_github_provider_is_read_with_its_defaults_and_checked() {
             .replace("allowed_orgs = [\"acme\"]\n", "allowed_orgs = [\"acme\"]\nrequired_claims = { login = \"x\" }\n")
     ));
     for expected in [
-        "login.providers[0].api_base_url: \"http://github.acme.com/api/v3\" must be an https URL",
+        "login.providers[0].api_base_url: \"http://github.acme.com/api/v3\" must use https",
         "login.providers[0].scopes: must include \"read:org\" when allowed_orgs is set",
         "login.providers[0].required_claims: applies to kind = \"oidc\" only",
     ] {
