@@ -312,8 +312,15 @@ pub async fn callback(
         }
     };
 
-    let sign_in =
-        SignIn::new(settings, &pending.request_id, &pending.client_id, "", &provider.id, &browser.origin, now);
+    let sign_in = SignIn::new(
+        settings.login.session_ttl_secs,
+        &pending.request_id,
+        &pending.client_id,
+        "",
+        &provider.id,
+        &browser.origin,
+        now,
+    );
     // The user is known once the linking rules have run, in the same transaction.
     let for_db = provider.clone();
     let (origin, client) = (browser.origin.clone(), pending.client_id.clone());
@@ -336,7 +343,7 @@ pub async fn callback(
         .await?;
     match outcome {
         Ok(sign_in) => {
-            let location = sign_in.consent_location(settings);
+            let location = sign_in.consent_location(&settings.issuer_path());
             Ok(ProviderOutcome::SignedIn { session_token: sign_in.session_token, location })
         }
         Err(refusal) => {
