@@ -251,7 +251,7 @@ pub async fn login_submit(
         }
         Some(user) => {
             let sign_in = SignIn::new(
-                settings,
+                settings.login.session_ttl_secs,
                 &pending.request_id,
                 &client.client_id,
                 &user.user_id,
@@ -282,7 +282,7 @@ pub async fn login_submit(
                     })
                 })
                 .await?;
-            let location = sign_in.consent_location(settings);
+            let location = sign_in.consent_location(&settings.issuer_path());
             let session_token = sign_in.session_token;
             Ok(LoginOutcome::SignedIn { session_token, device_token, location })
         }

@@ -7,6 +7,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::sign_in::SignIn;
 use crate::clock::{rfc3339, Window};
 use crate::config::{AppLoginSettings, Settings};
 use crate::db::{write_tx, DbConnection, DbError};
@@ -21,7 +22,7 @@ use crate::store::app_logins::{self, AppAnswer, AppLoginRow};
 use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::auth_requests::{self, AuthRequestRow};
 use crate::store::rate_limits;
-use crate::store::sessions::{self, SessionRow};
+use crate::store::sessions;
 use crate::store::users::{self, UserRow};
 use crate::text::echo;
 
@@ -426,9 +427,7 @@ pub async fn finish(
     let now = state.clock.now();
     let verifier_hash = secrets::digest(verifier);
     let browser_hash = browser_token.map(secrets::digest);
-    let session_token = secrets::random_token(32);
-    let session_hash = secrets::digest(&session_token);
-    let csrf_token = secrets::random_token(24);
+    let session_ttl_secs = settings.login.session_ttl_secs;
     let origin = origin.clone();
     let issuer_path = settings.issuer_path();
     let expired = || {
@@ -483,27 +482,21 @@ pub async fn finish(
                     Some(user) if user.is_active() => {}
                     _ => return Ok(refused(403, "Account disabled", "This account is disabled.")),
                 }
+                let sign_in = SignIn::new(
+                    session_ttl_secs,
+                    &pending.request_id,
+                    &pending.client_id,
+                    &user_id,
+                    sessions::METHOD_APP,
+                    &origin,
+                    now,
+                )
+                .authenticated_at(auth_time)
                 // App sessions end with the request: every authorization goes back through the app.
-                sessions::insert(
-                    conn,
-                    &SessionRow {
-                        session_hash: session_hash.clone(),
-                        user_id: user_id.clone(),
-                        csrf_token: csrf_token.clone(),
-                        created_at: now,
-                        expires_at: pending.expires_at,
-                        auth_time,
-                        method: sessions::METHOD_APP.into(),
-                    },
-                )?;
-                auth_requests::set_user(conn, &pending.request_id, &user_id)?;
-                users::record_sign_in(conn, &user_id, now)?;
-                let mut record = audit_base;
-                record.event = event::USER_LOGIN_SUCCEEDED;
-                record.detail = json!({"user_id": user_id, "method": sessions::METHOD_APP});
-                audit::record(conn, now, &record)?;
-                let location = format!("{issuer_path}{}?request_id={}", paths::CONSENT, pending.request_id);
-                Ok::<_, DbError>(Returned::SignedIn { session_token: session_token.clone(), location })
+                .expiring_at(pending.expires_at);
+                sign_in.record(conn, now)?;
+                let location = sign_in.consent_location(&issuer_path);
+                Ok::<_, DbError>(Returned::SignedIn { session_token: sign_in.session_token, location })
             })
         })
         .await

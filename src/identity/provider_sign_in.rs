@@ -334,8 +334,15 @@ pub async fn callback(
         }
     };
 
-    let sign_in =
-        SignIn::new(settings, &pending.request_id, &pending.client_id, "", &provider.id, &browser.origin, now);
+    let sign_in = SignIn::new(
+        settings.login.session_ttl_secs,
+        &pending.request_id,
+        &pending.client_id,
+        "",
+        &provider.id,
+        &browser.origin,
+        now,
+    );
     // The user is known once the linking rules have run, in the same transaction.
     let for_db = provider.clone();
     let (origin, client) = (browser.origin.clone(), pending.client_id.clone());
@@ -358,7 +365,7 @@ pub async fn callback(
         .await?;
     match outcome {
         Ok(sign_in) => {
-            let location = sign_in.consent_location(settings);
+            let location = sign_in.consent_location(&settings.issuer_path());
             Ok(ProviderOutcome::SignedIn { session_token: sign_in.session_token, location })
         }
         Err(refusal) => {
@@ -533,7 +540,7 @@ pub fn client_secret(provider: &ProviderSettings) -> Result<String, String> {
 
 /// `POST /consent/sign-out` ("Not you? Sign out"): end the session, mark the pending request
 /// for a fresh sign-in, and go back to the source the session came from — its provider with
-/// `prompt=login`, else the login page.
+/// `prompt=login`, the app (whose request info then says `prompt: "login"`), else the login page.
 pub async fn not_you(
     state: &AppState,
     settings: &Settings,
@@ -546,6 +553,7 @@ pub async fn not_you(
         return Ok(ProviderOutcome::Page(crate::authorize::expired_request()));
     };
     let for_db = browser.clone();
+    let app = settings.login.app.clone();
     let ended = state
         .db
         .run(move |conn| {
@@ -558,15 +566,23 @@ pub async fn not_you(
                 let Some(pending) = open_pending(conn, &request_id, &for_db, None, now)? else { return Ok(None) };
                 sessions::delete(conn, &hash)?;
                 auth_requests::restart_sign_in(conn, &pending.request_id)?;
-                Ok(Some((session, pending)))
+                // As `restart_sign_in` left it.
+                let pending = AuthRequestRow { fresh_sign_in: true, user_id: None, ..pending };
+                let to_app = if session.method == sessions::METHOD_APP && app.enabled() {
+                    Some(super::app::start(conn, &app, &pending, now)?)
+                } else {
+                    None
+                };
+                Ok(Some((session, pending, to_app)))
             })
         })
         .await?;
-    let Some((session, pending)) = ended else {
+    let Some((session, pending, to_app)) = ended else {
         return Ok(ProviderOutcome::Page(ErrorPage::new(400, "Not signed out", "The sign-out request was not valid.")));
     };
-    // As `restart_sign_in` left it.
-    let pending = AuthRequestRow { fresh_sign_in: true, user_id: None, ..pending };
+    if let Some(location) = to_app {
+        return Ok(ProviderOutcome::SignedOut(location));
+    }
     if let Some(provider) = provider(&settings.login, &session.method) {
         if let ProviderOutcome::GoUpstream(url) = go_upstream(state, settings, provider, &pending).await? {
             return Ok(ProviderOutcome::SignedOut(url));

@@ -4,7 +4,6 @@
 
 use serde_json::json;
 
-use crate::config::Settings;
 use crate::db::{DbConnection, DbError};
 use crate::origin::Origin;
 use crate::paths;
@@ -24,9 +23,10 @@ pub struct SignIn {
 
 impl SignIn {
     /// `user_id` signed in now through `method` (`password`, a provider id, `app`) for the
-    /// pending request `request_id` of `client_id`.
+    /// pending request `request_id` of `client_id`; the session lives `session_ttl_secs`
+    /// (`login.session_ttl_secs`).
     pub fn new(
-        settings: &Settings,
+        session_ttl_secs: u64,
         request_id: &str,
         client_id: &str,
         user_id: &str,
@@ -41,7 +41,7 @@ impl SignIn {
                 user_id: user_id.to_string(),
                 csrf_token: secrets::random_token(24),
                 created_at: now,
-                expires_at: now + settings.login.session_ttl_secs as i64,
+                expires_at: now + session_ttl_secs as i64,
                 auth_time: now,
                 method: method.to_string(),
             },
@@ -64,6 +64,18 @@ impl SignIn {
         self
     }
 
+    /// The person authenticated at the source at `auth_time` (the app says when), not now.
+    pub fn authenticated_at(mut self, auth_time: i64) -> SignIn {
+        self.session.auth_time = auth_time;
+        self
+    }
+
+    /// A session that ends earlier than `login.session_ttl_secs` (the app's: with the request).
+    pub fn expiring_at(mut self, expires_at: i64) -> SignIn {
+        self.session.expires_at = expires_at;
+        self
+    }
+
     /// Write it, inside the caller's transaction (with whatever else that sign-in changes).
     pub fn record(&self, conn: &mut DbConnection, now: i64) -> Result<(), DbError> {
         sessions::insert(conn, &self.session)?;
@@ -73,12 +85,8 @@ impl SignIn {
         Ok(())
     }
 
-    /// Where the browser goes next: the request's consent page.
-    pub fn consent_location(&self, settings: &Settings) -> String {
-        consent_location(settings, &self.request_id)
+    /// Where the browser goes next: the request's consent page (below the issuer's path).
+    pub fn consent_location(&self, issuer_path: &str) -> String {
+        format!("{issuer_path}{}?request_id={}", paths::CONSENT, self.request_id)
     }
-}
-
-pub fn consent_location(settings: &Settings, request_id: &str) -> String {
-    format!("{}{}?request_id={request_id}", settings.issuer_path(), paths::CONSENT)
 }

@@ -411,3 +411,27 @@ async fn a_reject_is_a_page_with_the_apps_words() {
     let html = page.text().await.unwrap();
     assert!(html.contains("Your &lt;b&gt;trial&lt;/b&gt; has ended."), "{html}");
 }
+
+/// "Not you? Sign out" after the app's sign-in goes back to the app with a fresh challenge,
+/// whose request info asks for a fresh sign-in (`prompt: "login"`).
+#[actix_web::test]
+async fn not_you_goes_back_to_the_app_asking_for_a_fresh_sign_in() {
+    let app = app_with_app_login("https://app.example/login").await;
+    let client = dcr_client(&app, &[REDIRECT]).await;
+    let person = browser();
+    let challenge = challenge_of(&start_at_app(&app, &person, &client).await);
+    let (_, answered) = accept(&app, &challenge, json!({"subject": "user-1"})).await;
+    let back = app.get_with(&person, answered["redirect_to"].as_str().unwrap()).await;
+    let consent = app.get_with(&person, &location(&back)).await.text().await.unwrap();
+    let form = consent.split("action=\"/consent/sign-out\"").nth(1).expect("a Not you? form");
+    let (request_id, csrf) = (input_value(form, "request_id").unwrap(), input_value(form, "csrf_token").unwrap());
+    let out =
+        app.post_form_with(&person, "/consent/sign-out", &[("request_id", &request_id), ("csrf_token", &csrf)]).await;
+    assert_eq!(out.status(), 303);
+    let again = location(&out);
+    assert!(again.starts_with("https://app.example/login?login_challenge="), "{again}");
+    assert_eq!(count(&app, "sessions").await, 0);
+    let (status, info) = login_api(&app, reqwest::Method::GET, &challenge_of(&again), API_KEY, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["prompt"], "login");
+}

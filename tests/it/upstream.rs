@@ -348,3 +348,23 @@ async fn providers_come_and_go_with_the_settings() {
     let login_page = app.get_with(&b, &location(&start)).await.text().await.unwrap();
     assert!(!login_page.contains("Continue with"));
 }
+
+#[actix_web::test]
+async fn not_you_after_a_password_sign_in_goes_back_to_the_login_page() {
+    let (app, client) = app_with_idp(|_| {}).await;
+    create_user(&app, "pat@acme.com").await;
+    let query = authorize_query(&client, REDIRECT, &pkce().challenge, &[]);
+    let b = browser();
+    let consent = app.sign_in_to_consent(&b, &query, "pat@acme.com").await;
+    let form = consent.split("action=\"/consent/sign-out\"").nth(1).expect("a Not you? form");
+    let (request_id, csrf) = (input_value(form, "request_id").unwrap(), input_value(form, "csrf_token").unwrap());
+    let out = app.post_form_with(&b, "/consent/sign-out", &[("request_id", &request_id), ("csrf_token", &csrf)]).await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(location(&out), format!("/login?request_id={request_id}"));
+    let removal = out.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(removal.starts_with("gh_session=;"), "{removal}");
+    assert_eq!(written(&app).await.sessions, 0);
+    // Back at the login page with the same request: sign in as someone else.
+    let page = app.get_with(&b, &location(&out)).await;
+    assert_eq!(page.status(), 200);
+}
