@@ -111,6 +111,7 @@ pub async fn go_upstream(
         ProviderKind::Github => None,
     };
     let upstream_state = secrets::random_token(32);
+    // Stored for every kind, sent only to OpenID Providers (GitHub has no id_token to carry it).
     let nonce = secrets::random_token(32);
     let verifier = secrets::random_token(48);
     let row = UpstreamLoginRow {
