@@ -846,8 +846,11 @@ impl Settings {
         for (key, why) in providers::check_providers(&self.login.providers) {
             problem(&key, why);
         }
-        if !self.login.password_enabled && self.login.providers.is_empty() {
-            problem("login.password_enabled", "false with no [[login.providers]]: nobody could sign in".into());
+        if !self.login.password_enabled && self.login.providers.is_empty() && !self.login.app.enabled() {
+            problem(
+                "login.password_enabled",
+                "false with no [[login.providers]] and no [login.app]: nobody could sign in".into(),
+            );
         }
 
         for resource in &self.resources.allowed {

@@ -58,7 +58,7 @@ fn shown_sources(settings: &Settings) -> (Vec<(String, String)>, bool) {
 pub enum LoginOutcome {
     Form(LoginView),
     Page(ErrorPage),
-    /// `auto_redirect` with a single source: straight to the provider.
+    /// `auto_redirect` with a single source: straight there.
     GoUpstream(String),
     /// Signed in: set the session cookie (and a new device cookie, when given) and go on to
     /// consent.
@@ -79,9 +79,9 @@ pub async fn login_form(
     let Some((pending, client)) = pending_request(state, settings, request_id, browser, None).await? else {
         return Ok(LoginOutcome::Page(expired_request()));
     };
-    if let Some(provider) = identity::auto_redirect_target(&settings.login) {
-        return Ok(match provider_sign_in::go_upstream(state, settings, provider, &pending).await? {
-            ProviderOutcome::GoUpstream(url) => LoginOutcome::GoUpstream(url),
+    if let Some(source) = identity::auto_redirect_target(&settings.login) {
+        return Ok(match provider_sign_in::go_to(state, settings, source, &pending).await? {
+            ProviderOutcome::GoToSource(url) => LoginOutcome::GoUpstream(url),
             ProviderOutcome::Page(page) => LoginOutcome::Page(page),
             _ => LoginOutcome::Page(expired_request()),
         });

@@ -227,10 +227,10 @@ pub async fn authorize(
         }
         Opened::Pending { signed_in } => signed_in,
     };
-    // `auto_redirect` with a single source: straight to the provider, no login page.
-    if let Some(provider) = identity::auto_redirect_target(&settings.login).filter(|_| !signed_in) {
-        return Ok(match provider_sign_in::go_upstream(state, settings, provider, &opening).await? {
-            ProviderOutcome::GoUpstream(location) => AuthorizeOutcome::Continue { location, new_browser_token },
+    // `auto_redirect` with a single source: straight there, no login page.
+    if let Some(source) = identity::auto_redirect_target(&settings.login).filter(|_| !signed_in) {
+        return Ok(match provider_sign_in::go_to(state, settings, source, &opening).await? {
+            ProviderOutcome::GoToSource(location) => AuthorizeOutcome::Continue { location, new_browser_token },
             ProviderOutcome::Page(page) => AuthorizeOutcome::Page(page),
             _ => page(500, "Sign-in unavailable", "Sign-in could not start."),
         });

@@ -70,8 +70,12 @@ pub fn describe_sign_in(settings: &Settings) -> Vec<String> {
     } else {
         "password: off (no form; POST /login refused)".into()
     });
-    if let Some(provider) = crate::identity::auto_redirect_target(&settings.login) {
-        lines.push(format!("auto_redirect: /authorize goes straight to {:?}", provider.id));
+    match crate::identity::auto_redirect_target(&settings.login) {
+        Some(crate::identity::Source::Provider(provider)) => {
+            lines.push(format!("auto_redirect: /authorize goes straight to provider {:?}", provider.id))
+        }
+        Some(crate::identity::Source::App) => lines.push("auto_redirect: /authorize goes straight to the app".into()),
+        _ => {}
     }
     lines
 }

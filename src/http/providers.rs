@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 fn respond(settings: &Settings, outcome: ProviderOutcome) -> Result<HttpResponse, AppError> {
     Ok(match outcome {
-        ProviderOutcome::GoUpstream(location) => see_other(&location).finish(),
+        ProviderOutcome::GoToSource(location) => see_other(&location).finish(),
         ProviderOutcome::Page(page) => pages::error_page(&page),
         ProviderOutcome::SignedIn { session_token, location } => {
             see_other(&location).cookie(cookie(settings, CookieName::Session, session_token)).finish()

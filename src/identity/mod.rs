@@ -45,10 +45,11 @@ pub fn sources(login: &LoginSettings) -> Vec<Source<'_>> {
     sources
 }
 
-/// The provider that `/authorize` goes straight to: `auto_redirect` on and it is the only source.
-pub fn auto_redirect_target(login: &LoginSettings) -> Option<&ProviderSettings> {
+/// The source `/authorize` goes straight to: `auto_redirect` on and it is the only source (a
+/// provider or the app; never the password form, which is the login page itself).
+pub fn auto_redirect_target(login: &LoginSettings) -> Option<Source<'_>> {
     match sources(login).as_slice() {
-        [Source::Provider(provider)] if login.auto_redirect => Some(provider),
+        [source @ (Source::Provider(_) | Source::App)] if login.auto_redirect => Some(*source),
         _ => None,
     }
 }

@@ -13,7 +13,7 @@ use super::access::{Account, Membership};
 use super::oidc::{self, Authorization, IdTokenError};
 use super::sign_in::SignIn;
 use super::upstream::{Discovery, TokenAnswer, TokenResponse};
-use super::{callback_url, github, linking, provider};
+use super::{callback_url, github, linking, provider, Source};
 use crate::authorize::pending::{open_pending, pending_request};
 use crate::authorize::{throttle, Browser, ErrorPage};
 use crate::clock::Window;
@@ -32,8 +32,8 @@ use crate::store::sessions;
 use crate::store::upstream_logins::{self, UpstreamLoginRow};
 
 pub enum ProviderOutcome {
-    /// 303 to the provider's authorization endpoint.
-    GoUpstream(String),
+    /// 303 to the source: the provider's authorization endpoint, the app, the login page.
+    GoToSource(String),
     Page(ErrorPage),
     /// Signed in: set the session cookie and go on to consent.
     SignedIn {
@@ -89,6 +89,30 @@ pub async fn continue_with(
     go_upstream(state, settings, provider, &pending).await
 }
 
+/// Send the browser to a source for a pending request (`auto_redirect`): a provider, or the app
+/// with a fresh login challenge. The password form is the login page itself.
+pub async fn go_to(
+    state: &AppState,
+    settings: &Settings,
+    source: Source<'_>,
+    pending: &AuthRequestRow,
+) -> Result<ProviderOutcome, AppError> {
+    match source {
+        Source::Provider(provider) => go_upstream(state, settings, provider, pending).await,
+        Source::App => {
+            let (app, pending, now) = (settings.login.app.clone(), pending.clone(), state.clock.now());
+            let location = state.db.run(move |conn| super::app::start(conn, &app, &pending, now)).await?;
+            Ok(ProviderOutcome::GoToSource(location))
+        }
+        Source::Password => Ok(ProviderOutcome::GoToSource(format!(
+            "{}{}?request_id={}",
+            settings.issuer_path(),
+            paths::LOGIN,
+            pending.request_id
+        ))),
+    }
+}
+
 /// Send the browser to the provider for a pending request: the `state` is bound to it, to the
 /// browser that started it (its binding cookie's digest) and to the provider, and expires with
 /// it; `prompt=login` (GitHub: `prompt=select_account`) when it must sign in afresh.
@@ -137,7 +161,7 @@ pub async fn go_upstream(
         Some(discovery) => oidc::authorization_url(discovery, provider, &authorization),
         None => github::authorization_url(provider, &authorization),
     };
-    Ok(ProviderOutcome::GoUpstream(url))
+    Ok(ProviderOutcome::GoToSource(url))
 }
 
 /// A refusal: its audit row, and the page. Callbacks that name no sign-in of ours
@@ -585,7 +609,7 @@ pub async fn not_you(
         return Ok(ProviderOutcome::SignedOut(location));
     }
     if let Some(provider) = provider(&settings.login, &session.method) {
-        if let ProviderOutcome::GoUpstream(url) = go_upstream(state, settings, provider, &pending).await? {
+        if let ProviderOutcome::GoToSource(url) = go_upstream(state, settings, provider, &pending).await? {
             return Ok(ProviderOutcome::SignedOut(url));
         }
     }

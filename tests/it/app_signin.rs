@@ -435,3 +435,19 @@ async fn not_you_goes_back_to_the_app_asking_for_a_fresh_sign_in() {
     assert_eq!(status, 200);
     assert_eq!(info["prompt"], "login");
 }
+
+/// `auto_redirect` with the app as the only source: `/authorize` goes straight to the app.
+#[actix_web::test]
+async fn the_app_as_the_only_source_is_gone_to_straight_from_authorize() {
+    let app = app_with_app_login("https://app.example/login").await;
+    app.update_settings(|s| s.login.password_enabled = false);
+    assert_eq!(app.settings().validate(), Vec::<String>::new());
+    let client = dcr_client(&app, &[REDIRECT]).await;
+    let query = authorize_query(&client, REDIRECT, &pkce().challenge, &[]);
+    let start = app.get_with(&browser(), &format!("{}/authorize?{query}", app.issuer)).await;
+    assert_eq!(start.status(), 303);
+    let to = location(&start);
+    assert!(to.starts_with("https://app.example/login?login_challenge="), "{to}");
+    let (status, _) = login_api(&app, reqwest::Method::GET, &challenge_of(&to), API_KEY, None).await;
+    assert_eq!(status, 200, "a live challenge");
+}
