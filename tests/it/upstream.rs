@@ -88,6 +88,16 @@ async fn continue_sign_in_consent_and_tokens_for_the_linked_user() {
         })
         .await;
     assert_eq!(method, "acme", "the session records the provider as its method");
+    // `users show` (the operator service behind the CLI and the admin API) lists the identity.
+    let shown = app
+        .with_db(|conn| {
+            gatehouse::operator::show_user(conn, &gatehouse::operator::UserRef::Email("alice@acme.com".into()))
+                .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
+        })
+        .await;
+    assert_eq!(shown.identities.len(), 1);
+    assert_eq!((shown.identities[0].provider.as_str(), shown.identities[0].subject.as_str()), ("acme", "alice"));
+    assert_eq!(shown.identities[0].issuer, oidc_issuer());
 
     // A second sign-in, in another browser, finds the same user.
     let b2 = browser();
