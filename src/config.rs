@@ -48,6 +48,7 @@ pub struct Settings {
     pub login: LoginSettings,
     pub keys: KeysSettings,
     pub maintenance: MaintenanceSettings,
+    pub branding: BrandingSettings,
     pub audit: AuditSettings,
     pub admin: AdminSettings,
 }
@@ -192,6 +193,25 @@ pub struct MaintenanceSettings {
     pub purge_interval_secs: u64,
 }
 
+/// The operator's name, logo, colour and help link on the pages (SPEC §12).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrandingSettings {
+    /// Pages say "Sign in to {product_name}".
+    pub product_name: String,
+    /// A local PNG or SVG file (≤ 256 KiB), served from `/assets/logo` and `/favicon.ico`;
+    /// empty = no logo. Never a URL: the pages load nothing from elsewhere.
+    pub logo_file: String,
+    /// `#rrggbb`: the primary buttons' colour; their text is black or white, whichever contrasts.
+    pub accent_color: String,
+    /// An https page where people get help; empty = no help link.
+    pub support_url: String,
+    /// The logo file's bytes, read by `ConfigSource::load` (and on every reload) so that what is
+    /// served is what was checked.
+    #[serde(skip)]
+    pub logo: Option<Arc<crate::branding::Logo>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {
@@ -220,6 +240,7 @@ impl Default for Settings {
             login: LoginSettings::default(),
             keys: KeysSettings::default(),
             maintenance: MaintenanceSettings::default(),
+            branding: BrandingSettings::default(),
             audit: AuditSettings::default(),
             admin: AdminSettings::default(),
         }
@@ -333,6 +354,21 @@ impl Default for MaintenanceSettings {
         MaintenanceSettings { purge_interval_secs: 300 }
     }
 }
+
+impl Default for BrandingSettings {
+    fn default() -> Self {
+        BrandingSettings {
+            product_name: "Gatehouse".into(),
+            logo_file: String::new(),
+            accent_color: DEFAULT_ACCENT_COLOR.into(),
+            support_url: String::new(),
+            logo: None,
+        }
+    }
+}
+
+/// A blue with white text at 6.7:1.
+pub const DEFAULT_ACCENT_COLOR: &str = "#1d4ed8";
 
 impl Default for AuditSettings {
     fn default() -> Self {
@@ -498,6 +534,55 @@ fn check_keys_settings(keys: &KeysSettings) -> Vec<(&'static str, String)> {
     problems
 }
 
+/// The value checks of `[branding]` but the logo file's contents (`BrandingSettings::read_logo`).
+fn check_branding_settings(branding: &BrandingSettings) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    let name = &branding.product_name;
+    if name.trim().is_empty() {
+        problems.push(("branding.product_name", "must not be empty".to_string()));
+    } else if name.chars().count() > MAX_PRODUCT_NAME_CHARS || crate::text::has_control(name) {
+        problems.push((
+            "branding.product_name",
+            format!("must be at most {MAX_PRODUCT_NAME_CHARS} characters, without control characters"),
+        ));
+    }
+    let logo = &branding.logo_file;
+    if logo.contains("://") {
+        problems.push(("branding.logo_file", format!("{logo:?} is a URL; name a local PNG or SVG file")));
+    }
+    if crate::branding::parse_hex_color(&branding.accent_color).is_none() {
+        problems.push((
+            "branding.accent_color",
+            format!("{:?} is not a colour written #rrggbb (e.g. \"{DEFAULT_ACCENT_COLOR}\")", branding.accent_color),
+        ));
+    }
+    let support = &branding.support_url;
+    if !support.is_empty() {
+        let https = url::Url::parse(support).is_ok_and(|url| url.scheme() == "https" && url.host_str().is_some());
+        if !https || crate::text::has_control(support) || support.contains(char::is_whitespace) {
+            problems.push(("branding.support_url", format!("{support:?} is not an https URL")));
+        }
+    }
+    problems
+}
+
+/// Long enough for any product's name, short enough for a heading on a phone.
+const MAX_PRODUCT_NAME_CHARS: usize = 60;
+
+impl BrandingSettings {
+    /// Read and check the logo file (none when `logo_file` is empty); a URL is refused by
+    /// `validate` and not read here.
+    pub fn read_logo(&mut self) -> Result<(), String> {
+        self.logo = None;
+        if self.logo_file.is_empty() || self.logo_file.contains("://") {
+            return Ok(());
+        }
+        let logo = crate::branding::read_logo(Path::new(&self.logo_file))?;
+        self.logo = Some(Arc::new(logo));
+        Ok(())
+    }
+}
+
 /// Why settings could not be loaded. `Parse` stops at the first problem (the parser's own
 /// message, which names the key); `Invalid` lists every value problem, one line each.
 #[derive(Debug, thiserror::Error)]
@@ -543,8 +628,11 @@ impl ConfigSource {
 
     /// As `load`, with the environment given explicitly (tests use this).
     pub fn load_with_env(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
-        let (settings, mut problems) = self.parse(env)?;
+        let (mut settings, mut problems) = self.parse(env)?;
         problems.extend(settings.validate());
+        if let Err(why) = settings.branding.read_logo() {
+            problems.push(format!("branding.logo_file: {why}"));
+        }
         if problems.is_empty() {
             Ok(settings)
         } else {
@@ -740,6 +828,9 @@ impl Settings {
         }
 
         for (key, why) in check_keys_settings(&self.keys) {
+            problem(key, why);
+        }
+        for (key, why) in check_branding_settings(&self.branding) {
             problem(key, why);
         }
 

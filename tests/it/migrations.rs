@@ -169,6 +169,7 @@ fn database_before_users_migration(url: &str) -> Before {
             created_at: T0,
             expires_at: T0 + 600,
             consumed: false,
+            fresh_sign_in: false,
         },
     )
     .unwrap();
