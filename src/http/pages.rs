@@ -152,7 +152,7 @@ pub fn login_page(settings: &Settings, view: &LoginView) -> HttpResponse {
     let body = format!(
         r#"<h1>{title}</h1>
 <p>to continue to <strong>{client}</strong>{badge}</p>
-{error}<form class="signin" method="post" action="{action}">
+{error}<form method="post" action="{action}" class="signin">
 <input type="hidden" name="request_id" value="{request_id}">
 <input type="hidden" name="csrf_token" value="{csrf}">
 <label for="email">Email</label>
@@ -236,7 +236,7 @@ pub fn consent_page(settings: &Settings, view: &ConsentView) -> HttpResponse {
 <button type="submit" name="decision" value="deny">Deny</button>
 </div>
 </form>
-<form class="secondary-actions" method="post" action="{logout}">
+<form method="post" action="{logout}" class="secondary-actions">
 <input type="hidden" name="csrf_token" value="{logout_csrf}">
 <button type="submit" class="link-button">Not you? Sign out</button>
 </form>"#,

@@ -5,6 +5,7 @@
 mod common;
 
 mod authorize;
+mod branding;
 mod cimd;
 mod cimd_fetch;
 mod cimd_stall;
