@@ -95,6 +95,15 @@ fn starts_with_svg_element(text: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rgb(pub u8, pub u8, pub u8);
 
+/// The accent when none is configured: a blue that carries white text at 6.7:1.
+pub const DEFAULT_ACCENT_COLOR: &str = "#1d4ed8";
+const DEFAULT_ACCENT: Rgb = Rgb(0x1d, 0x4e, 0xd8);
+
+/// The accent of settings that passed validation; the default should it somehow not parse.
+pub fn accent_or_default(value: &str) -> Rgb {
+    parse_hex_color(value).unwrap_or(DEFAULT_ACCENT)
+}
+
 /// `#rrggbb` (either case) as a colour; anything else is `None`.
 pub fn parse_hex_color(value: &str) -> Option<Rgb> {
     let hex = value.strip_prefix('#')?;
@@ -184,7 +193,9 @@ mod tests {
             worst = worst.min(contrast(grey, text_on(grey)));
         }
         assert!(worst >= 4.5, "worst contrast {worst}");
-        assert_eq!(text_on(Rgb(0x1d, 0x4e, 0xd8)), WHITE);
+        assert_eq!(parse_hex_color(DEFAULT_ACCENT_COLOR), Some(DEFAULT_ACCENT));
+        assert_eq!(text_on(DEFAULT_ACCENT), WHITE);
+        assert!(contrast(DEFAULT_ACCENT, WHITE) > 6.7);
         assert_eq!(text_on(Rgb(0xff, 0xd7, 0x00)), BLACK);
     }
 

@@ -360,15 +360,12 @@ impl Default for BrandingSettings {
         BrandingSettings {
             product_name: "Gatehouse".into(),
             logo_file: String::new(),
-            accent_color: DEFAULT_ACCENT_COLOR.into(),
+            accent_color: crate::branding::DEFAULT_ACCENT_COLOR.into(),
             support_url: String::new(),
             logo: None,
         }
     }
 }
-
-/// A blue with white text at 6.7:1.
-pub const DEFAULT_ACCENT_COLOR: &str = "#1d4ed8";
 
 impl Default for AuditSettings {
     fn default() -> Self {
@@ -553,7 +550,11 @@ fn check_branding_settings(branding: &BrandingSettings) -> Vec<(&'static str, St
     if crate::branding::parse_hex_color(&branding.accent_color).is_none() {
         problems.push((
             "branding.accent_color",
-            format!("{:?} is not a colour written #rrggbb (e.g. \"{DEFAULT_ACCENT_COLOR}\")", branding.accent_color),
+            format!(
+                "{:?} is not a colour written #rrggbb (e.g. \"{}\")",
+                branding.accent_color,
+                crate::branding::DEFAULT_ACCENT_COLOR
+            ),
         ));
     }
     let support = &branding.support_url;

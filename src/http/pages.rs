@@ -11,8 +11,8 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use crate::authorize::consent::ConsentView;
 use crate::authorize::login::LoginView;
 use crate::authorize::ErrorPage;
-use crate::branding::{parse_hex_color, text_on};
-use crate::config::{BrandingSettings, Settings, DEFAULT_ACCENT_COLOR};
+use crate::branding::{accent_or_default, text_on};
+use crate::config::{BrandingSettings, Settings};
 use crate::oauth::redirect_uri::Destination;
 use crate::paths;
 
@@ -54,9 +54,7 @@ const STYLE: &str = include_str!("style.css");
 /// The stylesheet for these settings: the accent and the text colour chosen for it, then the
 /// fixed rules.
 pub fn stylesheet(branding: &BrandingSettings) -> String {
-    let accent = parse_hex_color(&branding.accent_color)
-        .or_else(|| parse_hex_color(DEFAULT_ACCENT_COLOR))
-        .expect("the default accent is a colour");
+    let accent = accent_or_default(&branding.accent_color);
     format!(":root {{ --accent: {accent}; --on-accent: {}; }}\n{STYLE}", text_on(accent))
 }
 

@@ -130,7 +130,8 @@ async fn the_logo_is_served_by_gatehouse_as_the_image_its_bytes_are() {
     assert!(header(&served, "cache-control").contains("max-age="));
     let etag = header(&served, "etag").to_string();
     assert_eq!(served.bytes().await.unwrap(), SVG.as_bytes());
-    let again = branded.app.http.get(branded.app.url("/assets/logo")).header("if-none-match", &etag).send().await.unwrap();
+    let again =
+        branded.app.http.get(branded.app.url("/assets/logo")).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(again.status(), 304, "a cached copy is revalidated");
 
     // A PNG named .svg is served as the PNG it is; the favicon is the logo too (SPEC §11).
