@@ -74,6 +74,19 @@ async function checkPage(page, seen, { expectStatus = 200, documentStatus }) {
   const scheme = await page.evaluate(() => (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'));
   if (facts.background !== BACKGROUND[scheme]) problems.push(`${scheme} background is ${facts.background}`);
 
+  // The keyboard reaches the page, and what it reaches shows a focus ring.
+  await page.keyboard.press('Tab');
+  const focus = await page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) {
+      return document.querySelector('a[href], button, input:not([type=hidden])') ? null : { none: true };
+    }
+    const style = getComputedStyle(el);
+    return { what: `${el.tagName.toLowerCase()} ${el.textContent.trim() || el.id}`, style: style.outlineStyle, width: parseFloat(style.outlineWidth) };
+  });
+  if (!focus) problems.push('the Tab key reaches nothing');
+  else if (focus.none) { /* a page with nothing to focus */ } else if (focus.style === 'none' || focus.width < 2) problems.push(`no visible focus ring on ${focus.what}`);
+
   // axe-core, evaluated through the DevTools protocol (the page's CSP allows no script of ours).
   await page.evaluate(AXE_SOURCE);
   const axe = await page.evaluate((tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags } }), AXE_TAGS);
@@ -139,6 +152,10 @@ try {
         page.getByRole('button', { name: 'Sign in' }).click(),
       ]);
       await heading('Allow access?');
+      const primary = (await page.locator('button.primary').allTextContents()).map((t) => t.trim());
+      if (primary.join() !== 'Allow') {
+        results.push({ name: 'consent: Allow is the one primary action', viewport: viewport.name, scheme, problems: [`primary buttons: ${primary}`], axe: null });
+      }
       await record('consent', {}, consent);
 
       // Sign-out, from the consent page's "Not you?" button.
