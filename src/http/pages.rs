@@ -85,6 +85,12 @@ fn layout(settings: &Settings, title: &str, body: &str) -> String {
         }
         None => (String::new(), String::new()),
     };
+    // "Sign in to Acme" names the product already; other titles get it appended for the tab.
+    let title = if title.contains(&branding.product_name) {
+        escape(title)
+    } else {
+        format!("{} · {product}", escape(title))
+    };
     let footer = if branding.support_url.is_empty() {
         String::new()
     } else {
@@ -98,7 +104,7 @@ fn layout(settings: &Settings, title: &str, body: &str) -> String {
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>{title} · {product}</title>
+<title>{title}</title>
 <link rel="stylesheet" href="{style}">
 {icon}</head><body>
 <main>
@@ -106,7 +112,6 @@ fn layout(settings: &Settings, title: &str, body: &str) -> String {
 {body}
 {footer}</main>
 </body></html>"#,
-        title = escape(title),
         style = escape(&format!("{base}{}?v={}", paths::STYLESHEET, stylesheet_version(branding))),
     )
 }
