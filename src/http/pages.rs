@@ -86,11 +86,8 @@ fn layout(settings: &Settings, title: &str, body: &str) -> String {
         None => (String::new(), String::new()),
     };
     // "Sign in to Acme" names the product already; other titles get it appended for the tab.
-    let title = if title.contains(&branding.product_name) {
-        escape(title)
-    } else {
-        format!("{} · {product}", escape(title))
-    };
+    let title =
+        if title.contains(&branding.product_name) { escape(title) } else { format!("{} · {product}", escape(title)) };
     let footer = if branding.support_url.is_empty() {
         String::new()
     } else {
