@@ -98,6 +98,31 @@ async function checkPage(page, seen, { expectStatus = 200, documentStatus }) {
   return { problems, axe: { passes: axe.passes.length, serious: serious.length, minor } };
 }
 
+/// The markup the upstream sign-in sources will add (SPEC §9.1), placed where they go: a
+/// `.sources` block of secondary full-width buttons above the password form, and an `.or`
+/// divider. The page must take it as it takes its own markup (long names included).
+async function withSignInSources(page) {
+  await page.evaluate(() => {
+    const sources = document.createElement('div');
+    sources.className = 'sources';
+    for (const name of ['GitHub', 'Google', 'Acme Corporation Single Sign-On (Europe, Middle East and Africa)']) {
+      const form = document.createElement('form');
+      form.method = 'post';
+      form.action = 'login/provider';
+      const button = document.createElement('button');
+      button.type = 'submit';
+      button.textContent = `Continue with ${name}`;
+      form.append(button);
+      sources.append(form);
+    }
+    const or = document.createElement('p');
+    or.className = 'or';
+    or.textContent = 'or';
+    const signIn = document.querySelector('form.signin');
+    signIn.before(sources, or);
+  });
+}
+
 /// The checks themselves can fail: the sign-in page, spoiled in place (faint text, a box wider
 /// than the screen), must be reported for contrast and overflow. Then the page is loaded again.
 async function checksCanFail(page, seen, response) {
@@ -142,6 +167,9 @@ try {
       const signIn = await page.goto(gatehouse.authorizeUrl());
       await heading(`Sign in to ${BRAND.product_name}`);
       await record('sign-in', {}, signIn);
+      await withSignInSources(page);
+      await record('sign-in with "Continue with" sources', {}, signIn);
+      await page.reload();
       if (viewport.name === 'desktop' && scheme === 'light') await checksCanFail(page, seen, signIn);
 
       // Consent, after signing in with the keyboard-reachable form.
