@@ -1014,6 +1014,40 @@ mod tests {
     }
 
     #[test]
+    fn branding_checks_name_the_key() {
+        let keys = |branding: BrandingSettings| -> Vec<&'static str> {
+            check_branding_settings(&branding).into_iter().map(|(key, _)| key).collect()
+        };
+        assert!(keys(BrandingSettings::default()).is_empty());
+        let good = BrandingSettings {
+            product_name: "Acme Cloud".into(),
+            accent_color: "#FFD700".into(),
+            support_url: "https://help.acme.example/".into(),
+            ..BrandingSettings::default()
+        };
+        assert!(keys(good.clone()).is_empty());
+        for (bad, key) in [
+            (BrandingSettings { product_name: "  ".into(), ..good.clone() }, "branding.product_name"),
+            (BrandingSettings { product_name: "x".repeat(61), ..good.clone() }, "branding.product_name"),
+            (BrandingSettings { product_name: "Acme\nCloud".into(), ..good.clone() }, "branding.product_name"),
+            (
+                BrandingSettings { logo_file: "https://cdn.example/logo.png".into(), ..good.clone() },
+                "branding.logo_file",
+            ),
+            (BrandingSettings { accent_color: "#ffd70".into(), ..good.clone() }, "branding.accent_color"),
+            (BrandingSettings { accent_color: "gold".into(), ..good.clone() }, "branding.accent_color"),
+            (BrandingSettings { support_url: "http://help.example".into(), ..good.clone() }, "branding.support_url"),
+            (BrandingSettings { support_url: "javascript:alert(1)".into(), ..good.clone() }, "branding.support_url"),
+            (
+                BrandingSettings { support_url: "https://help.example/a b".into(), ..good.clone() },
+                "branding.support_url",
+            ),
+        ] {
+            assert_eq!(keys(bad.clone()), [key], "{bad:?}");
+        }
+    }
+
+    #[test]
     fn issuer_rules() {
         assert!(check_issuer("http://localhost:8080").is_ok());
         assert!(check_issuer("https://auth.example.com").is_ok());

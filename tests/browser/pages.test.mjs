@@ -74,18 +74,19 @@ async function checkPage(page, seen, { expectStatus = 200, documentStatus }) {
   const scheme = await page.evaluate(() => (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'));
   if (facts.background !== BACKGROUND[scheme]) problems.push(`${scheme} background is ${facts.background}`);
 
-  // The keyboard reaches the page, and what it reaches shows a focus ring.
+  // The keyboard reaches the page, and what it reaches shows a focus ring (a page with nothing
+  // to focus has nothing to show).
   await page.keyboard.press('Tab');
   const focus = await page.evaluate(() => {
     const el = document.activeElement;
-    if (!el || el === document.body) {
-      return document.querySelector('a[href], button, input:not([type=hidden])') ? null : { none: true };
-    }
+    const focusable = document.querySelector('a[href], button, input:not([type=hidden])') !== null;
+    if (!el || el === document.body) return { focusable, reached: null };
     const style = getComputedStyle(el);
-    return { what: `${el.tagName.toLowerCase()} ${el.textContent.trim() || el.id}`, style: style.outlineStyle, width: parseFloat(style.outlineWidth) };
+    const what = `${el.tagName.toLowerCase()} ${el.textContent.trim() || el.id}`;
+    return { focusable, reached: { what, ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 } };
   });
-  if (!focus) problems.push('the Tab key reaches nothing');
-  else if (focus.none) { /* a page with nothing to focus */ } else if (focus.style === 'none' || focus.width < 2) problems.push(`no visible focus ring on ${focus.what}`);
+  if (focus.focusable && !focus.reached) problems.push('the Tab key reaches nothing');
+  if (focus.reached && !focus.reached.ring) problems.push(`no visible focus ring on ${focus.reached.what}`);
 
   // axe-core, evaluated through the DevTools protocol (the page's CSP allows no script of ours).
   await page.evaluate(AXE_SOURCE);
@@ -124,17 +125,18 @@ async function withSignInSources(page) {
 }
 
 /// The checks themselves can fail: the sign-in page, spoiled in place (faint text, a box wider
-/// than the screen), must be reported for contrast and overflow. Then the page is loaded again.
+/// than the screen, focus rings removed), must be reported for each. Then the page is loaded again.
 async function checksCanFail(page, seen, response) {
   await page.evaluate(() => {
     for (const p of document.querySelectorAll('p')) p.style.color = '#d0d0d0';
+    for (const el of document.querySelectorAll('a, button, input')) el.style.outline = 'none';
     const wide = document.createElement('div');
     wide.style.width = '3000px';
     wide.textContent = 'wide';
     document.body.append(wide);
   });
   const spoiled = await checkPage(page, seen, { documentStatus: response.status() });
-  const caught = ['color-contrast', 'horizontal overflow'].filter((want) => !spoiled.problems.some((p) => p.includes(want)));
+  const caught = ['color-contrast', 'horizontal overflow', 'focus ring'].filter((want) => !spoiled.problems.some((p) => p.includes(want)));
   results.push({
     name: 'self-check (a spoiled page fails)', viewport: 'desktop', scheme: 'light', axe: null,
     problems: caught.map((want) => `the checks missed: ${want}`),
