@@ -220,3 +220,20 @@ async fn bad_branding_at_start_stops_the_server_with_the_key_named() {
         assert!(stderr.lines().any(|line| line.trim_start().starts_with(&format!("{key}: "))), "{branding}: {stderr}");
     }
 }
+
+/// Under an issuer with a path, the pages link their assets under that path, where they are.
+#[actix_web::test]
+async fn assets_are_linked_and_served_under_the_issuer_path() {
+    let db = TestDb::new(backend());
+    let app = TestApp::spawn_on(db.url(), "/auth", |_| {}).await;
+    let page = app.http.get(app.url("/authorize?client_id=nobody")).send().await.unwrap();
+    assert_eq!(page.status(), 400);
+    let html = page.text().await.unwrap();
+    let marker = "<link rel=\"stylesheet\" href=\"";
+    let start = html.find(marker).expect("a stylesheet link") + marker.len();
+    let href = &html[start..start + html[start..].find('"').unwrap()];
+    assert!(href.starts_with("/auth/assets/style.css?v="), "{href}");
+    let style = app.http.get(format!("{}{}", app.root, href)).send().await.unwrap();
+    assert_eq!(style.status(), 200);
+    assert!(style.text().await.unwrap().contains("--accent: #1d4ed8; --on-accent: #ffffff;"));
+}
