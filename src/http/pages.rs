@@ -149,10 +149,33 @@ pub fn login_page(settings: &Settings, view: &LoginView) -> HttpResponse {
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e)))
         .unwrap_or_default();
     let title = format!("Sign in to {}", settings.branding.product_name);
+    let issuer_path = settings.issuer_path();
+    // The other ways to sign in: secondary, full-width buttons above the password form.
+    let sources = view
+        .app_name
+        .as_deref()
+        .map(|name| {
+            format!(
+                r#"<div class="sources">
+<form method="post" action="{action}">
+<input type="hidden" name="request_id" value="{request_id}">
+<input type="hidden" name="csrf_token" value="{csrf}">
+<button type="submit">Continue with {name}</button>
+</form>
+</div>
+<p class="or">or</p>
+"#,
+                action = escape(&format!("{issuer_path}{}", paths::LOGIN_APP)),
+                request_id = escape(&view.request_id),
+                csrf = escape(&view.csrf_token),
+                name = escape(name),
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
         r#"<h1>{title}</h1>
 <p>to continue to <strong>{client}</strong>{badge}</p>
-{error}<form method="post" action="{action}" class="signin">
+{error}{sources}<form method="post" action="{action}" class="signin">
 <input type="hidden" name="request_id" value="{request_id}">
 <input type="hidden" name="csrf_token" value="{csrf}">
 <label for="email">Email</label>
@@ -164,7 +187,7 @@ pub fn login_page(settings: &Settings, view: &LoginView) -> HttpResponse {
         title = escape(&title),
         client = escape(&view.client_name),
         badge = unverified_badge(view.unverified),
-        action = escape(&format!("{}{}", settings.issuer_path(), paths::LOGIN)),
+        action = escape(&format!("{issuer_path}{}", paths::LOGIN)),
         request_id = escape(&view.request_id),
         csrf = escape(&view.csrf_token),
         email = escape(&view.email),

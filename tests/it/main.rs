@@ -4,6 +4,7 @@
 
 mod common;
 
+mod app_signin;
 mod authorize;
 mod branding;
 mod cimd;
