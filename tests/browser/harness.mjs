@@ -15,6 +15,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const CHROMIUM = '/usr/bin/chromium';
 export const EMAIL = 'pat@example.com';
 export const PASSWORD = 'correct horse battery staple';
+export const APP_NAME = 'Acme Workspace';
 export const BRAND = { product_name: 'Acme Cloud', accent_color: '#0f766e', support_url: 'https://help.acme.example/' };
 
 async function freePort() {
@@ -56,6 +57,11 @@ product_name = "${BRAND.product_name}"
 logo_file = "${resolve(here, 'fixtures/logo.svg')}"
 accent_color = "${BRAND.accent_color}"
 support_url = "${BRAND.support_url}"
+[login.app]
+# The app's own sign-in (never followed here): its "Continue with" button shows on the sign-in page.
+url = "http://127.0.0.1:9/sign-in"
+api_key = "${randomBytes(24).toString('hex')}"
+name = "${APP_NAME}"
 `;
   writeFileSync(join(dir, 'gatehouse.toml'), config);
   gatehouse(binary, dir, ['migrate']);

@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { startGatehouse, launchChromium, VIEWPORTS, SCHEMES, EMAIL, PASSWORD, BRAND } from './harness.mjs';
+import { startGatehouse, launchChromium, VIEWPORTS, SCHEMES, EMAIL, PASSWORD, BRAND, APP_NAME } from './harness.mjs';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
@@ -99,14 +99,13 @@ async function checkPage(page, seen, { expectStatus = 200, documentStatus }) {
   return { problems, axe: { passes: axe.passes.length, serious: serious.length, minor } };
 }
 
-/// The markup the upstream sign-in sources will add (SPEC §9.1), placed where they go: a
-/// `.sources` block of secondary full-width buttons above the password form, and an `.or`
-/// divider. The page must take it as it takes its own markup (long names included).
-async function withSignInSources(page) {
+/// More sign-in sources, as the upstream providers (SPEC §9.1) will add them to the `.sources`
+/// block of secondary full-width buttons above the password form, a long name included. The
+/// page must take them as it takes its own markup.
+async function withMoreSignInSources(page) {
   await page.evaluate(() => {
-    const sources = document.createElement('div');
-    sources.className = 'sources';
-    for (const name of ['GitHub', 'Google', 'Acme Corporation Single Sign-On (Europe, Middle East and Africa)']) {
+    const sources = document.querySelector('.sources');
+    for (const name of ['GitHub', 'Acme Corporation Single Sign-On (Europe, Middle East and Africa)']) {
       const form = document.createElement('form');
       form.method = 'post';
       form.action = 'login/provider';
@@ -116,11 +115,6 @@ async function withSignInSources(page) {
       form.append(button);
       sources.append(form);
     }
-    const or = document.createElement('p');
-    or.className = 'or';
-    or.textContent = 'or';
-    const signIn = document.querySelector('form.signin');
-    signIn.before(sources, or);
   });
 }
 
@@ -168,9 +162,13 @@ try {
       // Sign-in: /authorize without a session lands on /login.
       const signIn = await page.goto(gatehouse.authorizeUrl());
       await heading(`Sign in to ${BRAND.product_name}`);
+      const appButton = page.locator('.sources button', { hasText: `Continue with ${APP_NAME}` });
+      if ((await appButton.count()) !== 1) {
+        results.push({ name: 'sign-in: the app\'s Continue-with button in .sources', viewport: viewport.name, scheme, problems: ['missing'], axe: null });
+      }
       await record('sign-in', {}, signIn);
-      await withSignInSources(page);
-      await record('sign-in with "Continue with" sources', {}, signIn);
+      await withMoreSignInSources(page);
+      await record('sign-in with more "Continue with" sources', {}, signIn);
       await page.reload();
       if (viewport.name === 'desktop' && scheme === 'light') await checksCanFail(page, seen, signIn);
 
