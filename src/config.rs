@@ -54,6 +54,7 @@ pub struct Settings {
     pub login: LoginSettings,
     pub keys: KeysSettings,
     pub maintenance: MaintenanceSettings,
+    pub branding: BrandingSettings,
     pub audit: AuditSettings,
     pub admin: AdminSettings,
 }
@@ -286,6 +287,25 @@ pub struct MaintenanceSettings {
     pub purge_interval_secs: u64,
 }
 
+/// The operator's name, logo, colour and help link on the pages (SPEC §12).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrandingSettings {
+    /// Pages say "Sign in to {product_name}".
+    pub product_name: String,
+    /// A local PNG or SVG file (≤ 256 KiB), served from `/assets/logo` and `/favicon.ico`;
+    /// empty = no logo. Never a URL: the pages load nothing from elsewhere.
+    pub logo_file: String,
+    /// `#rrggbb`: the primary buttons' colour; their text is black or white, whichever contrasts.
+    pub accent_color: String,
+    /// An https page where people get help; empty = no help link.
+    pub support_url: String,
+    /// The logo file's bytes, read by `ConfigSource::load` (and on every reload) so that what is
+    /// served is what was checked.
+    #[serde(skip)]
+    pub logo: Option<Arc<crate::branding::Logo>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {
@@ -314,6 +334,7 @@ impl Default for Settings {
             login: LoginSettings::default(),
             keys: KeysSettings::default(),
             maintenance: MaintenanceSettings::default(),
+            branding: BrandingSettings::default(),
             audit: AuditSettings::default(),
             admin: AdminSettings::default(),
         }
@@ -434,6 +455,18 @@ impl Default for LoginSettings {
 impl Default for MaintenanceSettings {
     fn default() -> Self {
         MaintenanceSettings { purge_interval_secs: 300 }
+    }
+}
+
+impl Default for BrandingSettings {
+    fn default() -> Self {
+        BrandingSettings {
+            product_name: "Gatehouse".into(),
+            logo_file: String::new(),
+            accent_color: crate::branding::DEFAULT_ACCENT_COLOR.into(),
+            support_url: String::new(),
+            logo: None,
+        }
     }
 }
 
@@ -599,6 +632,59 @@ fn check_keys_settings(keys: &KeysSettings) -> Vec<(&'static str, String)> {
     problems
 }
 
+/// The value checks of `[branding]` but the logo file's contents (`BrandingSettings::read_logo`).
+fn check_branding_settings(branding: &BrandingSettings) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    let name = &branding.product_name;
+    if name.trim().is_empty() {
+        problems.push(("branding.product_name", "must not be empty".to_string()));
+    } else if name.chars().count() > MAX_PRODUCT_NAME_CHARS || crate::text::has_control(name) {
+        problems.push((
+            "branding.product_name",
+            format!("must be at most {MAX_PRODUCT_NAME_CHARS} characters, without control characters"),
+        ));
+    }
+    let logo = &branding.logo_file;
+    if logo.contains("://") {
+        problems.push(("branding.logo_file", format!("{logo:?} is a URL; name a local PNG or SVG file")));
+    }
+    if crate::branding::parse_hex_color(&branding.accent_color).is_none() {
+        problems.push((
+            "branding.accent_color",
+            format!(
+                "{:?} is not a colour written #rrggbb (e.g. \"{}\")",
+                branding.accent_color,
+                crate::branding::DEFAULT_ACCENT_COLOR
+            ),
+        ));
+    }
+    let support = &branding.support_url;
+    if !support.is_empty() {
+        let https = url::Url::parse(support).is_ok_and(|url| url.scheme() == "https" && url.host_str().is_some());
+        if !https || crate::text::has_control(support) || support.contains(char::is_whitespace) {
+            problems.push(("branding.support_url", format!("{support:?} is not an https URL")));
+        }
+    }
+    problems
+}
+
+/// Long enough for any product's name, short enough for a heading on a phone.
+const MAX_PRODUCT_NAME_CHARS: usize = 60;
+
+impl BrandingSettings {
+    /// Read and check the logo file (none when `logo_file` is empty); a URL is refused by
+    /// `validate` and not read here.
+    pub fn read_logo(&mut self) -> Result<(), String> {
+        self.logo = None;
+        if self.logo_file.is_empty() || self.logo_file.contains("://") {
+            return Ok(());
+        }
+        let logo = crate::branding::read_logo(Path::new(&self.logo_file))?;
+        self.logo = Some(Arc::new(logo));
+        Ok(())
+    }
+}
+
 /// Why settings could not be loaded. `Parse` stops at the first problem (the parser's own
 /// message, which names the key); `Invalid` lists every value problem, one line each.
 #[derive(Debug, thiserror::Error)]
@@ -648,6 +734,9 @@ impl ConfigSource {
         let (mut settings, mut problems) = self.parse(env.clone())?;
         problems.extend(settings.read_secrets(&env));
         problems.extend(settings.validate());
+        if let Err(why) = settings.branding.read_logo() {
+            problems.push(format!("branding.logo_file: {why}"));
+        }
         if problems.is_empty() {
             Ok(settings)
         } else {
@@ -872,6 +961,9 @@ impl Settings {
         for (key, why) in check_keys_settings(&self.keys) {
             problem(key, why);
         }
+        for (key, why) in check_branding_settings(&self.branding) {
+            problem(key, why);
+        }
 
         let app = &self.login.app;
         if app.enabled() {
@@ -1086,6 +1178,40 @@ mod tests {
         assert_eq!(check_keys_settings(&env)[0].0, "keys.encryption_key_env");
         let good_env = KeysSettings { encryption_key_env: "GATEHOUSE_KEY".into(), ..KeysSettings::default() };
         assert!(check_keys_settings(&good_env).is_empty());
+    }
+
+    #[test]
+    fn branding_checks_name_the_key() {
+        let keys = |branding: BrandingSettings| -> Vec<&'static str> {
+            check_branding_settings(&branding).into_iter().map(|(key, _)| key).collect()
+        };
+        assert!(keys(BrandingSettings::default()).is_empty());
+        let good = BrandingSettings {
+            product_name: "Acme Cloud".into(),
+            accent_color: "#FFD700".into(),
+            support_url: "https://help.acme.example/".into(),
+            ..BrandingSettings::default()
+        };
+        assert!(keys(good.clone()).is_empty());
+        for (bad, key) in [
+            (BrandingSettings { product_name: "  ".into(), ..good.clone() }, "branding.product_name"),
+            (BrandingSettings { product_name: "x".repeat(61), ..good.clone() }, "branding.product_name"),
+            (BrandingSettings { product_name: "Acme\nCloud".into(), ..good.clone() }, "branding.product_name"),
+            (
+                BrandingSettings { logo_file: "https://cdn.example/logo.png".into(), ..good.clone() },
+                "branding.logo_file",
+            ),
+            (BrandingSettings { accent_color: "#ffd70".into(), ..good.clone() }, "branding.accent_color"),
+            (BrandingSettings { accent_color: "gold".into(), ..good.clone() }, "branding.accent_color"),
+            (BrandingSettings { support_url: "http://help.example".into(), ..good.clone() }, "branding.support_url"),
+            (BrandingSettings { support_url: "javascript:alert(1)".into(), ..good.clone() }, "branding.support_url"),
+            (
+                BrandingSettings { support_url: "https://help.example/a b".into(), ..good.clone() },
+                "branding.support_url",
+            ),
+        ] {
+            assert_eq!(keys(bad.clone()), [key], "{bad:?}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! The binary (`main.rs`) is a thin shell over this library, which tests build in-process.
 
 pub mod authorize;
+pub mod branding;
 pub mod cimd;
 pub mod cleanup;
 pub mod cli;

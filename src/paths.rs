@@ -33,6 +33,10 @@ pub const METRICS: &str = "/metrics";
 pub const ADMIN_API: &str = "/admin/api";
 /// The icon browsers ask for by themselves; also served at the root (SPEC §11).
 pub const FAVICON: &str = "/favicon.ico";
+/// The pages' stylesheet, served by Gatehouse so the pages' CSP allows only its own styles.
+pub const STYLESHEET: &str = "/assets/style.css";
+/// The operator's logo (`branding.logo_file`, SPEC §12).
+pub const LOGO: &str = "/assets/logo";
 
 /// The RFC 8414 §3.1 path-insertion form for an issuer with a path: the well-known segment
 /// goes between host and path (`https://h/auth` → `/.well-known/oauth-authorization-server/auth`).

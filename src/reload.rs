@@ -50,10 +50,18 @@ pub fn changed_keys(old: &Settings, new: &Settings) -> Vec<String> {
         flatten(&old, "", &mut a);
         flatten(&new, "", &mut b);
     }
-    b.iter()
+    let mut changed: Vec<String> = b
+        .iter()
         .filter(|(key, value)| a.iter().find(|(k, _)| k == key).map(|(_, v)| v) != Some(value))
         .map(|(k, _)| k.clone())
-        .collect()
+        .collect();
+    // The logo's bytes are read, not written in the file: a new logo under the same name is a
+    // change too.
+    const LOGO_KEY: &str = "branding.logo_file";
+    if old.branding.logo != new.branding.logo && !changed.iter().any(|k| k == LOGO_KEY) {
+        changed.push(LOGO_KEY.to_string());
+    }
+    changed
 }
 
 /// Keep the running values of keys that need a restart; returns the ones that were asked to change.

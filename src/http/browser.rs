@@ -100,8 +100,9 @@ pub(super) fn field(fields: &[(String, String)], name: &str) -> String {
 const FREE_TEXT_FIELDS: &[&str] = &["password"];
 
 /// A query or form refused for a control character: a page, before anything is looked up.
-fn refused(error: &QueryError) -> HttpResponse {
+fn refused(settings: &Settings, error: &QueryError) -> HttpResponse {
     pages::message_page(
+        settings,
         400,
         "Invalid request",
         &format!("The request was refused: {error}. Go back to the application and start again."),
@@ -113,12 +114,16 @@ fn refused(error: &QueryError) -> HttpResponse {
 pub(super) async fn form_fields(
     request: &HttpRequest,
     payload: web::Payload,
-    limit: usize,
+    settings: &Settings,
 ) -> Result<Vec<(String, String)>, HttpResponse> {
-    match read_body(request, payload, limit).await {
-        Ok(body) => query::pairs(&body, FREE_TEXT_FIELDS).map_err(|e| refused(&e)),
-        Err(BodyError::TooLarge) => Err(pages::message_page(413, "Request too large", "The form was too large.")),
-        Err(BodyError::Broken) => Err(pages::message_page(400, "Invalid request", "The form could not be read.")),
+    match read_body(request, payload, settings.server.max_body_bytes).await {
+        Ok(body) => query::pairs(&body, FREE_TEXT_FIELDS).map_err(|e| refused(settings, &e)),
+        Err(BodyError::TooLarge) => {
+            Err(pages::message_page(settings, 413, "Request too large", "The form was too large."))
+        }
+        Err(BodyError::Broken) => {
+            Err(pages::message_page(settings, 400, "Invalid request", "The form could not be read."))
+        }
     }
 }
 
@@ -133,7 +138,7 @@ pub async fn authorize(request: HttpRequest, state: web::Data<AppState>) -> Resu
     let browser = browser(&request, &settings);
     let outcome = request::authorize(&state, &settings, request.query_string(), &browser).await?;
     Ok(match outcome {
-        AuthorizeOutcome::Page(page) => pages::error_page(&page),
+        AuthorizeOutcome::Page(page) => pages::error_page(&settings, &page),
         AuthorizeOutcome::RedirectToClient(location) => redirect_to_client(&location),
         AuthorizeOutcome::Continue { location, new_browser_token } => {
             let mut response = see_other(&location);
@@ -147,8 +152,8 @@ pub async fn authorize(request: HttpRequest, state: web::Data<AppState>) -> Resu
 
 fn login_response(settings: &Settings, outcome: LoginOutcome) -> HttpResponse {
     match outcome {
-        LoginOutcome::Form(view) => pages::login_page(&settings.issuer_path(), &view),
-        LoginOutcome::Page(page) => pages::error_page(&page),
+        LoginOutcome::Form(view) => pages::login_page(settings, &view),
+        LoginOutcome::Page(page) => pages::error_page(settings, &page),
         LoginOutcome::GoUpstream(location) => see_other(&location).finish(),
         LoginOutcome::SignedIn { session_token, device_token, location } => {
             let mut response = see_other(&location);
@@ -167,7 +172,7 @@ pub async fn login_form(request: HttpRequest, state: web::Data<AppState>) -> Res
     let settings = state.settings.current();
     let request_id = match request_id_of(&request) {
         Ok(id) => id,
-        Err(error) => return Ok(refused(&error)),
+        Err(error) => return Ok(refused(&settings, &error)),
     };
     let outcome = login::login_form(&state, &settings, request_id, &browser(&request, &settings)).await?;
     Ok(login_response(&settings, outcome))
@@ -179,7 +184,7 @@ pub async fn login_submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+    let fields = match form_fields(&request, payload, &settings).await {
         Ok(fields) => fields,
         Err(page) => return Ok(page),
     };
@@ -195,8 +200,8 @@ pub async fn login_submit(
 
 fn consent_response(settings: &Settings, outcome: ConsentOutcome) -> HttpResponse {
     match outcome {
-        ConsentOutcome::Form(view) => pages::consent_page(&settings.issuer_path(), &view),
-        ConsentOutcome::Page(page) => pages::error_page(&page),
+        ConsentOutcome::Form(view) => pages::consent_page(settings, &view),
+        ConsentOutcome::Page(page) => pages::error_page(settings, &page),
         ConsentOutcome::Login(location) => see_other(&location).finish(),
         ConsentOutcome::RedirectToClient(location) => redirect_to_client(&location),
     }
@@ -206,7 +211,7 @@ pub async fn consent_form(request: HttpRequest, state: web::Data<AppState>) -> R
     let settings = state.settings.current();
     let request_id = match request_id_of(&request) {
         Ok(id) => id,
-        Err(error) => return Ok(refused(&error)),
+        Err(error) => return Ok(refused(&settings, &error)),
     };
     let outcome = consent::consent_form(&state, &settings, request_id, &browser(&request, &settings)).await?;
     Ok(consent_response(&settings, outcome))
@@ -218,7 +223,7 @@ pub async fn consent_submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+    let fields = match form_fields(&request, payload, &settings).await {
         Ok(fields) => fields,
         Err(page) => return Ok(page),
     };
@@ -238,7 +243,7 @@ pub async fn login_at_app(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+    let fields = match form_fields(&request, payload, &settings).await {
         Ok(fields) => fields,
         Err(page) => return Ok(page),
     };
@@ -248,7 +253,7 @@ pub async fn login_at_app(
             .await?;
     Ok(match outcome {
         Handoff::Redirect(location) => see_other(&location).finish(),
-        Handoff::Page(page) => pages::error_page(&page),
+        Handoff::Page(page) => pages::error_page(&settings, &page),
     })
 }
 
@@ -257,7 +262,7 @@ pub async fn app_return(request: HttpRequest, state: web::Data<AppState>) -> Res
     let settings = state.settings.current();
     let verifier = match query::pairs(request.query_string().as_bytes(), &[]) {
         Ok(params) => params.into_iter().find(|(name, _)| name == "login_verifier").map(|(_, v)| v).unwrap_or_default(),
-        Err(error) => return Ok(refused(&error)),
+        Err(error) => return Ok(refused(&settings, &error)),
     };
     let browser = browser(&request, &settings);
     let returned =
@@ -268,7 +273,7 @@ pub async fn app_return(request: HttpRequest, state: web::Data<AppState>) -> Res
             response.cookie(cookie(&settings, CookieName::Session, session_token));
             response.finish()
         }
-        Returned::Refused { status, title, message } => pages::message_page(status, title, &message),
+        Returned::Refused { status, title, message } => pages::message_page(&settings, status, title, &message),
     })
 }
 
@@ -278,17 +283,17 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+    let fields = match form_fields(&request, payload, &settings).await {
         Ok(fields) => fields,
         Err(page) => return Ok(page),
     };
     let ended = session::logout(&state, field(&fields, "csrf_token"), &browser(&request, &settings)).await?;
     if !ended {
-        return Ok(pages::message_page(400, "Not signed out", "The sign-out request was not valid."));
+        return Ok(pages::message_page(&settings, 400, "Not signed out", "The sign-out request was not valid."));
     }
     let mut removal = cookie(&settings, CookieName::Session, String::new());
     removal.make_removal();
-    let mut response = pages::message_page(200, "Signed out", "You have been signed out.");
+    let mut response = pages::message_page(&settings, 200, "Signed out", "You have been signed out.");
     response.add_cookie(&removal).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(response)
 }

@@ -2,6 +2,7 @@
 //! they extract what the request says and call one service function.
 
 mod admin;
+mod assets;
 mod browser;
 mod health;
 mod icon;
@@ -88,7 +89,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
         .service(json_resource(paths::LOGIN_APP_REJECT, |r| r.route(web::post().to(login_api::reject))))
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))
-        .service(web::resource(paths::FAVICON).route(web::get().to(icon::favicon)));
+        .service(web::resource(paths::FAVICON).route(web::get().to(icon::favicon)))
+        .service(web::resource(paths::STYLESHEET).route(web::get().to(assets::stylesheet)))
+        .service(web::resource(paths::LOGO).route(web::get().to(assets::logo)));
     // On the public listener `/metrics` asks for the admin token (SPEC §11); on `admin.bind`
     // (`start_admin`) it is open.
     let scoped = if with_admin {

@@ -13,7 +13,7 @@ use crate::state::AppState;
 fn respond(settings: &Settings, outcome: ProviderOutcome) -> Result<HttpResponse, AppError> {
     Ok(match outcome {
         ProviderOutcome::GoToSource(location) => see_other(&location).finish(),
-        ProviderOutcome::Page(page) => pages::error_page(&page),
+        ProviderOutcome::Page(page) => pages::error_page(settings, &page),
         ProviderOutcome::SignedIn { session_token, location } => {
             see_other(&location).cookie(cookie(settings, CookieName::Session, session_token)).finish()
         }
@@ -32,7 +32,7 @@ pub async fn continue_with(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+    let fields = match form_fields(&request, payload, &settings).await {
         Ok(fields) => fields,
         Err(page) => return Ok(page),
     };
@@ -64,7 +64,7 @@ pub async fn consent_sign_out(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+    let fields = match form_fields(&request, payload, &settings).await {
         Ok(fields) => fields,
         Err(page) => return Ok(page),
     };

@@ -6,6 +6,7 @@ mod common;
 
 mod app_signin;
 mod authorize;
+mod branding;
 mod cimd;
 mod cimd_fetch;
 mod cimd_stall;
