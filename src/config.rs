@@ -47,6 +47,7 @@ pub struct Settings {
     pub scopes: ScopeSettings,
     pub login: LoginSettings,
     pub keys: KeysSettings,
+    pub introspection: IntrospectionSettings,
     pub maintenance: MaintenanceSettings,
     pub audit: AuditSettings,
     pub admin: AdminSettings,
@@ -135,6 +136,77 @@ pub struct TokenSettings {
     pub authorization_code_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
     pub refresh_reuse_grace_secs: u64,
+    /// Lifetime of an OpenID Connect id_token (SPEC §10).
+    pub id_token_ttl_secs: u64,
+}
+
+impl TokenSettings {
+    /// The longest lifetime of a token a signing key signs: a retired key stays published that
+    /// long.
+    pub fn longest_token_ttl_secs(&self) -> i64 {
+        self.access_token_ttl_secs.max(self.id_token_ttl_secs) as i64
+    }
+}
+
+/// Resource servers that may ask `POST /introspect` (RFC 7662, SPEC §10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntrospectionSettings {
+    pub clients: Vec<IntrospectionClient>,
+}
+
+/// One `[[introspection.clients]]`: HTTP Basic `id` and a secret (exactly one of `secret`,
+/// `secret_file`, `secret_env`, at least 32 characters), and the audiences (resource URIs) whose
+/// tokens it may ask about. `Debug` masks the inline secret.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntrospectionClient {
+    pub id: String,
+    pub secret: String,
+    pub secret_file: String,
+    pub secret_env: String,
+    pub audiences: Vec<String>,
+}
+
+/// Shortest secret an introspection client may have.
+pub const MIN_INTROSPECTION_SECRET_CHARS: usize = 32;
+
+impl std::fmt::Debug for IntrospectionClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = if self.secret.is_empty() { "" } else { "********" };
+        f.debug_struct("IntrospectionClient")
+            .field("id", &self.id)
+            .field("secret", &secret)
+            .field("secret_file", &self.secret_file)
+            .field("secret_env", &self.secret_env)
+            .field("audiences", &self.audiences)
+            .finish()
+    }
+}
+
+impl IntrospectionClient {
+    /// The secret, from wherever it is set (a file's trailing newline is not part of it).
+    pub fn resolve_secret(&self) -> Result<String, String> {
+        let set = [&self.secret, &self.secret_file, &self.secret_env].iter().filter(|v| !v.is_empty()).count();
+        if set != 1 {
+            return Err("set exactly one of secret, secret_file, secret_env".into());
+        }
+        let secret = if !self.secret.is_empty() {
+            self.secret.clone()
+        } else if !self.secret_file.is_empty() {
+            std::fs::read_to_string(&self.secret_file)
+                .map_err(|e| format!("secret_file {:?} cannot be read: {e}", self.secret_file))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string()
+        } else {
+            std::env::var(&self.secret_env)
+                .map_err(|_| format!("secret_env: the environment variable {:?} is not set", self.secret_env))?
+        };
+        if secret.chars().count() < MIN_INTROSPECTION_SECRET_CHARS {
+            return Err(format!("the secret must be at least {MIN_INTROSPECTION_SECRET_CHARS} characters"));
+        }
+        Ok(secret)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -219,6 +291,7 @@ impl Default for Settings {
             scopes: ScopeSettings::default(),
             login: LoginSettings::default(),
             keys: KeysSettings::default(),
+            introspection: IntrospectionSettings::default(),
             maintenance: MaintenanceSettings::default(),
             audit: AuditSettings::default(),
             admin: AdminSettings::default(),
@@ -312,6 +385,7 @@ impl Default for TokenSettings {
             authorization_code_ttl_secs: 300,
             refresh_token_ttl_secs: 2_592_000,
             refresh_reuse_grace_secs: 30,
+            id_token_ttl_secs: 600,
         }
     }
 }
@@ -494,6 +568,34 @@ fn check_keys_settings(keys: &KeysSettings) -> Vec<(&'static str, String)> {
             "keys.encryption_key_env",
             format!("{name:?} is not an environment variable name (letters, digits and _)"),
         ));
+    }
+    problems
+}
+
+/// The value checks of `[[introspection.clients]]`; never echoes a secret.
+fn check_introspection_clients(clients: &[IntrospectionClient]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, client) in clients.iter().enumerate() {
+        let name = if client.id.is_empty() { format!("#{}", i + 1) } else { format!("{:?}", client.id) };
+        if client.id.is_empty() {
+            problems.push(format!("{name}: id is required"));
+        } else if client.id.contains(':') || client.id.chars().any(|c| c.is_control()) {
+            // HTTP Basic splits user and password at the first ':'.
+            problems.push(format!("{name}: id must not contain ':' or control characters"));
+        } else if clients[..i].iter().any(|other| other.id == client.id) {
+            problems.push(format!("{name}: id is used twice"));
+        }
+        if let Err(why) = client.resolve_secret() {
+            problems.push(format!("{name}: {why}"));
+        }
+        if client.audiences.is_empty() {
+            problems.push(format!("{name}: audiences must list at least one resource URI"));
+        }
+        for audience in &client.audiences {
+            if let Err(why) = check_absolute_http_uri(audience) {
+                problems.push(format!("{name}: audiences: {why}"));
+            }
+        }
     }
     problems
 }
@@ -681,6 +783,7 @@ impl Settings {
             ("tokens.access_token_ttl_secs", self.tokens.access_token_ttl_secs),
             ("tokens.authorization_code_ttl_secs", self.tokens.authorization_code_ttl_secs),
             ("tokens.refresh_token_ttl_secs", self.tokens.refresh_token_ttl_secs),
+            ("tokens.id_token_ttl_secs", self.tokens.id_token_ttl_secs),
             ("login.session_ttl_secs", self.login.session_ttl_secs),
             ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
             ("audit.retention_days", self.audit.retention_days),
@@ -742,6 +845,9 @@ impl Settings {
         for (key, why) in check_keys_settings(&self.keys) {
             problem(key, why);
         }
+        for why in check_introspection_clients(&self.introspection.clients) {
+            problem("introspection.clients", why);
+        }
 
         if !self.admin.token.is_empty() && self.admin.token.chars().count() < 32 {
             problem("admin.token", "must be at least 32 characters (or empty to turn the admin API off)".into());
@@ -768,6 +874,11 @@ impl Settings {
         }
         if !copy.keys.encryption_key.is_empty() {
             copy.keys.encryption_key = "********".into();
+        }
+        for client in &mut copy.introspection.clients {
+            if !client.secret.is_empty() {
+                client.secret = "********".into();
+            }
         }
         copy.database.url = crate::db::mask_password(&copy.database.url);
         copy

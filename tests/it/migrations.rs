@@ -75,7 +75,7 @@ fn dependants(conn: &mut DbConnection) -> [i64; 7] {
 /// live refresh token, a device cookie and a pending request of the user.
 fn database_before_users_migration(url: &str) -> Before {
     use diesel::prelude::*;
-    use gatehouse::store::{auth_requests, codes, devices, refresh};
+    use gatehouse::store::{devices, refresh};
     let db = open_db(url);
     let mut pooled = db.get().unwrap();
     let conn: &mut DbConnection = &mut pooled;
@@ -106,37 +106,25 @@ fn database_before_users_migration(url: &str) -> Before {
 
     let family_id = "fam_beforemigration".to_string();
     let code_hash = gatehouse::secrets::digest("the code");
-    codes::insert(
-        conn,
-        &codes::CodeRow {
-            code_hash: code_hash.clone(),
-            client_id: client_id.clone(),
-            user_id: user_id.clone(),
-            redirect_uri: REDIRECT.into(),
-            code_challenge: pkce().challenge,
-            scope: "offline_access".into(),
-            resource: None,
-            created_at: T0,
-            expires_at: T0 + 60,
-            used_at: Some(T0 + 1),
-            family_id: Some(family_id.clone()),
-        },
-    )
+    // As the schema stood before the migration (today's row types have later columns).
+    let challenge = pkce().challenge;
+    diesel::sql_query(format!(
+        "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, code_challenge, scope, \
+         resource, created_at, expires_at, used_at, family_id) VALUES ('{code_hash}', '{client_id}', '{user_id}', \
+         '{REDIRECT}', '{challenge}', 'offline_access', NULL, {T0}, {}, {}, '{family_id}')",
+        T0 + 60,
+        T0 + 1
+    ))
+    .execute(conn)
     .unwrap();
-    refresh::insert_family(
-        conn,
-        &refresh::FamilyRow {
-            family_id: family_id.clone(),
-            client_id: client_id.clone(),
-            user_id: user_id.clone(),
-            scope: "offline_access".into(),
-            resource: None,
-            created_at: T0 + 1,
-            expires_at: T0 + 30 * 86_400,
-            revoked_at: None,
-            revoked_reason: None,
-        },
-    )
+    diesel::sql_query(format!(
+        "INSERT INTO refresh_families (family_id, client_id, user_id, scope, resource, created_at, expires_at, \
+         revoked_at, revoked_reason) VALUES ('{family_id}', '{client_id}', '{user_id}', 'offline_access', NULL, \
+         {}, {}, NULL, NULL)",
+        T0 + 1,
+        T0 + 30 * 86_400
+    ))
+    .execute(conn)
     .unwrap();
     let refresh_token = gatehouse::secrets::random_token(32);
     refresh::insert_token(conn, &gatehouse::secrets::digest(&refresh_token), &family_id, T0 + 1).unwrap();
@@ -153,24 +141,14 @@ fn database_before_users_migration(url: &str) -> Before {
     )
     .unwrap();
     let request_id = "req_beforemigration".to_string();
-    auth_requests::insert(
-        conn,
-        &auth_requests::AuthRequestRow {
-            request_id: request_id.clone(),
-            browser_hash: gatehouse::secrets::digest("the browser"),
-            csrf_token: "csrf".into(),
-            client_id: client_id.clone(),
-            redirect_uri: REDIRECT.into(),
-            state: None,
-            code_challenge: pkce().challenge,
-            scope: "offline_access".into(),
-            resource: None,
-            user_id: Some(user_id.clone()),
-            created_at: T0,
-            expires_at: T0 + 600,
-            consumed: false,
-        },
-    )
+    diesel::sql_query(format!(
+        "INSERT INTO auth_requests (request_id, browser_hash, csrf_token, client_id, redirect_uri, state, \
+         code_challenge, scope, resource, user_id, created_at, expires_at, consumed) VALUES ('{request_id}', '{}', \
+         'csrf', '{client_id}', '{REDIRECT}', NULL, '{challenge}', 'offline_access', NULL, '{user_id}', {T0}, {}, false)",
+        gatehouse::secrets::digest("the browser"),
+        T0 + 600
+    ))
+    .execute(conn)
     .unwrap();
     assert_eq!(dependants(conn), [1, 1, 1, 1, 1, 1, 1], "the rows the migration must keep");
     Before { user_id, client_id, refresh_token, session_hash, code_hash, device_hash, request_id }

@@ -480,13 +480,15 @@ async fn key_rotation_publishes_first_and_signs_after_the_delay() {
 
     let now = f.app.clock.now();
     let cipher = f.app.state.key_cipher.clone();
-    let new_key = f
+    let new_keys = f
         .app
         .with_db(move |c| {
             gatehouse::keys::rotate(c, now, gatehouse::store::audit::Actor::Cli, &cipher)
                 .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
         })
         .await;
+    let new_key = new_keys.iter().find(|k| k.algorithm == "ES256").expect("a new ES256 key");
+    assert_eq!(new_keys.len(), 2, "a new key of each algorithm");
     assert!(f.app.state.reload_keys().await);
     let jwks: Value = f.app.http.get(f.app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
