@@ -84,7 +84,9 @@ pub async fn consent_form(
         .db
         .run(move |conn| {
             let Some((session, user)) = session_user(conn, session_token.as_deref(), now)? else { return Ok(None) };
-            if !session_answers_request(pending.fresh_sign_in, pending.created_at, session.auth_time) {
+            let signed_in_for_request = pending.user_id.is_some();
+            if !session_answers_request(pending.fresh_sign_in, pending.created_at, signed_in_for_request, session.auth_time)
+            {
                 return Ok(None);
             }
             match pending.user_id.as_deref() {
@@ -141,7 +143,7 @@ pub async fn consent_submit(
                     return Ok(None);
                 };
                 if pending.user_id.as_deref() != Some(user.user_id.as_str())
-                    || !session_answers_request(pending.fresh_sign_in, pending.created_at, session.auth_time)
+                    || !session_answers_request(pending.fresh_sign_in, pending.created_at, true, session.auth_time)
                 {
                     return Ok(None);
                 }

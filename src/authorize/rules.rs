@@ -195,9 +195,15 @@ pub fn needs_fresh_sign_in(prompt_login: bool, max_age: Option<i64>, session_aut
 }
 
 /// Whether a session may answer a pending request: any live session, unless the request must
-/// sign in afresh — then only a sign-in made after the request began.
-pub fn session_answers_request(fresh_sign_in: bool, request_created_at: i64, session_auth_time: i64) -> bool {
-    !fresh_sign_in || session_auth_time >= request_created_at
+/// sign in afresh — then only a sign-in made for this request (which names its user) after the
+/// request began.
+pub fn session_answers_request(
+    fresh_sign_in: bool,
+    request_created_at: i64,
+    signed_in_for_request: bool,
+    session_auth_time: i64,
+) -> bool {
+    !fresh_sign_in || (signed_in_for_request && session_auth_time >= request_created_at)
 }
 
 /// Split on spaces; keep tokens that are supported and (when the client has a registered scope) inside it.
@@ -542,9 +548,10 @@ mod tests {
         assert!(needs_fresh_sign_in(false, Some(0), Some(now), now));
         assert!(!needs_fresh_sign_in(false, Some(i64::MAX), Some(0), now));
 
-        assert!(session_answers_request(false, now, 0));
-        assert!(!session_answers_request(true, now, now - 1));
-        assert!(session_answers_request(true, now, now));
+        assert!(session_answers_request(false, now, false, 0));
+        assert!(!session_answers_request(true, now, true, now - 1));
+        assert!(!session_answers_request(true, now, false, now), "a session from before, in the same second");
+        assert!(session_answers_request(true, now, true, now));
     }
 
     #[test]

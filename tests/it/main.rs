@@ -20,6 +20,7 @@ mod hostile_input;
 mod keys_at_rest;
 mod metadata;
 mod migrations;
+mod oidc;
 mod operator;
 mod policy;
 mod rate_limit;

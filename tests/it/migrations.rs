@@ -281,7 +281,15 @@ fn the_down_migration_refuses_users_the_old_shape_cannot_hold() {
     };
     users::insert(&mut conn, &provider_user).unwrap();
 
-    let error = gatehouse::db::revert_last_migration(&mut conn).unwrap_err();
+    // Later migrations revert cleanly; the users migration refuses.
+    let mut reverted = 0;
+    let error = loop {
+        match gatehouse::db::revert_last_migration(&mut conn) {
+            Ok(()) => reverted += 1,
+            Err(error) => break error,
+        }
+        assert!(reverted < 10, "the users migration was never reached");
+    };
     assert!(error.to_lowercase().contains("null"), "{error}");
     assert_eq!(users::find(&mut conn, "usr_fromprovider").unwrap(), Some(provider_user), "the new shape stays");
     let orphan = gatehouse::store::sessions::SessionRow {
@@ -295,5 +303,5 @@ fn the_down_migration_refuses_users_the_old_shape_cannot_hold() {
     };
     assert!(gatehouse::store::sessions::insert(&mut conn, &orphan).is_err(), "foreign keys are enforced again");
     drop(conn);
-    assert_eq!(db.migrate().unwrap(), 0, "nothing was reverted");
+    assert_eq!(db.migrate().unwrap(), reverted, "nothing but the later migrations was reverted");
 }

@@ -517,8 +517,10 @@ async fn two_replicas_starting_on_an_empty_database_create_one_key() {
     let (a, b) = futures::join!(TestApp::spawn_on(db.url(), "", |_| {}), TestApp::spawn_on(db.url(), "", |_| {}));
     let ja: Value = a.http.get(a.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     let jb: Value = b.http.get(b.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(ja["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(ja["keys"].as_array().unwrap().len(), 2, "one ES256 and one RS256 key");
     assert_eq!(ja, jb);
     let rows = a.with_db(|c| Ok(gatehouse::store::keys::all(c)?)).await;
-    assert_eq!(rows.len(), 1);
+    let mut algorithms: Vec<&str> = rows.iter().map(|r| r.algorithm.as_str()).collect();
+    algorithms.sort();
+    assert_eq!(algorithms, ["ES256", "RS256"]);
 }
