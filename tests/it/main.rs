@@ -21,6 +21,7 @@ mod keys_at_rest;
 mod metadata;
 mod migrations;
 mod oidc;
+mod oidc_rp;
 mod operator;
 mod policy;
 mod rate_limit;
