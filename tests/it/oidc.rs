@@ -678,3 +678,27 @@ async fn introspection_clients_are_checked_at_load() {
     settings.introspection.clients = vec![client];
     assert_eq!(settings.validate(), Vec::<String>::new());
 }
+
+#[test]
+fn config_check_warns_when_the_default_audience_hides_userinfo() {
+    let warns = |adjust: &dyn Fn(&mut Settings)| {
+        let mut settings = Settings::default();
+        adjust(&mut settings);
+        gatehouse::cli::config::warnings(&settings).into_iter().filter(|w| w.contains("/userinfo")).count()
+    };
+    assert_eq!(warns(&|s| s.resources.default_audience = RESOURCE.into()), 0, "no openid, nothing to warn about");
+    assert_eq!(warns(&oidc_settings), 0, "openid with the issuer as the default audience");
+    assert_eq!(
+        warns(&|s| {
+            oidc_settings(s);
+            s.resources.default_audience = RESOURCE.into();
+        }),
+        1
+    );
+    // And `config check` masks the introspection secret.
+    let mut settings = Settings::default();
+    oidc_settings(&mut settings);
+    let printed = format!("{:?} {}", settings.masked(), toml::to_string(&settings.masked()).unwrap());
+    assert!(!printed.contains(RS_SECRET), "{printed}");
+    assert!(!format!("{settings:?}").contains(RS_SECRET), "Debug masks it too");
+}
