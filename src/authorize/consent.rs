@@ -85,8 +85,12 @@ pub async fn consent_form(
         .run(move |conn| {
             let Some((session, user)) = session_user(conn, session_token.as_deref(), now)? else { return Ok(None) };
             let signed_in_for_request = pending.user_id.is_some();
-            if !session_answers_request(pending.fresh_sign_in, pending.created_at, signed_in_for_request, session.auth_time)
-            {
+            if !session_answers_request(
+                pending.fresh_sign_in,
+                pending.created_at,
+                signed_in_for_request,
+                session.auth_time,
+            ) {
                 return Ok(None);
             }
             match pending.user_id.as_deref() {

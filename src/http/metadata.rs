@@ -22,7 +22,9 @@ fn inputs_of(settings: &Settings) -> MetadataInputs<'_> {
 /// RFC 8414 metadata, from the live settings (so `registration_endpoint` follows `dcr.enabled`).
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let settings = state.settings.current();
-    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=60")).json(server_metadata(inputs_of(&settings)))
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .json(server_metadata(inputs_of(&settings)))
 }
 
 /// OpenID Connect Discovery, from the live settings.

@@ -92,7 +92,10 @@ pub async fn introspect(
             return Ok(HttpResponse::Unauthorized()
                 .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"introspection\""))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(OAuthError::new(ErrorCode::InvalidClient, "introspection needs the credentials of a resource server")))
+                .json(OAuthError::new(
+                    ErrorCode::InvalidClient,
+                    "introspection needs the credentials of a resource server",
+                )))
         }
     };
     let body = form_body(&request, payload, settings.server.max_body_bytes).await?;

@@ -221,9 +221,7 @@ impl RsaSigningKey {
     pub fn sign_typed(&self, claims: &Value, typ: &'static str) -> Result<String, JwtError> {
         compact_jws(JwsHeader { alg: RS256, typ, kid: &self.kid }, claims, |input| {
             let mut signature = vec![0u8; self.key_pair.public().modulus_len()];
-            self.key_pair
-                .sign(&RSA_PKCS1_SHA256, &self.rng, input, &mut signature)
-                .map_err(|_| JwtError::Signing)?;
+            self.key_pair.sign(&RSA_PKCS1_SHA256, &self.rng, input, &mut signature).map_err(|_| JwtError::Signing)?;
             Ok(signature)
         })
     }

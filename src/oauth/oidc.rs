@@ -83,7 +83,10 @@ mod tests {
         let only_sub = user_claims(&u, "openid");
         assert_eq!(Value::Object(only_sub), serde_json::json!({"sub": "usr_1"}));
         let email = user_claims(&u, "openid email");
-        assert_eq!(Value::Object(email), serde_json::json!({"sub": "usr_1", "email": "a@example.com", "email_verified": false}));
+        assert_eq!(
+            Value::Object(email),
+            serde_json::json!({"sub": "usr_1", "email": "a@example.com", "email_verified": false})
+        );
         let all = user_claims(&user(Some("a@example.com"), true, Some("Ada")), "profile openid email");
         assert_eq!(all["email_verified"], true);
         assert_eq!(all["name"], "Ada");

@@ -1259,12 +1259,14 @@ mod tests {
 
     #[test]
     fn id_token_signed_response_alg_is_rs256_or_es256() {
-        let es = accept(r#"{"redirect_uris":["https://example.com/cb"],"id_token_signed_response_alg":"ES256"}"#, &rules());
+        let es =
+            accept(r#"{"redirect_uris":["https://example.com/cb"],"id_token_signed_response_alg":"ES256"}"#, &rules());
         assert_eq!(es.id_token_signed_response_alg.as_deref(), Some("ES256"));
         let absent = accept(r#"{"redirect_uris":["https://example.com/cb"]}"#, &rules());
         assert_eq!(absent.id_token_signed_response_alg, None);
         for bad in [r#""none""#, r#""HS256""#, r#""es256""#, "256"] {
-            let body = format!(r#"{{"redirect_uris":["https://example.com/cb"],"id_token_signed_response_alg":{bad}}}"#);
+            let body =
+                format!(r#"{{"redirect_uris":["https://example.com/cb"],"id_token_signed_response_alg":{bad}}}"#);
             refuse(&body, &rules(), RegistrationErrorCode::InvalidClientMetadata, "id_token_signed_response_alg");
         }
     }

@@ -34,7 +34,12 @@ pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<KeyRow>> {
 
 /// The active key of an algorithm (one per algorithm, by a unique index).
 pub fn active(conn: &mut DbConnection, algorithm: &str) -> QueryResult<Option<KeyRow>> {
-    k::table.filter(k::status.eq(ACTIVE)).filter(k::algorithm.eq(algorithm)).select(k::all_columns).first(conn).optional()
+    k::table
+        .filter(k::status.eq(ACTIVE))
+        .filter(k::algorithm.eq(algorithm))
+        .select(k::all_columns)
+        .first(conn)
+        .optional()
 }
 
 /// The pending `next` key of an algorithm.

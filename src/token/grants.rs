@@ -57,7 +57,7 @@ struct Grant {
 }
 
 enum Outcome {
-    Granted(Grant),
+    Granted(Box<Grant>),
     /// Refused; nothing was changed.
     Refused(ErrorCode, &'static str),
     /// Refused after revoking what the replay or reuse put at risk (committed first).
@@ -135,7 +135,7 @@ pub async fn token(
         }
     };
     let grant = match outcome {
-        Outcome::Granted(grant) => grant,
+        Outcome::Granted(grant) => *grant,
         Outcome::Refused(code, description) => return Err(AppError::bad_request(code, description)),
         Outcome::Revoked(description) => return Err(invalid_grant(description)),
     };
@@ -224,7 +224,12 @@ fn id_token_inputs(
     let Some(user) = users::find(conn, user_id)? else { return Ok(None) };
     let signing_alg = clients::find(conn, client_id)?.and_then(|c| c.metadata.id_token_signed_response_alg);
     Ok(Some(IdTokenInputs {
-        user: UserFacts { user_id: user.user_id, email: user.email, email_verified: user.email_verified, name: user.name },
+        user: UserFacts {
+            user_id: user.user_id,
+            email: user.email,
+            email_verified: user.email_verified,
+            name: user.name,
+        },
         signing_alg,
         auth_time,
         nonce,
@@ -340,7 +345,7 @@ fn redeem_code(
     }
     let (grant_id, refresh_token) = start_grant(conn, now, ttls, &row, allows_refresh(&context.client_metadata))?;
     let id_token = id_token_inputs(conn, &row.scope, &row.client_id, &row.user_id, row.auth_time, row.nonce.clone())?;
-    Ok(Outcome::Granted(Grant {
+    Ok(Outcome::Granted(Box::new(Grant {
         client_id: row.client_id,
         user_id: row.user_id,
         scope: row.scope,
@@ -349,7 +354,7 @@ fn redeem_code(
         grant_id,
         id_token,
         seen_long_ago: clients::seen_long_ago(context.client_last_seen_at, now),
-    }))
+    })))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -420,9 +425,8 @@ fn rotate_refresh(
     let next = secrets::random_token(REFRESH_TOKEN_BYTES);
     refresh::insert_token(conn, &secrets::digest(&next), &family.family_id, now)?;
     // A refreshed id_token keeps the original auth_time and carries no nonce.
-    let id_token =
-        id_token_inputs(conn, &granted_scope, &family.client_id, &family.user_id, family.auth_time, None)?;
-    Ok(Outcome::Granted(Grant {
+    let id_token = id_token_inputs(conn, &granted_scope, &family.client_id, &family.user_id, family.auth_time, None)?;
+    Ok(Outcome::Granted(Box::new(Grant {
         client_id: family.client_id,
         user_id: family.user_id,
         scope: granted_scope,
@@ -431,5 +435,5 @@ fn rotate_refresh(
         grant_id: family.family_id,
         id_token,
         seen_long_ago: clients::seen_long_ago(context.client_last_seen_at, now),
-    }))
+    })))
 }

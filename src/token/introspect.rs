@@ -98,7 +98,8 @@ pub fn basic_credentials(header: &str) -> Vec<(String, String)> {
     let Ok(text) = String::from_utf8(decoded) else { return Vec::new() };
     let Some((user, password)) = text.split_once(':') else { return Vec::new() };
     let mut readings = vec![(user.to_string(), password.to_string())];
-    let form_decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let form_decode =
+        |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
     if let (Some(u), Some(p)) = (form_decode(user), form_decode(password)) {
         if (u.as_str(), p.as_str()) != (user, password) {
             readings.push((u, p));
@@ -133,7 +134,9 @@ pub enum Caller {
     /// Missing or wrong credentials: 401.
     Unauthorized,
     /// Too many wrong credentials from this address this minute: 429 after `retry_after` s.
-    Throttled { retry_after: i64 },
+    Throttled {
+        retry_after: i64,
+    },
 }
 
 /// Authenticate the caller; wrong credentials are counted per address.

@@ -183,7 +183,9 @@ async fn id_token_userinfo_and_grant_id_follow_the_granted_scopes() {
     f.app.clock.advance(120);
     let (status, refreshed) = f.app.refresh_token(&f.client, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{refreshed}");
-    let again = verify_id_token(&f.app, refreshed["id_token"].as_str().unwrap(), &f.client, jsonwebtoken::Algorithm::RS256).await;
+    let again =
+        verify_id_token(&f.app, refreshed["id_token"].as_str().unwrap(), &f.client, jsonwebtoken::Algorithm::RS256)
+            .await;
     assert_eq!(again["auth_time"], signed_in_at);
     assert!(again.get("nonce").is_none());
     assert_eq!(claims_of(refreshed["access_token"].as_str().unwrap())["grant_id"], grant_id, "one grant per family");
@@ -385,7 +387,10 @@ async fn introspection_is_active_only_for_live_access_tokens_in_the_callers_audi
         ("a forged token naming a real kid", forged_kid),
         ("a refresh token", tokens["refresh_token"].as_str().unwrap().to_string()),
         ("an id_token", tokens["id_token"].as_str().unwrap().to_string()),
-        ("an access token for an audience outside the caller's list", issuer_token["access_token"].as_str().unwrap().to_string()),
+        (
+            "an access token for an audience outside the caller's list",
+            issuer_token["access_token"].as_str().unwrap().to_string(),
+        ),
     ] {
         assert_eq!(f.introspect(&token).await, inactive, "{what}");
     }
@@ -475,9 +480,8 @@ async fn introspection_flips_to_inactive_at_once_after_every_revocation_path() {
     assert_eq!(f.introspect(&access).await["active"], false, "after revoke-sessions");
 
     // A grant without a refresh token (a client that may not refresh) is revoked too.
-    let registered = app
-        .post_json("/register", &json!({"redirect_uris": [REDIRECT], "grant_types": ["authorization_code"]}))
-        .await;
+    let registered =
+        app.post_json("/register", &json!({"redirect_uris": [REDIRECT], "grant_types": ["authorization_code"]})).await;
     let no_refresh: Value = registered.json().await.unwrap();
     let t = f.tokens_for(no_refresh["client_id"].as_str().unwrap(), &browser(), &[("resource", RESOURCE)]).await;
     assert!(t.get("refresh_token").is_none(), "{t}");
@@ -641,7 +645,12 @@ async fn bad_nonce_and_max_age_are_refused() {
 async fn introspection_clients_are_checked_at_load() {
     let mut settings = Settings::default();
     settings.introspection.clients = vec![
-        IntrospectionClient { id: "a".into(), secret: "short".into(), audiences: vec![RESOURCE.into()], ..Default::default() },
+        IntrospectionClient {
+            id: "a".into(),
+            secret: "short".into(),
+            audiences: vec![RESOURCE.into()],
+            ..Default::default()
+        },
         IntrospectionClient {
             id: "a".into(),
             secret: RS_SECRET.into(),

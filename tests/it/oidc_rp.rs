@@ -62,11 +62,8 @@ async fn a_real_relying_party_signs_in_with_openid_connect() {
         .url();
 
     // The person: sign in, allow.
-    let browser = crate::common::http_client()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser =
+        crate::common::http_client().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let started = browser.get(authorize_url.as_str()).send().await.unwrap();
     assert_eq!(started.status(), 303);
     let login_url = format!("{}{}", server.issuer, location(&started));
