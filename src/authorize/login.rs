@@ -222,6 +222,7 @@ pub async fn login_submit(
                     write_tx(conn, |conn| {
                         sessions::insert(conn, &session)?;
                         auth_requests::set_user(conn, &request_id, &session.user_id)?;
+                        users::record_sign_in(conn, &session.user_id, now)?;
                         users::clear_failures(conn, &network_key)?;
                         match (&new_device, &device_hash) {
                             (Some(device), _) => devices::insert(conn, device)?,

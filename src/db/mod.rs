@@ -553,6 +553,33 @@ pub fn revert_last_migration(conn: &mut DbConnection) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
+/// Revert every applied migration newer than `version` (a folder prefix such as
+/// `2026-12-02-000007`), newest first; how many were reverted. Tests use it to step back to the
+/// schema a migration started from.
+pub fn revert_after(conn: &mut DbConnection, version: &str) -> Result<usize, String> {
+    fn newest<C, DB>(conn: &mut C) -> Result<Option<String>, String>
+    where
+        DB: diesel::backend::Backend,
+        C: MigrationHarness<DB>,
+    {
+        let applied = conn.applied_migrations().map_err(|e| e.to_string())?;
+        Ok(applied.iter().map(|v| v.to_string()).max())
+    }
+    let version = version.replace('-', "");
+    let mut reverted = 0;
+    loop {
+        let newest = match conn {
+            DbConnection::Postgresql(pg) => newest(pg)?,
+            DbConnection::Sqlite(sqlite) => newest(sqlite)?,
+        };
+        match newest {
+            Some(newest) if newest > version => revert_last_migration(conn)?,
+            _ => return Ok(reverted),
+        }
+        reverted += 1;
+    }
+}
+
 /// SQLite has no advisory locks: processes migrating one file take an exclusive lock on the
 /// file itself (flock, which does not interfere with SQLite's own fcntl locks).
 fn lock_sqlite_file(url: &DatabaseUrl) -> Result<Option<fs::File>, String> {

@@ -68,6 +68,7 @@ diesel::table! {
         name -> Nullable<Text>,
         email_verified -> Bool,
         role -> Text,
+        last_sign_in_at -> Nullable<BigInt>,
     }
 }
 

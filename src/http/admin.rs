@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::error::AppError;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::query;
-use crate::operator::{self, AuditRequest, ClientListRequest, OperatorError};
+use crate::operator::{self, AuditRequest, ClientListRequest, OperatorError, UserRef};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::audit::Actor;
@@ -287,6 +287,85 @@ pub async fn delete_client(
     Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish())
 }
 
+pub async fn list_users(
+    _admin: Admin,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let query = Query::of(&request)?;
+    let (source, cursor, limit) = (query.value("source"), query.value("cursor"), query.limit()?);
+    let page =
+        run_operator(&state, move |conn| operator::list_users_page(conn, source.as_deref(), cursor.as_deref(), limit))
+            .await?;
+    Ok(json_response(StatusCode::OK, &page))
+}
+
+pub async fn show_user(
+    _admin: Admin,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let user = UserRef::Id(id.into_inner());
+    let detail = run_operator(&state, move |conn| operator::show_user(conn, &user)).await?;
+    Ok(json_response(StatusCode::OK, &detail))
+}
+
+pub async fn disable_user(
+    _admin: Admin,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let user = UserRef::Id(id.into_inner());
+    let detail = run_operator(&state, move |conn| operator::disable_user(conn, &user, Actor::AdminApi, now)).await?;
+    Ok(json_response(StatusCode::OK, &detail))
+}
+
+pub async fn enable_user(
+    _admin: Admin,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let user = UserRef::Id(id.into_inner());
+    let detail = run_operator(&state, move |conn| operator::enable_user(conn, &user, Actor::AdminApi, now)).await?;
+    Ok(json_response(StatusCode::OK, &detail))
+}
+
+/// `POST /users/{id}/role` with `{"role": "admin" | "user"}`.
+pub async fn set_user_role(
+    _admin: Admin,
+    request: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let body = json_body(&request, payload, settings.server.max_body_bytes, false).await?;
+    let role = match body.get("role") {
+        Some(Value::String(role)) => operator::Role::parse(role)?,
+        _ => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "role must be \"admin\" or \"user\"")),
+    };
+    let now = state.clock.now();
+    let user = UserRef::Id(id.into_inner());
+    let detail = run_operator(&state, move |conn| operator::set_role(conn, &user, role, Actor::AdminApi, now)).await?;
+    Ok(json_response(StatusCode::OK, &detail))
+}
+
+pub async fn unlink_identity(
+    _admin: Admin,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let (id, provider) = path.into_inner();
+    let user = UserRef::Id(id);
+    let done =
+        run_operator(&state, move |conn| operator::unlink_identity(conn, &user, &provider, Actor::AdminApi, now))
+            .await?;
+    Ok(json_response(StatusCode::OK, &done))
+}
+
 pub async fn audit(_admin: Admin, request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let params = Query::of(&request)?;
     let query = AuditRequest {
@@ -360,6 +439,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/clients/{id}/revoke-sessions")
             .route(web::post().to(revoke_sessions))
             .default_service(wrong_method("POST")),
+    )
+    .service(web::resource("/users").route(web::get().to(list_users)).default_service(wrong_method("GET")))
+    .service(web::resource("/users/{id}").route(web::get().to(show_user)).default_service(wrong_method("GET")))
+    .service(
+        web::resource("/users/{id}/disable").route(web::post().to(disable_user)).default_service(wrong_method("POST")),
+    )
+    .service(
+        web::resource("/users/{id}/enable").route(web::post().to(enable_user)).default_service(wrong_method("POST")),
+    )
+    .service(
+        web::resource("/users/{id}/role").route(web::post().to(set_user_role)).default_service(wrong_method("POST")),
+    )
+    .service(
+        web::resource("/users/{id}/identities/{provider}")
+            .route(web::delete().to(unlink_identity))
+            .default_service(wrong_method("DELETE")),
     )
     .service(web::resource("/audit").route(web::get().to(audit)).default_service(wrong_method("GET")))
     .service(web::resource("/cleanup").route(web::post().to(cleanup)).default_service(wrong_method("POST")))

@@ -22,7 +22,10 @@ pub use clients::{
     show_client, ClientDetail, ClientListRequest, ClientSummary, Disabled, DocumentCache, DEFAULT_DISABLE_REASON,
 };
 pub use keys::{list_keys, rotate_key};
-pub use users::{add_user, check_email, disable_user, list_users, set_password, PasswordChanged, UserSummary};
+pub use users::{
+    add_user, check_email, disable_user, enable_user, list_users, list_users_page, set_password, set_role, show_user,
+    unlink_identity, IdentityDetail, NewUser, PasswordChanged, Role, Unlinked, UserDetail, UserRef, UserSummary,
+};
 
 pub const DEFAULT_PAGE_SIZE: i64 = 100;
 pub const MAX_PAGE_SIZE: i64 = 1000;

@@ -29,6 +29,9 @@ pub mod event {
     pub const CLIENT_CLEANUP_REMOVED: &str = "client.cleanup.removed";
     pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
     pub const USER_DISABLED: &str = "user.disabled";
+    pub const USER_ENABLED: &str = "user.enabled";
+    pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+    pub const USER_IDENTITY_UNLINKED: &str = "user.identity.unlinked";
     pub const USER_SESSIONS_ENDED: &str = "user.sessions_ended";
     pub const CONFIG_RELOADED: &str = "config.reloaded";
     pub const USER_CREATED: &str = "user.created";

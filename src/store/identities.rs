@@ -42,3 +42,8 @@ pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<
         .select(IdentityRow::as_select())
         .load(conn)
 }
+
+/// Unlink every identity the user has at `provider`; how many went.
+pub fn delete_for_user(conn: &mut DbConnection, user_id: &str, provider: &str) -> QueryResult<usize> {
+    diesel::delete(i::table.filter(i::user_id.eq(user_id)).filter(i::provider.eq(provider))).execute(conn)
+}

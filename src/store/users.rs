@@ -37,6 +37,8 @@ pub struct UserRow {
     pub name: Option<String>,
     pub email_verified: bool,
     pub role: String,
+    /// The last sign-in through any source; `None` before the first.
+    pub last_sign_in_at: Option<i64>,
 }
 
 impl UserRow {
@@ -124,6 +126,36 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<UserRow>> {
         .select(users::all_columns)
         .order((users::email_lower.is_null().asc(), users::email_lower.asc(), users::user_id.asc()))
         .load(conn)
+}
+
+/// One page of users by id, optionally of one source, after the id `after`.
+pub fn page(
+    conn: &mut DbConnection,
+    source: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    let mut query = users::table.select(users::all_columns).order(users::user_id.asc()).limit(limit).into_boxed();
+    if let Some(source) = source {
+        query = query.filter(users::source.eq(source.to_string()));
+    }
+    if let Some(after) = after {
+        query = query.filter(users::user_id.gt(after.to_string()));
+    }
+    query.load(conn)
+}
+
+pub fn set_role(conn: &mut DbConnection, user_id: &str, role: &str, now: i64) -> QueryResult<bool> {
+    let changed = diesel::update(users::table.find(user_id))
+        .set((users::role.eq(role), users::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// A sign-in through any source happened now.
+pub fn record_sign_in(conn: &mut DbConnection, user_id: &str, now: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id)).set(users::last_sign_in_at.eq(now)).execute(conn)?;
+    Ok(())
 }
 
 pub fn set_password_hash(conn: &mut DbConnection, user_id: &str, hash: &str, now: i64) -> QueryResult<bool> {

@@ -152,16 +152,26 @@ fn users_add_reads_the_first_line_refuses_duplicates_and_needs_a_terminal_to_pro
 
     let weak = run_with_stdin(&["users", "add", "dave@example.com", "--password-stdin"], &env, "short\n");
     assert_eq!(weak.status.code(), Some(1));
+    // SPEC §9.3: a local user's email is unverified unless the operator vouches for it.
+    let vouched = run_with_stdin(
+        &["users", "add", "erin@example.com", "--password-stdin", "--email-verified"],
+        &env,
+        "s3cret password\n",
+    );
+    assert!(vouched.status.success(), "{}", stderr(&vouched));
 
     let app_db = crate::common::open_db(db.url());
     let mut conn = app_db.get().unwrap();
     let bob = gatehouse::store::users::find_by_email(&mut conn, "bob@example.com").unwrap().unwrap();
     assert!(gatehouse::password::verify_password("s3cret password", bob.password_hash.as_deref().unwrap()));
+    assert!(!bob.email_verified, "not vouched for");
+    let erin = gatehouse::store::users::find_by_email(&mut conn, "erin@example.com").unwrap().unwrap();
+    assert!(erin.email_verified);
     assert!(gatehouse::store::users::find_by_email(&mut conn, "carol@example.com").unwrap().is_none());
     let filter = gatehouse::store::audit::AuditFilter { event: Some("user.created".into()), ..Default::default() };
     let rows = gatehouse::store::audit::list(&mut conn, &filter, 10).unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].actor, "cli");
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|row| row.actor == "cli"));
 }
 
 #[test]

@@ -42,6 +42,8 @@ fn concurrent_migrations_do_not_race() {
 
 /// The last migration before the users migration of SPEC §9.3.
 const BEFORE_USERS_MIGRATION: &str = "2026-12-02-000007";
+/// The users migration of SPEC §9.3.
+const USERS_MIGRATION: &str = "2026-12-02-000008";
 const REDIRECT: &str = "https://app.example/callback";
 
 /// What the users migration must keep: one row of each table that points at `users`.
@@ -75,7 +77,6 @@ fn dependants(conn: &mut DbConnection) -> [i64; 7] {
 /// live refresh token, a device cookie and a pending request of the user.
 fn database_before_users_migration(url: &str) -> Before {
     use diesel::prelude::*;
-    use gatehouse::store::{devices, refresh};
     let db = open_db(url);
     let mut pooled = db.get().unwrap();
     let conn: &mut DbConnection = &mut pooled;
@@ -104,52 +105,45 @@ fn database_before_users_migration(url: &str) -> Before {
     let metadata = gatehouse::operator::manual_metadata(&settings, "Operator app", &[REDIRECT.to_string()]).unwrap();
     let client_id = gatehouse::operator::add_manual(conn, &metadata, Actor::Cli, T0).unwrap().client_id;
 
-    let family_id = "fam_beforemigration".to_string();
+    // Every row in 000007's shape, by SQL: the store's row types follow the newest schema.
+    let family_id = "fam_beforemigration";
     let code_hash = gatehouse::secrets::digest("the code");
-    // As the schema stood before the migration (today's row types have later columns).
     let challenge = pkce().challenge;
-    diesel::sql_query(format!(
-        "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, code_challenge, scope, \
-         resource, created_at, expires_at, used_at, family_id) VALUES ('{code_hash}', '{client_id}', '{user_id}', \
-         '{REDIRECT}', '{challenge}', 'offline_access', NULL, {T0}, {}, {}, '{family_id}')",
-        T0 + 60,
-        T0 + 1
-    ))
-    .execute(conn)
-    .unwrap();
-    diesel::sql_query(format!(
-        "INSERT INTO refresh_families (family_id, client_id, user_id, scope, resource, created_at, expires_at, \
-         revoked_at, revoked_reason) VALUES ('{family_id}', '{client_id}', '{user_id}', 'offline_access', NULL, \
-         {}, {}, NULL, NULL)",
-        T0 + 1,
-        T0 + 30 * 86_400
-    ))
-    .execute(conn)
-    .unwrap();
     let refresh_token = gatehouse::secrets::random_token(32);
-    refresh::insert_token(conn, &gatehouse::secrets::digest(&refresh_token), &family_id, T0 + 1).unwrap();
+    let refresh_hash = gatehouse::secrets::digest(&refresh_token);
     let device_hash = gatehouse::secrets::digest("the device cookie");
-    devices::insert(
-        conn,
-        &devices::DeviceRow {
-            token_hash: device_hash.clone(),
-            user_id: user_id.clone(),
-            created_at: T0,
-            expires_at: T0 + 90 * 86_400,
-            failures: 0,
-        },
-    )
-    .unwrap();
     let request_id = "req_beforemigration".to_string();
-    diesel::sql_query(format!(
-        "INSERT INTO auth_requests (request_id, browser_hash, csrf_token, client_id, redirect_uri, state, \
-         code_challenge, scope, resource, user_id, created_at, expires_at, consumed) VALUES ('{request_id}', '{}', \
-         'csrf', '{client_id}', '{REDIRECT}', NULL, '{challenge}', 'offline_access', NULL, '{user_id}', {T0}, {}, false)",
-        gatehouse::secrets::digest("the browser"),
-        T0 + 600
-    ))
-    .execute(conn)
-    .unwrap();
+    let browser_hash = gatehouse::secrets::digest("the browser");
+    let (t1, code_expires, family_expires, device_expires, request_expires) =
+        (T0 + 1, T0 + 60, T0 + 30 * 86_400, T0 + 90 * 86_400, T0 + 600);
+    for statement in [
+        format!(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, code_challenge, scope, \
+             resource, created_at, expires_at, used_at, family_id) VALUES ('{code_hash}', '{client_id}', \
+             '{user_id}', '{REDIRECT}', '{challenge}', 'offline_access', NULL, {T0}, {code_expires}, {t1}, \
+             '{family_id}')"
+        ),
+        format!(
+            "INSERT INTO refresh_families (family_id, client_id, user_id, scope, resource, created_at, expires_at, \
+             revoked_at, revoked_reason) VALUES ('{family_id}', '{client_id}', '{user_id}', 'offline_access', NULL, \
+             {t1}, {family_expires}, NULL, NULL)"
+        ),
+        format!(
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ('{refresh_hash}', '{family_id}', {t1})"
+        ),
+        format!(
+            "INSERT INTO device_cookies (token_hash, user_id, created_at, expires_at, failures) \
+             VALUES ('{device_hash}', '{user_id}', {T0}, {device_expires}, 0)"
+        ),
+        format!(
+            "INSERT INTO auth_requests (request_id, browser_hash, csrf_token, client_id, redirect_uri, state, \
+             code_challenge, scope, resource, user_id, created_at, expires_at, consumed) VALUES ('{request_id}', \
+             '{browser_hash}', 'csrf', '{client_id}', '{REDIRECT}', NULL, '{challenge}', 'offline_access', NULL, \
+             '{user_id}', {T0}, {request_expires}, FALSE)"
+        ),
+    ] {
+        diesel::sql_query(statement).execute(conn).unwrap();
+    }
     assert_eq!(dependants(conn), [1, 1, 1, 1, 1, 1, 1], "the rows the migration must keep");
     Before { user_id, client_id, refresh_token, session_hash, code_hash, device_hash, request_id }
 }
@@ -243,10 +237,12 @@ async fn a_refresh_token_issued_before_the_users_migration_still_works_after_it(
     let db = open_db(test_db.url());
     {
         let mut conn = db.get().unwrap();
-        gatehouse::db::revert_last_migration(&mut conn).unwrap();
+        let reverted = gatehouse::db::revert_after(&mut conn, BEFORE_USERS_MIGRATION).unwrap();
+        assert!(reverted >= 1, "the users migration and any after it");
         assert_eq!(dependants(&mut conn), [1, 2, 2, 2, 3, 2, 2], "rows after the down migration");
+        drop(conn);
+        assert_eq!(db.migrate().unwrap(), reverted);
     }
-    assert_eq!(db.migrate().unwrap(), 1);
     drop(db);
     let again = TestApp::spawn_on(test_db.url(), "", |_| {}).await;
     again.clock.set(T0 + 180);
@@ -278,20 +274,26 @@ fn the_down_migration_refuses_users_the_old_shape_cannot_hold() {
         name: Some("Pat".into()),
         email_verified: false,
         role: users::ROLE_USER.into(),
+        last_sign_in_at: None,
     };
     users::insert(&mut conn, &provider_user).unwrap();
 
-    // Later migrations revert cleanly; the users migration refuses.
-    let mut reverted = 0;
-    let error = loop {
-        match gatehouse::db::revert_last_migration(&mut conn) {
-            Ok(()) => reverted += 1,
-            Err(error) => break error,
-        }
-        assert!(reverted < 10, "the users migration was never reached");
-    };
+    // Step back to the users migration itself; the later ones (which only add columns) revert.
+    let later = gatehouse::db::revert_after(&mut conn, USERS_MIGRATION).unwrap();
+    let error = gatehouse::db::revert_last_migration(&mut conn).unwrap_err();
     assert!(error.to_lowercase().contains("null"), "{error}");
-    assert_eq!(users::find(&mut conn, "usr_fromprovider").unwrap(), Some(provider_user), "the new shape stays");
+    // The new shape stays (read by SQL: the store's row type has the later columns too).
+    let kept: i64 = {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::users as u;
+        u::table
+            .filter(u::user_id.eq("usr_fromprovider"))
+            .filter(u::email.is_null())
+            .count()
+            .get_result::<i64>(&mut *conn as &mut DbConnection)
+    }
+    .unwrap();
+    assert_eq!(kept, 1, "the user without an email is still there");
     let orphan = gatehouse::store::sessions::SessionRow {
         session_hash: "orphan".into(),
         user_id: "usr_nobody".into(),
@@ -303,5 +305,7 @@ fn the_down_migration_refuses_users_the_old_shape_cannot_hold() {
     };
     assert!(gatehouse::store::sessions::insert(&mut conn, &orphan).is_err(), "foreign keys are enforced again");
     drop(conn);
-    assert_eq!(db.migrate().unwrap(), reverted, "nothing but the later migrations was reverted");
+    assert_eq!(db.migrate().unwrap(), later, "the users migration was not reverted");
+    let mut conn = db.get().unwrap();
+    assert_eq!(users::find(&mut conn, "usr_fromprovider").unwrap(), Some(provider_user));
 }

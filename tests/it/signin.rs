@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::common::flow::*;
 use crate::common::TestApp;
+use gatehouse::operator::UserRef;
 use gatehouse::store::audit::Actor;
 
 const REDIRECT: &str = "https://app.example/callback";
@@ -198,7 +199,7 @@ async fn a_new_password_or_a_disabled_account_voids_device_cookies() {
     let now = site.app.clock_now();
     site.app
         .with_db(move |conn| {
-            gatehouse::operator::set_password(conn, ALICE, PASSWORD, Actor::Cli, now)
+            gatehouse::operator::set_password(conn, &UserRef::Email(ALICE.into()), PASSWORD, Actor::Cli, now)
                 .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
         })
         .await;
@@ -221,7 +222,7 @@ async fn a_new_password_or_a_disabled_account_voids_device_cookies() {
     let now = site.app.clock_now();
     site.app
         .with_db(move |conn| {
-            gatehouse::operator::disable_user(conn, ALICE, Actor::Cli, now)
+            gatehouse::operator::disable_user(conn, &UserRef::Email(ALICE.into()), Actor::Cli, now)
                 .map(|_| ())
                 .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
         })

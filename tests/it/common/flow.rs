@@ -12,9 +12,19 @@ pub async fn create_user(app: &TestApp, email: &str) -> String {
     let email = email.to_string();
     let now = app.clock_now();
     app.with_db(move |conn| {
-        gatehouse::operator::add_user(conn, &email, PASSWORD, Actor::Cli, now)
-            .map(|u| u.user_id)
-            .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
+        gatehouse::operator::add_user(
+            conn,
+            &gatehouse::operator::NewUser {
+                email: email.clone(),
+                password: PASSWORD.into(),
+                email_verified: false,
+                role: gatehouse::operator::Role::User,
+            },
+            Actor::Cli,
+            now,
+        )
+        .map(|u| u.user_id)
+        .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
     })
     .await
 }
