@@ -501,10 +501,36 @@ async fn introspection_flips_to_inactive_at_once_after_every_revocation_path() {
     assert_eq!(f.introspect(&access).await["active"], true);
     let at = now();
     app.with_db(move |c| {
-        gatehouse::operator::set_password(c, EMAIL, PASSWORD, Actor::Cli, at).map_err(|e| db_error(e.to_string()))
+        gatehouse::operator::set_password(c, &email_ref(), PASSWORD, Actor::Cli, at)
+            .map_err(|e| db_error(e.to_string()))
     })
     .await;
     assert_eq!(f.introspect(&access).await["active"], false, "after set-password");
+
+    // users unlink (the person's identity at a provider).
+    let t = f.tokens(&[("resource", RESOURCE)]).await;
+    let access = t["access_token"].as_str().unwrap().to_string();
+    assert_eq!(f.introspect(&access).await["active"], true);
+    let (user_id, at) = (f.user_id.clone(), now());
+    app.with_db(move |c| {
+        gatehouse::store::identities::insert(
+            c,
+            &gatehouse::store::identities::IdentityRow {
+                provider: "acme".into(),
+                issuer: "https://idp.example".into(),
+                subject: "alice".into(),
+                user_id,
+                email: Some(EMAIL.into()),
+                created_at: at,
+                last_sign_in_at: at,
+            },
+        )?;
+        gatehouse::operator::unlink_identity(c, &email_ref(), "acme", Actor::Cli, at)
+            .map(|_| ())
+            .map_err(|e| db_error(e.to_string()))
+    })
+    .await;
+    assert_eq!(f.introspect(&access).await["active"], false, "after users unlink");
 
     // The user disabled (the grant alone is not what stops it: the user's status is read too).
     let t = f.tokens(&[("resource", RESOURCE)]).await;
@@ -512,7 +538,9 @@ async fn introspection_flips_to_inactive_at_once_after_every_revocation_path() {
     assert_eq!(f.introspect(&access).await["active"], true);
     let at = now();
     app.with_db(move |c| {
-        gatehouse::operator::disable_user(c, EMAIL, Actor::Cli, at).map(|_| ()).map_err(|e| db_error(e.to_string()))
+        gatehouse::operator::disable_user(c, &email_ref(), Actor::Cli, at)
+            .map(|_| ())
+            .map_err(|e| db_error(e.to_string()))
     })
     .await;
     assert_eq!(f.introspect(&access).await["active"], false, "after users disable");
@@ -544,6 +572,10 @@ async fn introspection_is_inactive_once_the_client_is_disabled_or_deleted() {
     })
     .await;
     assert_eq!(f.introspect(&access).await["active"], false, "after clients delete");
+}
+
+fn email_ref() -> gatehouse::operator::UserRef {
+    gatehouse::operator::UserRef::Email(EMAIL.into())
 }
 
 fn db_error(message: String) -> gatehouse::db::DbError {

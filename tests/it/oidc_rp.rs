@@ -27,7 +27,13 @@ async fn a_real_relying_party_signs_in_with_openid_connect() {
         let pool = open_db(db.url());
         pool.migrate().unwrap();
         let mut conn = pool.get().unwrap();
-        let user = gatehouse::operator::add_user(&mut conn, EMAIL, PASSWORD, Actor::Cli, T0).unwrap();
+        let new_user = gatehouse::operator::NewUser {
+            email: EMAIL.into(),
+            password: PASSWORD.into(),
+            email_verified: true,
+            role: gatehouse::operator::Role::User,
+        };
+        let user = gatehouse::operator::add_user(&mut conn, &new_user, Actor::Cli, T0).unwrap();
         let settings = gatehouse::config::Settings::default();
         let metadata =
             gatehouse::operator::manual_metadata(&settings, "Relying party", &[REDIRECT.to_string()]).unwrap();
@@ -103,7 +109,7 @@ async fn a_real_relying_party_signs_in_with_openid_connect() {
     let claims = id_token.claims(&client.id_token_verifier(), &nonce).expect("the id_token verifies");
     assert_eq!(claims.subject().as_str(), user_id);
     assert_eq!(claims.email().map(|e| e.as_str()), Some(EMAIL));
-    assert_eq!(claims.email_verified(), Some(false));
+    assert_eq!(claims.email_verified(), Some(true), "the stored value (users add --email-verified)");
     assert!(claims.auth_time().is_some());
     let userinfo: CoreUserInfoClaims = client
         .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
