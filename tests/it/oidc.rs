@@ -743,3 +743,81 @@ fn config_check_warns_when_the_default_audience_hides_userinfo() {
     assert!(!printed.contains(RS_SECRET), "{printed}");
     assert!(!format!("{settings:?}").contains(RS_SECRET), "Debug masks it too");
 }
+
+#[actix_web::test]
+async fn id_token_keys_rotate_with_the_access_token_keys() {
+    let f = setup().await;
+    let before = f.tokens(&[("scope", "openid")]).await;
+    let old_kid = header_of(before["id_token"].as_str().unwrap())["kid"].as_str().unwrap().to_string();
+    let (now, cipher) = (f.app.clock_now(), f.app.state.key_cipher.clone());
+    let new_keys = f
+        .app
+        .with_db(move |c| gatehouse::keys::rotate(c, now, Actor::Cli, &cipher).map_err(|e| db_error(e.to_string())))
+        .await;
+    let new_rs = new_keys.iter().find(|k| k.algorithm == "RS256").expect("a new RS256 key").kid.clone();
+    assert!(f.app.state.reload_keys().await);
+    let published = || async {
+        let jwks: Value =
+            f.app.http.get(f.app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let kids = published().await;
+    assert!(kids.contains(&new_rs) && kids.contains(&old_kid), "published before it signs: {kids:?}");
+    let still = f.tokens(&[("scope", "openid")]).await;
+    assert_eq!(header_of(still["id_token"].as_str().unwrap())["kid"], old_kid.as_str(), "not signing yet");
+
+    f.app.clock.advance(gatehouse::keys::PUBLICATION_DELAY_SECS);
+    assert!(f.app.state.reload_keys().await);
+    let after = f.tokens(&[("scope", "openid")]).await;
+    assert_eq!(header_of(after["id_token"].as_str().unwrap())["kid"], new_rs.as_str(), "the new key signs");
+    assert!(published().await.contains(&old_kid), "the old key stays published while its tokens live");
+}
+
+#[actix_web::test]
+async fn introspection_clients_follow_live_reload_and_invalid_ones_are_refused() {
+    use gatehouse::config::ConfigSource;
+    use gatehouse::reload::{reload, ReloadOutcome};
+    let db = crate::common::TestDb::new(crate::common::backend());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.toml");
+    let app = TestApp::spawn_on(db.url(), "", |_| {}).await;
+    let base = format!(
+        "issuer = {:?}\n[keys]\nencryption_key = {:?}\n[database]\nurl = {:?}\npool_size = 4\nconnect_timeout_ms = 500\n",
+        app.issuer,
+        app.settings().keys.encryption_key,
+        db.url()
+    );
+    let source = ConfigSource::new(Some(path.clone()));
+    let client = |secret: &str| {
+        format!("[[introspection.clients]]\nid = {RS_ID:?}\nsecret = {secret:?}\naudiences = [{RESOURCE:?}]\n")
+    };
+    std::fs::write(&path, format!("{base}{}", client("too-short"))).unwrap();
+    let outcome = reload(&app.state, &source).await;
+    let ReloadOutcome::Invalid(lines) = outcome else { panic!("expected invalid: {outcome:?}") };
+    assert!(
+        lines.iter().any(|l| l == "introspection.clients: \"mcp-server\": the secret must be at least 32 characters"),
+        "{lines:?}"
+    );
+    assert!(app.settings().introspection.clients.is_empty(), "the running settings stay");
+    let metadata: Value =
+        app.http.get(app.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+    assert!(metadata.get("introspection_endpoint").is_none());
+
+    std::fs::write(&path, format!("{base}{}", client(RS_SECRET))).unwrap();
+    let outcome = reload(&app.state, &source).await;
+    let ReloadOutcome::Applied { changed, .. } = outcome else { panic!("expected applied: {outcome:?}") };
+    assert!(changed.contains(&"introspection.clients".to_string()), "{changed:?}");
+    let metadata: Value =
+        app.http.get(app.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(metadata["introspection_endpoint"], format!("{}/introspect", app.issuer));
+    let answer = app
+        .http
+        .post(app.url("/introspect"))
+        .header("authorization", basic(RS_ID, RS_SECRET))
+        .form(&[("token", "garbage")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.json::<Value>().await.unwrap(), json!({"active": false}));
+}
