@@ -187,11 +187,19 @@ fn parse_max_age(value: &str) -> Result<i64, (ErrorCode, String)> {
 
 /// Whether a request must sign in afresh at its source instead of using the browser's session
 /// (SPEC §10): `prompt=login`, or a session that signed in longer ago than `max_age` (`max_age=0`
-/// always: OpenID Connect Core treats it like `prompt=login`). Without a session there is
-/// nothing to refresh.
+/// always: OpenID Connect Core treats it like `prompt=login`). Without a session, any
+/// `prompt=login` or `max_age` still asks it of the source: an upstream provider or the app
+/// could otherwise answer from a sign-in of its own older than asked for, while the id_token's
+/// `auth_time` would say "now".
 pub fn needs_fresh_sign_in(prompt_login: bool, max_age: Option<i64>, session_auth_time: Option<i64>, now: i64) -> bool {
-    let Some(auth_time) = session_auth_time else { return false };
-    prompt_login || max_age.is_some_and(|max_age| max_age == 0 || now.saturating_sub(auth_time) > max_age)
+    if prompt_login {
+        return true;
+    }
+    match (max_age, session_auth_time) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(max_age), Some(auth_time)) => max_age == 0 || now.saturating_sub(auth_time) > max_age,
+    }
 }
 
 /// Whether a session may answer a pending request: any live session, unless the request must
@@ -539,8 +547,10 @@ mod tests {
     #[test]
     fn fresh_sign_in_rules() {
         let now = 10_000;
-        // No session: nothing to refresh.
-        assert!(!needs_fresh_sign_in(true, Some(0), None, now));
+        // No session: the source is still asked for a fresh sign-in.
+        assert!(needs_fresh_sign_in(true, None, None, now));
+        assert!(needs_fresh_sign_in(false, Some(3600), None, now));
+        assert!(!needs_fresh_sign_in(false, None, None, now));
         assert!(needs_fresh_sign_in(true, None, Some(now), now));
         assert!(!needs_fresh_sign_in(false, None, Some(0), now));
         assert!(!needs_fresh_sign_in(false, Some(60), Some(now - 60), now));

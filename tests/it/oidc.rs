@@ -821,3 +821,30 @@ async fn introspection_clients_follow_live_reload_and_invalid_ones_are_refused()
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.json::<Value>().await.unwrap(), json!({"active": false}));
 }
+
+/// What the sign-in sources read from the pending request (SPEC §9.1, §9.2): the flag, and the
+/// `prompt`, `max_age` and `nonce` as asked — set even for a browser with no session, since the
+/// source's own session may be older.
+#[actix_web::test]
+async fn the_pending_request_keeps_prompt_max_age_nonce_and_the_fresh_sign_in_flag() {
+    let f = setup().await;
+    let plain = pending_of(&f, &[]).await;
+    assert!(!plain.fresh_sign_in);
+    assert_eq!((plain.prompt, plain.max_age, plain.nonce), (None, None, None));
+    let fresh = pending_of(&f, &[("prompt", "login consent"), ("nonce", "abc")]).await;
+    assert!(fresh.fresh_sign_in, "prompt=login without a session still asks the source");
+    assert_eq!(fresh.prompt.as_deref(), Some("login consent"));
+    assert_eq!(fresh.nonce.as_deref(), Some("abc"));
+    let aged = pending_of(&f, &[("max_age", "300")]).await;
+    assert!(aged.fresh_sign_in);
+    assert_eq!(aged.max_age, Some(300));
+}
+
+async fn pending_of(f: &Oidc, extra: &[(&str, &str)]) -> gatehouse::store::auth_requests::AuthRequestRow {
+    let query = authorize_query(&f.client, REDIRECT, &pkce().challenge, extra);
+    let response = f.app.get_with(&browser(), &format!("{}/authorize?{query}", f.app.issuer)).await;
+    assert_eq!(response.status(), 303);
+    let request_id = query_param(&location(&response), "request_id").expect("a pending request");
+    let now = f.app.clock_now();
+    f.app.with_db(move |c| Ok(gatehouse::store::auth_requests::find_open(c, &request_id, now)?)).await.expect("stored")
+}
