@@ -2,6 +2,8 @@
 //! then value checks that report every problem at once. `config/gatehouse.toml` documents every
 //! key; a test keeps it in step with `Settings::default()`.
 
+use std::collections::HashMap;
+use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -228,6 +230,84 @@ pub struct LoginSettings {
     pub session_ttl_secs: u64,
     /// Password checks at once (argon2id, 19 MiB each); 0 = min(CPUs, 4). Restart to change.
     pub max_concurrent_password_checks: u32,
+    /// The app beside Gatehouse signs its own users in (SPEC §9.2).
+    pub app: AppLoginSettings,
+}
+
+/// `[login.app]` (SPEC §9.2): delegated sign-in. Off while `url` is empty. The API key comes
+/// from exactly one of `api_key`, `api_key_file`, `api_key_env`, read at every (re)load into
+/// `resolved_api_key`. `Debug` masks the keys.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppLoginSettings {
+    pub url: String,
+    pub api_key: String,
+    pub api_key_file: String,
+    pub api_key_env: String,
+    /// The button's label ("Continue with NAME") when other sources are shown too.
+    pub name: String,
+    #[serde(skip)]
+    pub resolved_api_key: String,
+}
+
+impl AppLoginSettings {
+    pub fn enabled(&self) -> bool {
+        !self.url.is_empty()
+    }
+
+    /// The name on the button: the configured one, else the app's host.
+    pub fn display_name(&self) -> String {
+        if !self.name.trim().is_empty() {
+            return self.name.trim().to_string();
+        }
+        url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "your app".into())
+    }
+}
+
+impl std::fmt::Debug for AppLoginSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mask = |value: &str| if value.is_empty() { "" } else { "********" };
+        f.debug_struct("AppLoginSettings")
+            .field("url", &self.url)
+            .field("api_key", &mask(&self.api_key))
+            .field("api_key_file", &self.api_key_file)
+            .field("api_key_env", &self.api_key_env)
+            .field("name", &self.name)
+            .field("resolved_api_key", &mask(&self.resolved_api_key))
+            .finish()
+    }
+}
+
+/// A secret given inline, in a file (its first line) or in an environment variable (SPEC §9:
+/// arrays of tables cannot be set from `GATEHOUSE__…`, hence the file and variable forms).
+/// `key` is the inline key's full name; the others are `{key}_file` and `{key}_env`. Nothing
+/// set is `Ok("")`; the caller says whether that is allowed. A problem is one line naming the
+/// key.
+pub fn read_secret(
+    key: &str,
+    inline: &str,
+    file: &str,
+    env_name: &str,
+    env: &HashMap<String, String>,
+) -> Result<String, String> {
+    let set = [inline, file, env_name].iter().filter(|value| !value.is_empty()).count();
+    if set > 1 {
+        return Err(format!("{key}: set only one of {key}, {key}_file, {key}_env"));
+    }
+    if !file.is_empty() {
+        let text = fs::read_to_string(file).map_err(|e| format!("{key}_file: cannot read {file:?}: {e}"))?;
+        return Ok(text.lines().next().unwrap_or("").trim().to_string());
+    }
+    if !env_name.is_empty() {
+        return env
+            .get(env_name)
+            .map(|value| value.trim().to_string())
+            .ok_or_else(|| format!("{key}_env: the environment variable {env_name:?} is not set"));
+    }
+    Ok(inline.to_string())
 }
 
 /// Where the key that encrypts signing keys at rest comes from (SPEC §11): at most one of the
@@ -398,7 +478,7 @@ impl Default for ScopeSettings {
 
 impl Default for LoginSettings {
     fn default() -> Self {
-        LoginSettings { session_ttl_secs: 86400, max_concurrent_password_checks: 0 }
+        LoginSettings { session_ttl_secs: 86400, max_concurrent_password_checks: 0, app: AppLoginSettings::default() }
     }
 }
 
@@ -645,7 +725,9 @@ impl ConfigSource {
 
     /// As `load`, with the environment given explicitly (tests use this).
     pub fn load_with_env(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
-        let (settings, mut problems) = self.parse(env)?;
+        let env: HashMap<String, String> = env.into_iter().collect();
+        let (mut settings, mut problems) = self.parse(env.clone())?;
+        problems.extend(settings.read_secrets(&env));
         problems.extend(settings.validate());
         if problems.is_empty() {
             Ok(settings)
@@ -727,6 +809,17 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
 }
 
 impl Settings {
+    /// Read the secrets given by file or environment variable; one line per problem.
+    fn read_secrets(&mut self, env: &HashMap<String, String>) -> Vec<String> {
+        let mut problems = Vec::new();
+        let app = &mut self.login.app;
+        match read_secret("login.app.api_key", &app.api_key, &app.api_key_file, &app.api_key_env, env) {
+            Ok(key) => app.resolved_api_key = key,
+            Err(problem) => problems.push(problem),
+        }
+        problems
+    }
+
     /// Every value problem, one line each, naming the key and why.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -849,6 +942,16 @@ impl Settings {
             problem("introspection.clients", why);
         }
 
+        let app = &self.login.app;
+        if app.enabled() {
+            if let Err(why) = check_upstream_url(&app.url) {
+                problem("login.app.url", why);
+            }
+            if app.resolved_api_key.chars().count() < 32 {
+                problem("login.app.api_key", "must be at least 32 characters (or api_key_file, or api_key_env)".into());
+            }
+        }
+
         if !self.admin.token.is_empty() && self.admin.token.chars().count() < 32 {
             problem("admin.token", "must be at least 32 characters (or empty to turn the admin API off)".into());
         }
@@ -880,6 +983,10 @@ impl Settings {
                 client.secret = "********".into();
             }
         }
+        if !copy.login.app.api_key.is_empty() {
+            copy.login.app.api_key = "********".into();
+        }
+        copy.login.app.resolved_api_key.clear();
         copy.database.url = crate::db::mask_password(&copy.database.url);
         copy
     }
@@ -890,6 +997,24 @@ pub fn issuer_path(issuer: &str) -> String {
     match url::Url::parse(issuer) {
         Ok(url) => url.path().trim_end_matches('/').to_string(),
         Err(_) => String::new(),
+    }
+}
+
+/// SPEC §9: a provider's issuer or the app's URL is `https://`, or `http://` on the literal
+/// loopback hosts only (development and tests); absolute, no fragment.
+pub fn check_upstream_url(value: &str) -> Result<(), String> {
+    let url = url::Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL ({e})"))?;
+    if url.fragment().is_some() {
+        return Err(format!("{value:?} must not have a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{value:?} must not carry credentials"));
+    }
+    match (url.scheme(), url.host_str()) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some(host)) if is_loopback_host(host) => Ok(()),
+        ("http", Some(_)) => Err(format!("{value:?} must use https unless its host is loopback")),
+        _ => Err(format!("{value:?} must be an https URL")),
     }
 }
 

@@ -18,6 +18,14 @@ pub const REVOKE: &str = "/revoke";
 pub const LOGIN: &str = "/login";
 pub const CONSENT: &str = "/consent";
 pub const LOGOUT: &str = "/logout";
+/// The login page's "Continue with NAME" button for the app's own sign-in (SPEC §9.2).
+pub const LOGIN_APP: &str = "/login/app";
+/// The login API, for the app: `GET` the request, `POST …/accept`, `POST …/reject`.
+pub const LOGIN_APP_REQUEST: &str = "/login/app/requests/{challenge}";
+pub const LOGIN_APP_ACCEPT: &str = "/login/app/requests/{challenge}/accept";
+pub const LOGIN_APP_REJECT: &str = "/login/app/requests/{challenge}/reject";
+/// Where the app sends the browser back with `login_verifier`.
+pub const LOGIN_APP_RETURN: &str = "/login/app/return";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const METRICS: &str = "/metrics";

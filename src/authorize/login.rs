@@ -31,6 +31,8 @@ pub struct LoginView {
     pub email: String,
     pub error: Option<String>,
     pub status: u16,
+    /// "Continue with NAME" for the app's own sign-in (SPEC §9.2), when it is on.
+    pub app_name: Option<String>,
 }
 
 pub enum LoginOutcome {
@@ -62,8 +64,14 @@ pub async fn login_form(
             email: String::new(),
             error: None,
             status: 200,
+            app_name: app_button(settings),
         }),
     })
+}
+
+/// The app's button label, when the app's sign-in is on.
+fn app_button(settings: &Settings) -> Option<String> {
+    settings.login.app.enabled().then(|| settings.login.app.display_name())
 }
 
 pub struct LoginForm {
@@ -141,6 +149,7 @@ pub async fn login_submit(
         email: email.clone(),
         error: Some(error.to_string()),
         status,
+        app_name: app_button(settings),
     };
     if seen.address_failures >= throttle::ADDRESS_FAILURES_PER_WINDOW {
         let wait = window.seconds_left(now);

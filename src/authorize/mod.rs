@@ -2,10 +2,12 @@
 //! → redirect with a code. Handlers hand this module the query, form fields and cookies; it
 //! answers with what to show or where to go. The request's protocol rules are `rules`.
 //!
-//! `request` takes the authorization request, `login` signs the person in, `consent` records
-//! their decision, `pending` finds the request a browser started, `session` the signed-in user.
+//! `request` takes the authorization request, `login` signs the person in (`handoff` sends
+//! them to sign in at another source), `consent` records their decision, `pending` finds the
+//! request a browser started, `session` the signed-in user.
 
 pub mod consent;
+pub mod handoff;
 pub mod login;
 mod pending;
 pub mod request;

@@ -2,7 +2,7 @@
 //! validate the rest and open a pending request that continues at sign-in or consent.
 
 use super::rules::{self, RequestRules};
-use super::session::session_user;
+use super::session::reusable_session_user;
 use super::{Browser, ErrorPage};
 use crate::cimd::{self, Lookup};
 use crate::clock::Window;
@@ -192,7 +192,7 @@ pub async fn authorize(
     let opened = state
         .db
         .run(move |conn| {
-            let user = session_user(conn, session_token.as_deref(), now)?;
+            let user = reusable_session_user(conn, session_token.as_deref(), now)?;
             if prompt_none {
                 return Ok(Opened::PromptNone { signed_in: user.is_some() });
             }

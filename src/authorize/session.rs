@@ -23,6 +23,17 @@ pub(super) fn session_user(
     }
 }
 
+/// The session's user when a new authorization may go on with it. A session made by the app's
+/// sign-in serves only the request it was made for (SPEC §9.2): each `/authorize` goes back
+/// through the app, so signing out there takes effect.
+pub(super) fn reusable_session_user(
+    conn: &mut DbConnection,
+    token: Option<&str>,
+    now: i64,
+) -> Result<Option<(SessionRow, UserRow)>, DbError> {
+    Ok(session_user(conn, token, now)?.filter(|(session, _)| session.method != sessions::METHOD_APP))
+}
+
 /// `POST /logout`: ends the session when the form's CSRF token is the session's. Returns
 /// whether a session was ended.
 pub async fn logout(state: &AppState, csrf_token: String, browser: &Browser) -> Result<bool, AppError> {

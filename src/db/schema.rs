@@ -192,7 +192,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    app_logins (challenge_hash) {
+        challenge_hash -> Text,
+        request_id -> Text,
+        browser_hash -> Text,
+        status -> Text,
+        verifier_hash -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        error_description -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(registration_tokens -> clients (client_id));
+diesel::joinable!(app_logins -> auth_requests (request_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(device_cookies -> users (user_id));
 diesel::joinable!(user_identities -> users (user_id));
@@ -202,6 +218,7 @@ diesel::joinable!(refresh_families -> users (user_id));
 diesel::joinable!(authorization_codes -> clients (client_id));
 diesel::joinable!(authorization_codes -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    app_logins,
     clients,
     registration_tokens,
     audit_events,

@@ -8,11 +8,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::pages;
 use super::request::{origin, read_body, BodyError};
 use crate::authorize::consent::{self, ConsentOutcome};
+use crate::authorize::handoff::{self, Handoff};
 use crate::authorize::login::{self, LoginOutcome};
 use crate::authorize::request::{self, AuthorizeOutcome};
 use crate::authorize::{session, throttle, Browser};
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::identity::{self, app::Returned};
 use crate::oauth::query::{self, QueryError};
 use crate::state::AppState;
 
@@ -226,6 +228,47 @@ pub async fn consent_submit(
     };
     let outcome = consent::consent_submit(&state, &settings, form, &browser(&request, &settings)).await?;
     Ok(consent_response(&settings, outcome))
+}
+
+/// `POST /login/app`: the login page's "Continue with NAME" button for the app (SPEC §9.2).
+pub async fn login_at_app(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let fields = match form_fields(&request, payload, settings.server.max_body_bytes).await {
+        Ok(fields) => fields,
+        Err(page) => return Ok(page),
+    };
+    let browser = browser(&request, &settings);
+    let outcome =
+        handoff::to_app(&state, &settings, field(&fields, "request_id"), field(&fields, "csrf_token"), &browser)
+            .await?;
+    Ok(match outcome {
+        Handoff::Redirect(location) => see_other(&location).finish(),
+        Handoff::Page(page) => pages::error_page(&page),
+    })
+}
+
+/// `GET /login/app/return?login_verifier=V`: the app sends the browser back (SPEC §9.2).
+pub async fn app_return(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.current();
+    let verifier = match query::pairs(request.query_string().as_bytes(), &[]) {
+        Ok(params) => params.into_iter().find(|(name, _)| name == "login_verifier").map(|(_, v)| v).unwrap_or_default(),
+        Err(error) => return Ok(refused(&error)),
+    };
+    let browser = browser(&request, &settings);
+    let returned =
+        identity::app::finish(&state, &settings, &verifier, browser.browser_token.as_deref(), &browser.origin).await?;
+    Ok(match returned {
+        Returned::SignedIn { session_token, location } => {
+            let mut response = see_other(&location);
+            response.cookie(cookie(&settings, CookieName::Session, session_token));
+            response.finish()
+        }
+        Returned::Refused { status, title, message } => pages::message_page(status, title, &message),
+    })
 }
 
 pub async fn logout(

@@ -5,6 +5,7 @@ mod admin;
 mod browser;
 mod health;
 mod icon;
+mod login_api;
 mod metadata;
 mod pages;
 mod register;
@@ -44,6 +45,14 @@ fn api_resource(
     routes(web::resource(path)).wrap(cors()).default_service(web::to(method_not_allowed))
 }
 
+/// A server-to-server JSON endpoint: no CORS; other methods get a JSON 405.
+fn json_resource(
+    path: &str,
+    routes: impl FnOnce(actix_web::Resource) -> actix_web::Resource,
+) -> impl actix_web::dev::HttpServiceFactory {
+    routes(web::resource(path)).default_service(web::to(method_not_allowed))
+}
+
 /// Every route, under the issuer's path; health, the icon and the path-insertion forms of both
 /// metadata documents also at the root. The admin API and `/metrics` are here only when they have no listener of their own.
 pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool) {
@@ -57,11 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
         .service(api_resource(paths::USERINFO, |r| {
             r.route(web::get().to(token::userinfo)).route(web::post().to(token::userinfo))
         }))
-        .service(
-            web::resource(paths::INTROSPECT)
-                .route(web::post().to(token::introspect))
-                .default_service(web::to(method_not_allowed)),
-        )
+        .service(json_resource(paths::INTROSPECT, |r| r.route(web::post().to(token::introspect))))
         .service(api_resource(paths::REGISTER, |r| r.route(web::post().to(register::register))))
         .service(api_resource(paths::REGISTER_CLIENT, |r| {
             r.route(web::get().to(register::read)).route(web::delete().to(register::delete))
@@ -81,6 +86,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
                 .route(web::post().to(browser::consent_submit)),
         )
         .service(web::resource(paths::LOGOUT).route(web::post().to(browser::logout)))
+        .service(web::resource(paths::LOGIN_APP).route(web::post().to(browser::login_at_app)))
+        .service(web::resource(paths::LOGIN_APP_RETURN).route(web::get().to(browser::app_return)))
+        .service(json_resource(paths::LOGIN_APP_REQUEST, |r| r.route(web::get().to(login_api::request_info))))
+        .service(json_resource(paths::LOGIN_APP_ACCEPT, |r| r.route(web::post().to(login_api::accept))))
+        .service(json_resource(paths::LOGIN_APP_REJECT, |r| r.route(web::post().to(login_api::reject))))
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))
         .service(web::resource(paths::FAVICON).route(web::get().to(icon::favicon)));

@@ -95,10 +95,28 @@ pub fn login_page(issuer_path: &str, view: &LoginView) -> HttpResponse {
         .as_deref()
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e)))
         .unwrap_or_default();
+    let app_button = view
+        .app_name
+        .as_deref()
+        .map(|name| {
+            format!(
+                r#"<form method="post" action="{action}">
+<input type="hidden" name="request_id" value="{request_id}">
+<input type="hidden" name="csrf_token" value="{csrf}">
+<button type="submit">Continue with {name}</button>
+</form>
+"#,
+                action = escape(&format!("{issuer_path}{}", paths::LOGIN_APP)),
+                request_id = escape(&view.request_id),
+                csrf = escape(&view.csrf_token),
+                name = escape(name),
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
         r#"<h1>Sign in</h1>
 <p>to continue to <strong>{client}</strong>{badge}</p>
-{error}<form method="post" action="{action}">
+{error}{app_button}<form method="post" action="{action}">
 <input type="hidden" name="request_id" value="{request_id}">
 <input type="hidden" name="csrf_token" value="{csrf}">
 <label for="email">Email</label>

@@ -24,6 +24,10 @@ pub enum ErrorCode {
     ServerError,
     NotFound,
     MethodNotAllowed,
+    /// The login API (SPEC §9.2): the app's user is disabled in Gatehouse (403).
+    UserDisabled,
+    /// The login API (SPEC §9.2): another user holds that email (409).
+    EmailInUse,
 }
 
 impl ErrorCode {
@@ -48,6 +52,8 @@ impl ErrorCode {
             ErrorCode::ServerError => "server_error",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UserDisabled => "user_disabled",
+            ErrorCode::EmailInUse => "email_in_use",
         }
     }
 
@@ -58,6 +64,8 @@ impl ErrorCode {
             ErrorCode::InvalidToken => 401,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::UserDisabled => 403,
+            ErrorCode::EmailInUse => 409,
             ErrorCode::SlowDown => 429,
             ErrorCode::ServerError => 500,
             ErrorCode::TemporarilyUnavailable => 503,

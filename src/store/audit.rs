@@ -37,6 +37,7 @@ pub mod event {
     pub const USER_CREATED: &str = "user.created";
     pub const USER_LOGIN_SUCCEEDED: &str = "user.login.succeeded";
     pub const USER_LOGIN_FAILED: &str = "user.login.failed";
+    pub const USER_LOGIN_DENIED: &str = "user.login.denied";
     pub const TOKEN_CODE_REPLAY_DETECTED: &str = "token.code_replay_detected";
     pub const TOKEN_REFRESH_REUSE_DETECTED: &str = "token.refresh_reuse_detected";
     pub const KEYS_ROTATED: &str = "keys.rotated";
@@ -49,6 +50,8 @@ pub enum Actor {
     Cli,
     AdminApi,
     System,
+    /// The app beside Gatehouse, through the login API (SPEC §9.2).
+    App,
 }
 
 impl Actor {
@@ -59,6 +62,7 @@ impl Actor {
             Actor::Cli => "cli",
             Actor::AdminApi => "admin_api",
             Actor::System => "system",
+            Actor::App => "app",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `DEFAULT`: the SQL of each insert is then fixed, so diesel prepares it once per connection
 //! instead of parsing and planning it on every insert.
 
+pub mod app_logins;
 pub mod audit;
 pub mod auth_requests;
 pub mod clients;

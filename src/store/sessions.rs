@@ -9,6 +9,9 @@ use crate::db::DbConnection;
 /// `sessions.method` of a sign-in with the password form. (A provider's sign-in records the
 /// provider id; the app's, `app`.)
 pub const METHOD_PASSWORD: &str = "password";
+/// `sessions.method` of a sign-in through the app beside Gatehouse (SPEC §9.2). Such sessions
+/// serve the one request they were made for: `/authorize` never reuses them.
+pub const METHOD_APP: &str = "app";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]

@@ -152,6 +152,28 @@ pub fn set_role(conn: &mut DbConnection, user_id: &str, role: &str, now: i64) ->
     Ok(changed > 0)
 }
 
+/// What a source says about its user at a sign-in: the name, and the email with whether it is
+/// verified (the caller has checked that no other user holds it).
+pub fn refresh_profile(
+    conn: &mut DbConnection,
+    user_id: &str,
+    name: Option<&str>,
+    email: Option<&str>,
+    email_verified: bool,
+    now: i64,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::name.eq(name),
+            users::email.eq(email),
+            users::email_lower.eq(email.map(str::to_lowercase)),
+            users::email_verified.eq(email.is_some() && email_verified),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// A sign-in through any source happened now.
 pub fn record_sign_in(conn: &mut DbConnection, user_id: &str, now: i64) -> QueryResult<()> {
     diesel::update(users::table.find(user_id)).set(users::last_sign_in_at.eq(now)).execute(conn)?;

@@ -9,7 +9,6 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::clock::Window;
 use crate::config::{IntrospectionClient, Settings};
 use crate::error::AppError;
 use crate::keys::jwt::{verify_es256, TYP_ACCESS_TOKEN};
@@ -18,14 +17,8 @@ use crate::origin::Origin;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::clients::Status;
-use crate::store::rate_limits;
 use crate::store::refresh::{self, GrantState};
 use crate::store::users;
-
-/// Wrong introspection credentials a minute from one address before the wrong ones get 429
-/// (like the login API, SPEC §9.2); the right credentials are never throttled.
-pub const WRONG_CREDENTIALS_PER_MINUTE: i32 = 10;
-const THROTTLE_WINDOW_SECS: u64 = 60;
 
 /// The claims of a Gatehouse access token (SPEC §5, §10). A token without any of them is not
 /// one of ours.
@@ -150,14 +143,11 @@ pub async fn caller(
     if let Some(client) = authenticate_client(&settings.introspection.clients, &credentials) {
         return Ok(Caller::Client(client.clone()));
     }
-    let now = state.clock.now();
-    let window = Window::containing(now, THROTTLE_WINDOW_SECS);
-    let key = format!("introspect:{}", origin.rate_limit_key);
-    let wrong = state.db.run(move |conn| Ok(rate_limits::hit(conn, &key, window.start)?)).await?;
-    if wrong > WRONG_CREDENTIALS_PER_MINUTE {
-        return Ok(Caller::Throttled { retry_after: window.seconds_left(now) });
+    // Like the login API's key (SPEC §9.2): the right credentials are never throttled.
+    match crate::credentials::count_wrong(state, "introspect", origin).await? {
+        Some(retry_after) => Ok(Caller::Throttled { retry_after }),
+        None => Ok(Caller::Unauthorized),
     }
-    Ok(Caller::Unauthorized)
 }
 
 /// RFC 7662 §2.2: `active: true` with the token's facts only for a live access token of

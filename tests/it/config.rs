@@ -229,3 +229,45 @@ fn key_paths(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
         }
     }
 }
+
+/// `[login.app]` (SPEC §9.2): the key from exactly one of the value, a file or an environment
+/// variable (at least 32 characters), the URL https or loopback http; one line per problem.
+#[test]
+fn the_apps_sign_in_settings_are_checked() {
+    let key = "k".repeat(40);
+    let base = "issuer = \"https://auth.example.com\"\n[login.app]\nurl = \"https://app.example.com/login\"\n";
+
+    let inline = load(&format!("{base}api_key = \"{key}\"\n"), &[]).unwrap();
+    assert_eq!(inline.login.app.resolved_api_key, key);
+    assert!(!format!("{:?}", inline.login.app).contains(&key), "Debug masks the key");
+    assert_eq!(inline.masked().login.app.api_key, "********");
+
+    let file = file_with(&format!("{key}\n"));
+    let from_file = load(&format!("{base}api_key_file = {:?}\n", file.path().display().to_string()), &[]).unwrap();
+    assert_eq!(from_file.login.app.resolved_api_key, key);
+    let from_env = load(&format!("{base}api_key_env = \"APP_KEY\"\n"), &[("APP_KEY", key.as_str())]).unwrap();
+    assert_eq!(from_env.login.app.resolved_api_key, key);
+
+    let problems_of = |contents: String, env: &[(&str, &str)]| match load(&contents, env) {
+        Err(e) => e.lines(),
+        Ok(_) => panic!("expected a configuration error for:\n{contents}"),
+    };
+    let two = problems_of(format!("{base}api_key = \"{key}\"\napi_key_env = \"APP_KEY\"\n"), &[("APP_KEY", "x")]);
+    assert!(two.iter().any(|p| p.starts_with("login.app.api_key: set only one of")), "{two:?}");
+    let short = problems_of(format!("{base}api_key = \"short\"\n"), &[]);
+    assert!(short.iter().any(|p| p.starts_with("login.app.api_key: must be at least 32")), "{short:?}");
+    let missing_env = problems_of(format!("{base}api_key_env = \"NOT_SET_ANYWHERE\"\n"), &[]);
+    assert!(
+        missing_env.iter().any(|p| p.contains("login.app.api_key_env") && p.contains("not set")),
+        "{missing_env:?}"
+    );
+    let missing_file = problems_of(format!("{base}api_key_file = \"/nonexistent/key\"\n"), &[]);
+    assert!(missing_file.iter().any(|p| p.starts_with("login.app.api_key_file: cannot read")), "{missing_file:?}");
+    let plain_http = problems_of(
+        format!("issuer = \"https://auth.example.com\"\n[login.app]\nurl = \"http://app.example.com/login\"\napi_key = \"{key}\"\n"),
+        &[],
+    );
+    assert!(plain_http.iter().any(|p| p.starts_with("login.app.url:") && p.contains("https")), "{plain_http:?}");
+    let loopback = format!("[login.app]\nurl = \"http://127.0.0.1:3000/login\"\napi_key = \"{key}\"\n");
+    assert!(load(&loopback, &[]).is_ok(), "http on loopback is for development");
+}

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod app_signin;
 mod authorize;
 mod cimd;
 mod cimd_fetch;
