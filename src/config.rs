@@ -53,6 +53,7 @@ pub struct Settings {
     pub scopes: ScopeSettings,
     pub login: LoginSettings,
     pub keys: KeysSettings,
+    pub introspection: IntrospectionSettings,
     pub maintenance: MaintenanceSettings,
     pub branding: BrandingSettings,
     pub audit: AuditSettings,
@@ -142,6 +143,77 @@ pub struct TokenSettings {
     pub authorization_code_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
     pub refresh_reuse_grace_secs: u64,
+    /// Lifetime of an OpenID Connect id_token (SPEC §10).
+    pub id_token_ttl_secs: u64,
+}
+
+impl TokenSettings {
+    /// The longest lifetime of a token a signing key signs: a retired key stays published that
+    /// long.
+    pub fn longest_token_ttl_secs(&self) -> i64 {
+        self.access_token_ttl_secs.max(self.id_token_ttl_secs) as i64
+    }
+}
+
+/// Resource servers that may ask `POST /introspect` (RFC 7662, SPEC §10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntrospectionSettings {
+    pub clients: Vec<IntrospectionClient>,
+}
+
+/// One `[[introspection.clients]]`: HTTP Basic `id` and a secret (exactly one of `secret`,
+/// `secret_file`, `secret_env`, at least 32 characters), and the audiences (resource URIs) whose
+/// tokens it may ask about. `Debug` masks the inline secret.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntrospectionClient {
+    pub id: String,
+    pub secret: String,
+    pub secret_file: String,
+    pub secret_env: String,
+    pub audiences: Vec<String>,
+}
+
+/// Shortest secret an introspection client may have.
+pub const MIN_INTROSPECTION_SECRET_CHARS: usize = 32;
+
+impl std::fmt::Debug for IntrospectionClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = if self.secret.is_empty() { "" } else { "********" };
+        f.debug_struct("IntrospectionClient")
+            .field("id", &self.id)
+            .field("secret", &secret)
+            .field("secret_file", &self.secret_file)
+            .field("secret_env", &self.secret_env)
+            .field("audiences", &self.audiences)
+            .finish()
+    }
+}
+
+impl IntrospectionClient {
+    /// The secret, from wherever it is set (a file's trailing newline is not part of it).
+    pub fn resolve_secret(&self) -> Result<String, String> {
+        let set = [&self.secret, &self.secret_file, &self.secret_env].iter().filter(|v| !v.is_empty()).count();
+        if set != 1 {
+            return Err("set exactly one of secret, secret_file, secret_env".into());
+        }
+        let secret = if !self.secret.is_empty() {
+            self.secret.clone()
+        } else if !self.secret_file.is_empty() {
+            std::fs::read_to_string(&self.secret_file)
+                .map_err(|e| format!("secret_file {:?} cannot be read: {e}", self.secret_file))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string()
+        } else {
+            std::env::var(&self.secret_env)
+                .map_err(|_| format!("secret_env: the environment variable {:?} is not set", self.secret_env))?
+        };
+        if secret.chars().count() < MIN_INTROSPECTION_SECRET_CHARS {
+            return Err(format!("the secret must be at least {MIN_INTROSPECTION_SECRET_CHARS} characters"));
+        }
+        Ok(secret)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -333,6 +405,7 @@ impl Default for Settings {
             scopes: ScopeSettings::default(),
             login: LoginSettings::default(),
             keys: KeysSettings::default(),
+            introspection: IntrospectionSettings::default(),
             maintenance: MaintenanceSettings::default(),
             branding: BrandingSettings::default(),
             audit: AuditSettings::default(),
@@ -427,6 +500,7 @@ impl Default for TokenSettings {
             authorization_code_ttl_secs: 300,
             refresh_token_ttl_secs: 2_592_000,
             refresh_reuse_grace_secs: 30,
+            id_token_ttl_secs: 600,
         }
     }
 }
@@ -668,6 +742,34 @@ fn check_branding_settings(branding: &BrandingSettings) -> Vec<(&'static str, St
     problems
 }
 
+/// The value checks of `[[introspection.clients]]`; never echoes a secret.
+fn check_introspection_clients(clients: &[IntrospectionClient]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, client) in clients.iter().enumerate() {
+        let name = if client.id.is_empty() { format!("#{}", i + 1) } else { format!("{:?}", client.id) };
+        if client.id.is_empty() {
+            problems.push(format!("{name}: id is required"));
+        } else if client.id.contains(':') || client.id.chars().any(|c| c.is_control()) {
+            // HTTP Basic splits user and password at the first ':'.
+            problems.push(format!("{name}: id must not contain ':' or control characters"));
+        } else if clients[..i].iter().any(|other| other.id == client.id) {
+            problems.push(format!("{name}: id is used twice"));
+        }
+        if let Err(why) = client.resolve_secret() {
+            problems.push(format!("{name}: {why}"));
+        }
+        if client.audiences.is_empty() {
+            problems.push(format!("{name}: audiences must list at least one resource URI"));
+        }
+        for audience in &client.audiences {
+            if let Err(why) = check_absolute_http_uri(audience) {
+                problems.push(format!("{name}: audiences: {why}"));
+            }
+        }
+    }
+    problems
+}
+
 /// Long enough for any product's name, short enough for a heading on a phone.
 const MAX_PRODUCT_NAME_CHARS: usize = 60;
 
@@ -884,6 +986,7 @@ impl Settings {
             ("tokens.access_token_ttl_secs", self.tokens.access_token_ttl_secs),
             ("tokens.authorization_code_ttl_secs", self.tokens.authorization_code_ttl_secs),
             ("tokens.refresh_token_ttl_secs", self.tokens.refresh_token_ttl_secs),
+            ("tokens.id_token_ttl_secs", self.tokens.id_token_ttl_secs),
             ("login.session_ttl_secs", self.login.session_ttl_secs),
             ("login.upstream_timeout_ms", self.login.upstream_timeout_ms),
             ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
@@ -964,6 +1067,9 @@ impl Settings {
         for (key, why) in check_branding_settings(&self.branding) {
             problem(key, why);
         }
+        for why in check_introspection_clients(&self.introspection.clients) {
+            problem("introspection.clients", why);
+        }
 
         let app = &self.login.app;
         if app.enabled() {
@@ -1000,6 +1106,11 @@ impl Settings {
         }
         if !copy.keys.encryption_key.is_empty() {
             copy.keys.encryption_key = "********".into();
+        }
+        for client in &mut copy.introspection.clients {
+            if !client.secret.is_empty() {
+                client.secret = "********".into();
+            }
         }
         if !copy.login.app.api_key.is_empty() {
             copy.login.app.api_key = "********".into();

@@ -4,6 +4,11 @@
 
 pub const METADATA: &str = "/.well-known/oauth-authorization-server";
 pub const JWKS: &str = "/.well-known/jwks.json";
+/// OpenID Connect Discovery (SPEC §10).
+pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+pub const USERINFO: &str = "/userinfo";
+/// RFC 7662 token introspection (SPEC §10).
+pub const INTROSPECT: &str = "/introspect";
 pub const REGISTER: &str = "/register";
 /// RFC 7592 client configuration endpoint: `REGISTER` + `/` + client id.
 pub const REGISTER_CLIENT: &str = "/register/{client_id}";
@@ -42,6 +47,12 @@ pub const LOGO: &str = "/assets/logo";
 /// goes between host and path (`https://h/auth` → `/.well-known/oauth-authorization-server/auth`).
 pub fn metadata_path_insertion(issuer_path: &str) -> String {
     format!("{METADATA}{issuer_path}")
+}
+
+/// The path-insertion form of the OpenID Connect discovery URL (served at the root like RFC
+/// 8414's): `/.well-known/openid-configuration/auth`.
+pub fn openid_configuration_path_insertion(issuer_path: &str) -> String {
+    format!("{OPENID_CONFIGURATION}{issuer_path}")
 }
 
 /// `issuer + path`, by string concatenation (a URL library would add a `/` or drop the

@@ -53,7 +53,7 @@ impl AppState {
     /// already loaded stay in use.
     pub async fn reload_keys(&self) -> bool {
         let now = self.clock.now();
-        let ttl = self.settings.current().tokens.access_token_ttl_secs as i64;
+        let ttl = self.settings.current().tokens.longest_token_ttl_secs();
         let cipher = self.key_cipher.clone();
         let loaded = self
             .db

@@ -2,6 +2,7 @@
 //! single-use code or `access_denied`, sent to the redirect URI as registered.
 
 use super::pending::{open_request, pending_request};
+use super::rules::session_answers_request;
 use super::session::session_user;
 use super::{expired_request, Browser, ErrorPage};
 use crate::cimd;
@@ -31,6 +32,8 @@ pub struct ConsentView {
     pub destination: Destination,
     pub loopback_only: bool,
     pub scopes: Vec<String>,
+    /// What OpenID Connect will share, in words ("your email address").
+    pub shared_claims: Vec<&'static str>,
     pub resource: Option<String>,
     pub user_email: String,
     /// CIMD clients: the host that serves (vouches for) the client's metadata document.
@@ -57,6 +60,7 @@ fn consent_view(pending: &AuthRequestRow, client: &Client, session: &SessionRow,
         destination: redirect_uri::destination(&pending.redirect_uri),
         loopback_only: !registered.is_empty() && registered.iter().all(|u| redirect_uri::is_loopback(u)),
         scopes: pending.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        shared_claims: crate::oauth::oidc::shared_claims(&pending.scope),
         resource: pending.resource.clone(),
         user_email: user.display_name().to_string(),
         document_host: cimd::document_host(client),
@@ -80,6 +84,15 @@ pub async fn consent_form(
         .db
         .run(move |conn| {
             let Some((session, user)) = session_user(conn, session_token.as_deref(), now)? else { return Ok(None) };
+            let signed_in_for_request = pending.user_id.is_some();
+            if !session_answers_request(
+                pending.fresh_sign_in,
+                pending.created_at,
+                signed_in_for_request,
+                session.auth_time,
+            ) {
+                return Ok(None);
+            }
             match pending.user_id.as_deref() {
                 Some(id) if id == user.user_id => {}
                 // Signed in (in another tab) since the request began: the request is theirs now.
@@ -130,10 +143,12 @@ pub async fn consent_submit(
                 else {
                     return Ok(None);
                 };
-                let Some((_, user)) = session_user(conn, browser.session_token.as_deref(), now)? else {
+                let Some((session, user)) = session_user(conn, browser.session_token.as_deref(), now)? else {
                     return Ok(None);
                 };
-                if pending.user_id.as_deref() != Some(user.user_id.as_str()) {
+                if pending.user_id.as_deref() != Some(user.user_id.as_str())
+                    || !session_answers_request(pending.fresh_sign_in, pending.created_at, true, session.auth_time)
+                {
                     return Ok(None);
                 }
                 // A replayed consent post finds the request already consumed.
@@ -155,6 +170,8 @@ pub async fn consent_submit(
                             expires_at: now + code_ttl,
                             used_at: None,
                             family_id: None,
+                            nonce: pending.nonce.clone(),
+                            auth_time: Some(session.auth_time),
                         },
                     )?;
                 }

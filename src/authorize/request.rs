@@ -175,8 +175,11 @@ pub async fn authorize(
         expires_at: now + REQUEST_TTL_SECS,
         consumed: false,
         fresh_sign_in: false,
+        nonce: validated.nonce.clone(),
+        prompt: validated.prompt.clone(),
+        max_age: validated.max_age,
     };
-    let prompt_none = validated.prompt_none;
+    let (prompt_none, prompt_login, max_age) = (validated.prompt_none, validated.prompt_login, validated.max_age);
     let request_id = pending.request_id.clone();
     let opening = pending.clone();
     // Last seen: at most one write a minute, on its own connection — never a reason to fail the request.
@@ -202,6 +205,11 @@ pub async fn authorize(
                 return Ok(Opened::TooMany);
             }
             let mut pending = pending;
+            // `prompt=login`, or a session older than `max_age`: the session does not answer
+            // this request; the sign-in page shows (SPEC §10).
+            let auth_time = user.as_ref().map(|(session, _)| session.auth_time);
+            pending.fresh_sign_in = rules::needs_fresh_sign_in(prompt_login, max_age, auth_time, now);
+            let user = user.filter(|_| !pending.fresh_sign_in);
             pending.user_id = user.as_ref().map(|(_, u)| u.user_id.clone());
             auth_requests::insert(conn, &pending)?;
             Ok(Opened::Pending { signed_in: user.is_some() })

@@ -16,6 +16,10 @@ pub const MAX_STATE_CHARS: usize = 1_024;
 pub const MAX_SCOPE_CHARS: usize = 1_000;
 /// Maximum length of `resource`, in characters.
 pub const MAX_RESOURCE_CHARS: usize = 2_000;
+/// Maximum length of the OpenID Connect `nonce`, in characters (SPEC §10).
+pub const MAX_NONCE_CHARS: usize = 512;
+/// The `prompt` values understood (OpenID Connect Core §3.1.2.1).
+const PROMPT_VALUES: [&str; 4] = ["none", "login", "consent", "select_account"];
 
 /// The error for a repeated parameter: `invalid_target` for `resource` (RFC 8707 §2), `invalid_request`
 /// for any other parameter (RFC 6749 §4.1.2.1).
@@ -50,6 +54,14 @@ pub struct ValidatedRequest {
     pub dropped_scopes: Vec<String>,
     pub resource: Option<String>,
     pub prompt_none: bool,
+    /// `prompt=login`: sign in afresh whatever session there is.
+    pub prompt_login: bool,
+    /// The `prompt` values as sent (de-duplicated, space-separated), for the sign-in sources.
+    pub prompt: Option<String>,
+    /// OpenID Connect `nonce`, echoed in the id_token.
+    pub nonce: Option<String>,
+    /// OpenID Connect `max_age`: a session older than this many seconds signs in again.
+    pub max_age: Option<i64>,
 }
 
 fn refuse<T>(code: ErrorCode, description: &str) -> Result<T, (ErrorCode, String)> {
@@ -59,7 +71,8 @@ fn refuse<T>(code: ErrorCode, description: &str) -> Result<T, (ErrorCode, String
 /// Validate every parameter other than `client_id` and `redirect_uri` (which the caller has already verified).
 /// `params` comes from [`parse_query`]. Errors carry the RFC 6749 §4.1.2.1 code and a description.
 ///
-/// Checks run in this order: response_type, code_challenge_method, code_challenge, state, scope, resource.
+/// Checks run in this order: response_type, code_challenge_method, code_challenge, state, scope, resource,
+/// prompt, nonce, max_age.
 pub fn validate_request(
     params: &BTreeMap<String, String>,
     rules: &RequestRules,
@@ -108,9 +121,97 @@ pub fn validate_request(
         None => None,
     };
 
-    let prompt_none = get("prompt").is_some_and(|p| p.split(' ').any(|v| v == "none"));
+    let prompt = match get("prompt") {
+        Some(p) => Some(validate_prompt(p)?),
+        None => None,
+    };
+    let has_prompt = |value: &str| prompt.as_ref().is_some_and(|values| values.iter().any(|v| v == value));
+    let (prompt_none, prompt_login) = (has_prompt("none"), has_prompt("login"));
 
-    Ok(ValidatedRequest { state, code_challenge, scopes, dropped_scopes, resource, prompt_none })
+    let nonce = match get("nonce") {
+        Some(n) if n.chars().count() > MAX_NONCE_CHARS => {
+            return refuse(ErrorCode::InvalidRequest, "nonce must be at most 512 characters");
+        }
+        Some("") => None,
+        n => n.map(str::to_string),
+    };
+
+    let max_age = match get("max_age") {
+        Some(m) => Some(parse_max_age(m)?),
+        None => None,
+    };
+
+    Ok(ValidatedRequest {
+        state,
+        code_challenge,
+        scopes,
+        dropped_scopes,
+        resource,
+        prompt_none,
+        prompt_login,
+        prompt: prompt.map(|values| values.join(" ")),
+        nonce,
+        max_age,
+    })
+}
+
+/// `prompt`: space-separated values among `none`, `login`, `consent`, `select_account`, and
+/// `none` alone (OpenID Connect Core §3.1.2.1). Returns the values, de-duplicated.
+fn validate_prompt(prompt: &str) -> Result<Vec<String>, (ErrorCode, String)> {
+    let mut values: Vec<String> = Vec::new();
+    for value in prompt.split(' ').filter(|v| !v.is_empty()) {
+        if !PROMPT_VALUES.contains(&value) {
+            return Err((
+                ErrorCode::InvalidRequest,
+                format!("prompt value '{}' is not supported", crate::text::echo(value)),
+            ));
+        }
+        if !values.iter().any(|v| v == value) {
+            values.push(value.to_string());
+        }
+    }
+    if values.iter().any(|v| v == "none") && values.len() > 1 {
+        return refuse(ErrorCode::InvalidRequest, "prompt=none cannot be combined with other prompt values");
+    }
+    Ok(values)
+}
+
+/// `max_age`: a non-negative integer number of seconds, digits only.
+fn parse_max_age(value: &str) -> Result<i64, (ErrorCode, String)> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return refuse(ErrorCode::InvalidRequest, "max_age must be a non-negative integer (seconds)");
+    }
+    // Beyond i64 is "any session will do".
+    Ok(value.parse::<i64>().unwrap_or(i64::MAX))
+}
+
+/// Whether a request must sign in afresh at its source instead of using the browser's session
+/// (SPEC §10): `prompt=login`, or a session that signed in longer ago than `max_age` (`max_age=0`
+/// always: OpenID Connect Core treats it like `prompt=login`). Without a session, any
+/// `prompt=login` or `max_age` still asks it of the source: an upstream provider or the app
+/// could otherwise answer from a sign-in of its own older than asked for, while the id_token's
+/// `auth_time` would say "now".
+pub fn needs_fresh_sign_in(prompt_login: bool, max_age: Option<i64>, session_auth_time: Option<i64>, now: i64) -> bool {
+    if prompt_login {
+        return true;
+    }
+    match (max_age, session_auth_time) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(max_age), Some(auth_time)) => max_age == 0 || now.saturating_sub(auth_time) > max_age,
+    }
+}
+
+/// Whether a session may answer a pending request: any live session, unless the request must
+/// sign in afresh — then only a sign-in made for this request (which names its user) after the
+/// request began.
+pub fn session_answers_request(
+    fresh_sign_in: bool,
+    request_created_at: i64,
+    signed_in_for_request: bool,
+    session_auth_time: i64,
+) -> bool {
+    !fresh_sign_in || (signed_in_for_request && session_auth_time >= request_created_at)
 }
 
 /// Split on spaces; keep tokens that are supported and (when the client has a registered scope) inside it.
@@ -234,6 +335,10 @@ mod tests {
                 dropped_scopes: vec![],
                 resource: None,
                 prompt_none: false,
+                prompt_login: false,
+                prompt: None,
+                nonce: None,
+                max_age: None,
             }
         );
     }
@@ -251,6 +356,7 @@ mod tests {
         assert!(v.dropped_scopes.is_empty());
         assert_eq!(v.resource.as_deref(), Some("https://api.example/"));
         assert!(!v.prompt_none);
+        assert!(v.prompt_login);
     }
 
     #[test]
@@ -401,16 +507,66 @@ mod tests {
 
     #[test]
     fn prompt_rules() {
-        assert!(run(&with(&[("prompt", "none")])).unwrap().prompt_none);
-        assert!(run(&with(&[("prompt", "login none")])).unwrap().prompt_none);
-        assert!(!run(&with(&[("prompt", "login consent")])).unwrap().prompt_none);
-        assert!(!run(&with(&[("prompt", "nonesuch")])).unwrap().prompt_none);
-        assert!(!run(&with(&[("prompt", "NONE")])).unwrap().prompt_none);
+        let none = run(&with(&[("prompt", "none")])).unwrap();
+        assert!(none.prompt_none && !none.prompt_login);
+        let both = run(&with(&[("prompt", "login consent login")])).unwrap();
+        assert!(!both.prompt_none && both.prompt_login);
+        assert_eq!(both.prompt.as_deref(), Some("login consent"));
+        assert!(!run(&with(&[("prompt", "consent")])).unwrap().prompt_login);
+        assert!(run(&with(&[("prompt", "select_account")])).is_ok());
+        // none with anything else, unknown values, other spellings: invalid_request.
+        for bad in ["login none", "nonesuch", "NONE", "login,consent"] {
+            assert_eq!(code_of(&with(&[("prompt", bad)])), ErrorCode::InvalidRequest, "{bad}");
+        }
+    }
+
+    #[test]
+    fn nonce_rules() {
+        let at_limit = "n".repeat(MAX_NONCE_CHARS);
+        assert_eq!(run(&with(&[("nonce", &at_limit)])).unwrap().nonce.as_deref(), Some(at_limit.as_str()));
+        let over = "é".repeat(MAX_NONCE_CHARS + 1);
+        assert_eq!(code_of(&with(&[("nonce", &over)])), ErrorCode::InvalidRequest);
+        assert_eq!(run(&with(&[("nonce", "")])).unwrap().nonce, None);
+        // Given twice: the query decoder refuses the repetition.
+        let Err(query::QueryError::RepeatedParameter(name)) = query::parse_query("nonce=a&nonce=b") else {
+            panic!("expected a repetition")
+        };
+        assert_eq!(repeated_parameter_error(&name).0, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn max_age_rules() {
+        assert_eq!(run(&with(&[("max_age", "0")])).unwrap().max_age, Some(0));
+        assert_eq!(run(&with(&[("max_age", "3600")])).unwrap().max_age, Some(3600));
+        assert_eq!(run(&with(&[("max_age", "99999999999999999999999")])).unwrap().max_age, Some(i64::MAX));
+        for bad in ["", "-1", "+5", "1.5", "1e3", " 5", "abc", "0x10"] {
+            assert_eq!(code_of(&with(&[("max_age", bad)])), ErrorCode::InvalidRequest, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fresh_sign_in_rules() {
+        let now = 10_000;
+        // No session: the source is still asked for a fresh sign-in.
+        assert!(needs_fresh_sign_in(true, None, None, now));
+        assert!(needs_fresh_sign_in(false, Some(3600), None, now));
+        assert!(!needs_fresh_sign_in(false, None, None, now));
+        assert!(needs_fresh_sign_in(true, None, Some(now), now));
+        assert!(!needs_fresh_sign_in(false, None, Some(0), now));
+        assert!(!needs_fresh_sign_in(false, Some(60), Some(now - 60), now));
+        assert!(needs_fresh_sign_in(false, Some(60), Some(now - 61), now));
+        assert!(needs_fresh_sign_in(false, Some(0), Some(now), now));
+        assert!(!needs_fresh_sign_in(false, Some(i64::MAX), Some(0), now));
+
+        assert!(session_answers_request(false, now, false, 0));
+        assert!(!session_answers_request(true, now, true, now - 1));
+        assert!(!session_answers_request(true, now, false, now), "a session from before, in the same second");
+        assert!(session_answers_request(true, now, true, now));
     }
 
     #[test]
     fn unknown_parameters_ignored() {
-        assert!(run(&with(&[("foo", "bar"), ("nonce", "n"), ("code_challenge_methods", "plain")])).is_ok());
+        assert!(run(&with(&[("foo", "bar"), ("code_challenge_methods", "plain")])).is_ok());
     }
 
     #[test]
@@ -475,7 +631,16 @@ mod tests {
                 let _ = redirect_uri::is_loopback_on(s, t);
             }
             let _ = redirect_uri::find_registered(&strings(&odd), s);
-            for name in ["response_type", "code_challenge", "code_challenge_method", "state", "scope", "resource"] {
+            for name in [
+                "response_type",
+                "code_challenge",
+                "code_challenge_method",
+                "state",
+                "scope",
+                "resource",
+                "nonce",
+                "max_age",
+            ] {
                 let params = with(&[(name, s), ("prompt", s)]);
                 for allowed_resources in [&[][..], &allowed[..]] {
                     let rules = RequestRules { supported_scopes: &supported, client_scope: Some(s), allowed_resources };

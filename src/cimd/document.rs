@@ -125,6 +125,18 @@ mod tests {
     }
 
     #[test]
+    fn id_token_signed_response_alg_is_kept_or_refused() {
+        let doc = |alg: Value| {
+            check(serde_json::json!({
+                "client_id": URL, "client_name": "RP", "redirect_uris": ["https://rp.example/cb"],
+                "id_token_signed_response_alg": alg
+            }))
+        };
+        assert_eq!(doc(Value::from("ES256")).unwrap().id_token_signed_response_alg.as_deref(), Some("ES256"));
+        assert!(doc(Value::from("HS256")).unwrap_err().contains("id_token_signed_response_alg"));
+    }
+
+    #[test]
     fn refusals_say_what_is_wrong() {
         let cases = [
             (

@@ -201,6 +201,16 @@ pub fn warnings(settings: &Settings) -> Vec<String> {
                 .into(),
         );
     }
+    // Tokens requested without a resource get `default_audience`; /userinfo takes only tokens
+    // for the issuer (SPEC §10).
+    let default_audience = &settings.resources.default_audience;
+    let openid =
+        crate::registration::profiles::effective_scopes(settings).iter().any(|s| s == crate::oauth::oidc::SCOPE_OPENID);
+    if openid && !default_audience.is_empty() && *default_audience != settings.issuer {
+        warnings.push(format!(
+            "resources.default_audience is {default_audience:?}, not the issuer: access tokens requested without a              resource are for that audience, so /userinfo refuses them and OpenID Connect clients cannot read              userinfo — leave resources.default_audience empty, or have those clients request no other resource"
+        ));
+    }
     if !settings.admin.token.is_empty() && settings.admin.bind.is_empty() {
         warnings.push(
             "admin.token is set without admin.bind: the admin API and /metrics are served on the public \

@@ -33,16 +33,17 @@ pub fn run(settings: &Settings, command: KeysCommand) -> Result<(), CommandError
 
 /// `keys list`.
 pub fn list(settings: &Settings) -> Result<(), CommandError> {
-    let ttl = settings.tokens.access_token_ttl_secs as i64;
+    let ttl = settings.tokens.longest_token_ttl_secs();
     let rows = with_connection(settings, |conn| {
         let cipher = at_rest::unlock(settings, conn)?;
         Ok(operator::list_keys(conn, now(), ttl, &cipher)?)
     })?;
-    println!("{:<45} {:<8} {:<22} {:<22} RETIRE_AT", "KID", "STATUS", "CREATED", "SIGNS_FROM");
+    println!("{:<45} {:<6} {:<8} {:<22} {:<22} RETIRE_AT", "KID", "ALG", "STATUS", "CREATED", "SIGNS_FROM");
     for row in rows {
         println!(
-            "{:<45} {:<8} {:<22} {:<22} {}",
+            "{:<45} {:<6} {:<8} {:<22} {:<22} {}",
             row.kid,
+            row.algorithm,
             row.status,
             rfc3339(row.created_at),
             rfc3339(row.activates_at),
@@ -54,15 +55,18 @@ pub fn list(settings: &Settings) -> Result<(), CommandError> {
 
 /// `keys rotate`.
 pub fn rotate(settings: &Settings) -> Result<(), CommandError> {
-    let row = with_connection(settings, |conn| {
+    let rows = with_connection(settings, |conn| {
         let cipher = at_rest::unlock(settings, conn)?;
         Ok(operator::rotate_key(conn, now(), Actor::Cli, &cipher)?)
     })?;
-    println!(
-        "new key {} published; it signs from {} (after every replica has reloaded and cached JWKS have expired)",
-        row.kid,
-        rfc3339(row.activates_at)
-    );
+    for row in rows {
+        println!(
+            "new {} key {} published; it signs from {} (after every replica has reloaded and cached JWKS have expired)",
+            row.algorithm,
+            row.kid,
+            rfc3339(row.activates_at)
+        );
+    }
     Ok(())
 }
 

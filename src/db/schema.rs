@@ -130,6 +130,9 @@ diesel::table! {
         expires_at -> BigInt,
         consumed -> Bool,
         fresh_sign_in -> Bool,
+        nonce -> Nullable<Text>,
+        prompt -> Nullable<Text>,
+        max_age -> Nullable<BigInt>,
     }
 }
 
@@ -159,6 +162,8 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         family_id -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
     }
 }
 
@@ -186,6 +191,7 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
     }
 }
 

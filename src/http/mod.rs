@@ -55,11 +55,20 @@ fn json_resource(
     routes(web::resource(path)).default_service(web::to(method_not_allowed))
 }
 
-/// Every route, under the issuer's path; health, the icon and path-insertion metadata also at
-/// the root. The admin API and `/metrics` are here only when they have no listener of their own.
+/// Every route, under the issuer's path; health, the icon and the path-insertion forms of both
+/// metadata documents also at the root. The admin API and `/metrics` are here only when they have no listener of their own.
 pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool) {
     let scoped = web::scope(issuer_path)
         .service(web::resource(paths::METADATA).wrap(cors()).route(web::get().to(metadata::metadata)))
+        .service(
+            web::resource(paths::OPENID_CONFIGURATION)
+                .wrap(cors())
+                .route(web::get().to(metadata::openid_configuration_document)),
+        )
+        .service(api_resource(paths::USERINFO, |r| {
+            r.route(web::get().to(token::userinfo)).route(web::post().to(token::userinfo))
+        }))
+        .service(json_resource(paths::INTROSPECT, |r| r.route(web::post().to(token::introspect))))
         .service(api_resource(paths::REGISTER, |r| r.route(web::post().to(register::register))))
         .service(api_resource(paths::REGISTER_CLIENT, |r| {
             r.route(web::get().to(register::read)).route(web::delete().to(register::delete))
@@ -106,6 +115,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
             web::resource(paths::metadata_path_insertion(issuer_path))
                 .wrap(cors())
                 .route(web::get().to(metadata::metadata)),
+        )
+        .service(
+            web::resource(paths::openid_configuration_path_insertion(issuer_path))
+                .wrap(cors())
+                .route(web::get().to(metadata::openid_configuration_document)),
         )
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))

@@ -252,6 +252,9 @@ pub fn consent_page(settings: &Settings, view: &ConsentView) -> HttpResponse {
         }
         details.push_str("</ul>\n");
     }
+    if !view.shared_claims.is_empty() {
+        details.push_str(&format!("<p>It will see {}.</p>\n", view.shared_claims.join(" and ")));
+    }
     if let Some(resource) = &view.resource {
         details.push_str(&format!("<p>For use with <code>{}</code></p>\n", escape(resource)));
     }

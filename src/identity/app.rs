@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::sign_in::SignIn;
-use crate::clock::{rfc3339, Window};
+use crate::clock::rfc3339;
 use crate::config::{AppLoginSettings, Settings};
 use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
@@ -21,15 +21,10 @@ use crate::state::AppState;
 use crate::store::app_logins::{self, AppAnswer, AppLoginRow};
 use crate::store::audit::{self, event, Actor, AuditRecord};
 use crate::store::auth_requests::{self, AuthRequestRow};
-use crate::store::rate_limits;
 use crate::store::sessions;
 use crate::store::users::{self, UserRow};
 use crate::text::echo;
 
-/// Wrong API keys allowed per address and minute; then the wrong ones get 429 until the minute
-/// is over. The right key is never throttled, so a stranger cannot lock the app out.
-const WRONG_KEYS_PER_WINDOW: i32 = 10;
-const WRONG_KEY_WINDOW_SECS: u64 = 60;
 const MAX_SUBJECT_CHARS: usize = 255;
 const MAX_NAME_CHARS: usize = 255;
 const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -78,14 +73,12 @@ pub async fn authenticate(
     if !presented.is_empty() && secrets::constant_time_eq(presented, expected) {
         return Ok(());
     }
-    let now = state.clock.now();
-    let window = Window::containing(now, WRONG_KEY_WINDOW_SECS);
-    let key = format!("login-api:{}", origin.rate_limit_key);
-    let wrong = state.db.run(move |conn| Ok(rate_limits::hit(conn, &key, window.start)?)).await?;
+    // The right key is never throttled, so a stranger cannot lock the app out.
+    let throttled = crate::credentials::count_wrong(state, "login-api", origin).await?;
     tracing::warn!("login API authentication failed");
-    if wrong > WRONG_KEYS_PER_WINDOW {
+    if let Some(retry_after) = throttled {
         return Err(AppError::SlowDown {
-            retry_after: window.seconds_left(now),
+            retry_after,
             description: "too many wrong API keys from this address".into(),
         });
     }
@@ -140,7 +133,7 @@ pub async fn request_info(
         scopes: pending.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         resource: pending.resource.clone(),
         prompt: pending.fresh_sign_in.then_some("login"),
-        max_age: None,
+        max_age: pending.max_age,
         expires_at: rfc3339(pending.expires_at),
     })
 }

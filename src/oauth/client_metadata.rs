@@ -28,4 +28,7 @@ pub struct ClientMetadata {
     /// `"web"` or `"native"`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub application_type: Option<String>,
+    /// OpenID Connect Registration: `"RS256"` (the default when absent) or `"ES256"`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id_token_signed_response_alg: Option<String>,
 }

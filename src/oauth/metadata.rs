@@ -1,8 +1,10 @@
-//! RFC 8414 authorization server metadata: the document, from plain values (the HTTP layer
-//! passes the live settings' issuer, scopes and switches).
+//! RFC 8414 authorization server metadata and OpenID Connect Discovery (SPEC §3, §10): the
+//! documents, from plain values (the HTTP layer passes the live settings' issuer, scopes and
+//! switches).
 
 use serde::Serialize;
 
+use crate::oauth::oidc::{CLAIMS_SUPPORTED, ID_TOKEN_ALGORITHMS};
 use crate::paths;
 
 #[derive(Debug, Serialize)]
@@ -24,6 +26,24 @@ pub struct ServerMetadata {
     pub authorization_response_iss_parameter_supported: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id_metadata_document_supported: Option<bool>,
+    /// While an `[[introspection.clients]]` exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint_auth_methods_supported: Option<[&'static str; 1]>,
+}
+
+/// OpenID Connect Discovery 1.0 §3: the RFC 8414 document plus what OpenID Connect adds.
+#[derive(Debug, Serialize)]
+pub struct OpenIdConfiguration {
+    #[serde(flatten)]
+    pub server: ServerMetadata,
+    pub userinfo_endpoint: String,
+    pub subject_types_supported: [&'static str; 1],
+    pub id_token_signing_alg_values_supported: [&'static str; 2],
+    pub claims_supported: Vec<&'static str>,
+    pub request_uri_parameter_supported: bool,
+    pub request_parameter_supported: bool,
 }
 
 /// What the document depends on.
@@ -33,6 +53,8 @@ pub struct MetadataInputs<'a> {
     /// `registration_endpoint` is published only while DCR is on.
     pub registration_enabled: bool,
     pub cimd_enabled: bool,
+    /// `introspection_endpoint` is published only while a resource server may use it.
+    pub introspection_enabled: bool,
 }
 
 pub fn server_metadata(inputs: MetadataInputs) -> ServerMetadata {
@@ -53,6 +75,21 @@ pub fn server_metadata(inputs: MetadataInputs) -> ServerMetadata {
         code_challenge_methods_supported: ["S256"],
         authorization_response_iss_parameter_supported: true,
         client_id_metadata_document_supported: inputs.cimd_enabled.then_some(true),
+        introspection_endpoint: inputs.introspection_enabled.then(|| paths::endpoint(issuer, paths::INTROSPECT)),
+        introspection_endpoint_auth_methods_supported: inputs.introspection_enabled.then_some(["client_secret_basic"]),
+    }
+}
+
+pub fn openid_configuration(inputs: MetadataInputs) -> OpenIdConfiguration {
+    let userinfo_endpoint = paths::endpoint(inputs.issuer, paths::USERINFO);
+    OpenIdConfiguration {
+        server: server_metadata(inputs),
+        userinfo_endpoint,
+        subject_types_supported: ["public"],
+        id_token_signing_alg_values_supported: ID_TOKEN_ALGORITHMS,
+        claims_supported: CLAIMS_SUPPORTED.to_vec(),
+        request_uri_parameter_supported: false,
+        request_parameter_supported: false,
     }
 }
 
@@ -67,6 +104,7 @@ mod tests {
             scopes_supported: vec![],
             registration_enabled,
             cimd_enabled: true,
+            introspection_enabled: registration_enabled,
         };
         let doc = server_metadata(inputs(false));
         assert_eq!(doc.issuer, "https://h.example/auth");
@@ -77,5 +115,16 @@ mod tests {
             server_metadata(inputs(true)).registration_endpoint.as_deref(),
             Some("https://h.example/auth/register")
         );
+        assert!(doc.introspection_endpoint.is_none());
+        assert_eq!(
+            server_metadata(inputs(true)).introspection_endpoint.as_deref(),
+            Some("https://h.example/auth/introspect")
+        );
+        let oidc = serde_json::to_value(openid_configuration(inputs(false))).unwrap();
+        assert_eq!(oidc["issuer"], "https://h.example/auth");
+        assert_eq!(oidc["userinfo_endpoint"], "https://h.example/auth/userinfo");
+        assert_eq!(oidc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+        assert_eq!(oidc["subject_types_supported"], serde_json::json!(["public"]));
+        assert_eq!(oidc["request_parameter_supported"], false);
     }
 }

@@ -14,7 +14,7 @@ pub fn list_keys(conn: &mut DbConnection, now: i64, access_token_ttl: i64, ciphe
     Ok(keys::all(conn)?)
 }
 
-/// A new key, published now, signing once every replica and cache has seen it.
-pub fn rotate_key(conn: &mut DbConnection, now: i64, actor: Actor, cipher: &KeyCipher) -> Result<KeyRow> {
+/// A new key of each algorithm, published now, signing once every replica and cache has seen it.
+pub fn rotate_key(conn: &mut DbConnection, now: i64, actor: Actor, cipher: &KeyCipher) -> Result<Vec<KeyRow>> {
     Ok(crate::keys::rotate(conn, now, actor, cipher)?)
 }

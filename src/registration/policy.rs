@@ -159,6 +159,7 @@ mod tests {
             software_version: None,
             contacts: None,
             application_type: None,
+            id_token_signed_response_alg: None,
         }
     }
 

@@ -153,6 +153,7 @@ pub fn validate(request: &Map<String, Value>, rules: &RegistrationRules) -> Resu
         software_version: plain_text_field(request, "software_version", MAX_SOFTWARE_CHARS)?,
         contacts: contacts(request)?,
         application_type: application_type(request)?,
+        id_token_signed_response_alg: id_token_signed_response_alg(request)?,
     })
 }
 
@@ -350,6 +351,19 @@ fn application_type(request: &Map<String, Value>) -> Result<Option<String>, Regi
         Some(t @ ("web" | "native")) => Ok(Some(t.to_string())),
         Some(other) => Err(metadata_error(format!(
             "application_type \"{}\" is not supported; use \"web\" or \"native\"",
+            echo(other)
+        ))),
+    }
+}
+
+/// OpenID Connect Registration §2: the id_token's JWS algorithm; Gatehouse signs RS256 (the
+/// default) or ES256.
+fn id_token_signed_response_alg(request: &Map<String, Value>) -> Result<Option<String>, RegistrationError> {
+    match opt_str(request, "id_token_signed_response_alg")? {
+        None => Ok(None),
+        Some(alg @ ("RS256" | "ES256")) => Ok(Some(alg.to_string())),
+        Some(other) => Err(metadata_error(format!(
+            "id_token_signed_response_alg \"{}\" is not supported; use \"RS256\" or \"ES256\"",
             echo(other)
         ))),
     }
@@ -1241,6 +1255,20 @@ mod tests {
             InvalidClientMetadata,
             "desktop",
         );
+    }
+
+    #[test]
+    fn id_token_signed_response_alg_is_rs256_or_es256() {
+        let es =
+            accept(r#"{"redirect_uris":["https://example.com/cb"],"id_token_signed_response_alg":"ES256"}"#, &rules());
+        assert_eq!(es.id_token_signed_response_alg.as_deref(), Some("ES256"));
+        let absent = accept(r#"{"redirect_uris":["https://example.com/cb"]}"#, &rules());
+        assert_eq!(absent.id_token_signed_response_alg, None);
+        for bad in [r#""none""#, r#""HS256""#, r#""es256""#, "256"] {
+            let body =
+                format!(r#"{{"redirect_uris":["https://example.com/cb"],"id_token_signed_response_alg":{bad}}}"#);
+            refuse(&body, &rules(), RegistrationErrorCode::InvalidClientMetadata, "id_token_signed_response_alg");
+        }
     }
 
     #[test]

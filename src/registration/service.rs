@@ -428,6 +428,7 @@ fn submitted_values(request: &Map<String, Value>) -> Value {
         "software_id",
         "software_version",
         "application_type",
+        "id_token_signed_response_alg",
         "client_uri",
     ];
     let mut kept = Map::new();

@@ -24,6 +24,12 @@ pub struct AuthRequestRow {
     pub consumed: bool,
     /// Sign in afresh at the source, whatever session the browser has (SPEC §9.1, §10).
     pub fresh_sign_in: bool,
+    /// OpenID Connect `nonce`, echoed in the id_token (SPEC §10).
+    pub nonce: Option<String>,
+    /// The `prompt` values asked for, space-separated (the app's sign-in sees them, §9.2).
+    pub prompt: Option<String>,
+    /// OpenID Connect `max_age`, in seconds.
+    pub max_age: Option<i64>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &AuthRequestRow) -> QueryResult<()> {

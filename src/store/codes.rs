@@ -21,7 +21,12 @@ pub struct CodeRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// The grant (refresh family) the exchange created.
     pub family_id: Option<String>,
+    /// OpenID Connect `nonce` from `/authorize`.
+    pub nonce: Option<String>,
+    /// When the user signed in (the session's `auth_time`), for the id_token.
+    pub auth_time: Option<i64>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &CodeRow) -> QueryResult<()> {

@@ -32,20 +32,38 @@ pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<KeyRow>> {
     k::table.select(k::all_columns).order(k::created_at.asc()).load(conn)
 }
 
-pub fn active(conn: &mut DbConnection) -> QueryResult<Option<KeyRow>> {
-    k::table.filter(k::status.eq(ACTIVE)).select(k::all_columns).first(conn).optional()
+/// The active key of an algorithm (one per algorithm, by a unique index).
+pub fn active(conn: &mut DbConnection, algorithm: &str) -> QueryResult<Option<KeyRow>> {
+    k::table
+        .filter(k::status.eq(ACTIVE))
+        .filter(k::algorithm.eq(algorithm))
+        .select(k::all_columns)
+        .first(conn)
+        .optional()
 }
 
-pub fn next(conn: &mut DbConnection) -> QueryResult<Option<KeyRow>> {
+/// The pending `next` key of an algorithm.
+pub fn next(conn: &mut DbConnection, algorithm: &str) -> QueryResult<Option<KeyRow>> {
+    k::table.filter(k::status.eq(NEXT)).filter(k::algorithm.eq(algorithm)).select(k::all_columns).first(conn).optional()
+}
+
+/// Any pending `next` key (a rotation is under way).
+pub fn any_next(conn: &mut DbConnection) -> QueryResult<Option<KeyRow>> {
     k::table.filter(k::status.eq(NEXT)).select(k::all_columns).first(conn).optional()
 }
 
-/// Promote a due `next` key: retire the older active key (never the one being promoted, so two
-/// replicas doing this at once cannot retire the new key), then activate the next one.
+/// Promote a due `next` key: retire the older active key of its algorithm (never the one being
+/// promoted, so two replicas doing this at once cannot retire the new key), then activate the
+/// next one.
 pub fn promote(conn: &mut DbConnection, next: &KeyRow, retire_at: i64) -> QueryResult<bool> {
-    diesel::update(k::table.filter(k::status.eq(ACTIVE)).filter(k::activates_at.lt(next.activates_at)))
-        .set((k::status.eq(RETIRED), k::retire_at.eq(retire_at)))
-        .execute(conn)?;
+    diesel::update(
+        k::table
+            .filter(k::status.eq(ACTIVE))
+            .filter(k::algorithm.eq(&next.algorithm))
+            .filter(k::activates_at.lt(next.activates_at)),
+    )
+    .set((k::status.eq(RETIRED), k::retire_at.eq(retire_at)))
+    .execute(conn)?;
     let promoted =
         diesel::update(k::table.find(&next.kid).filter(k::status.eq(NEXT))).set(k::status.eq(ACTIVE)).execute(conn)?;
     Ok(promoted == 1)

@@ -1,4 +1,6 @@
-//! Refresh-token families and their tokens (stored by digest).
+//! Refresh-token families and their tokens (stored by digest). A family is also the grant of a
+//! code exchange (SPEC §10): one without tokens when the client may not refresh; access tokens
+//! carry its id as `grant_id`, and revoking it deactivates them at introspection.
 
 use diesel::prelude::*;
 
@@ -20,6 +22,8 @@ pub struct FamilyRow {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// When the user signed in for this grant; refreshed id_tokens keep it.
+    pub auth_time: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -134,4 +138,25 @@ pub fn find_token_context(conn: &mut DbConnection, token_hash: &str) -> QueryRes
         client_last_seen_at,
         user_status,
     }))
+}
+
+/// A grant (family) with the current state of its client and user: the live state behind
+/// introspection and `/userinfo`, in one query.
+#[derive(Debug, Clone)]
+pub struct GrantState {
+    pub family: FamilyRow,
+    pub client_status: Status,
+    pub user_status: String,
+}
+
+pub fn grant_state(conn: &mut DbConnection, family_id: &str) -> QueryResult<Option<GrantState>> {
+    let row: Option<(FamilyRow, String, String)> = f::table
+        .inner_join(clients::table)
+        .inner_join(users::table)
+        .filter(f::family_id.eq(family_id))
+        .select((FamilyRow::as_select(), clients::status, users::status))
+        .first(conn)
+        .optional()?;
+    let Some((family, client_status, user_status)) = row else { return Ok(None) };
+    Ok(Some(GrantState { client_status: decode_status(&family.client_id, &client_status)?, family, user_status }))
 }

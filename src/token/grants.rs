@@ -1,9 +1,11 @@
-//! The grants of `POST /token` (SPEC §5): code exchange, refresh rotation with reuse detection,
-//! and minting ES256 access tokens.
+//! The grants of `POST /token` (SPEC §5, §10): code exchange, refresh rotation with reuse
+//! detection, minting ES256 access tokens (with the `grant_id` of their grant) and, with
+//! `openid` granted, id_tokens.
 
 use serde::Serialize;
 use serde_json::json;
 
+use super::id_token::{self, IdTokenInputs};
 use super::request::{narrow_scope, TokenRequest};
 use crate::cimd;
 use crate::config::Settings;
@@ -11,6 +13,7 @@ use crate::db::{write_tx, DbConnection, DbError};
 use crate::error::AppError;
 use crate::oauth::client_metadata::ClientMetadata;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::oidc::{has_scope, UserFacts, SCOPE_OPENID};
 use crate::oauth::pkce::verify_s256;
 use crate::origin::Origin;
 use crate::secrets;
@@ -34,6 +37,8 @@ pub struct TokenResponse {
     pub scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// What a grant settled on, before the access token is signed.
@@ -43,12 +48,16 @@ struct Grant {
     scope: String,
     resource: Option<String>,
     refresh_token: Option<String>,
+    /// The grant (its refresh family): revoking it deactivates its access tokens (SPEC §10).
+    grant_id: String,
+    /// With `openid` granted: what the id_token says.
+    id_token: Option<IdTokenInputs>,
     /// The client's last-seen time is more than a minute old (or unset): worth a write.
     seen_long_ago: bool,
 }
 
 enum Outcome {
-    Granted(Grant),
+    Granted(Box<Grant>),
     /// Refused; nothing was changed.
     Refused(ErrorCode, &'static str),
     /// Refused after revoking what the replay or reuse put at risk (committed first).
@@ -79,6 +88,7 @@ pub async fn token(
     }
     let now = state.clock.now();
     let refresh_ttl = settings.tokens.refresh_token_ttl_secs as i64;
+    let access_ttl = settings.tokens.access_token_ttl_secs as i64;
     let grace = settings.tokens.refresh_reuse_grace_secs as i64;
     let caller = caller.clone();
     let (grant_type, outcome) = match request {
@@ -90,7 +100,7 @@ pub async fn token(
                         redeem_code(
                             conn,
                             now,
-                            refresh_ttl,
+                            (refresh_ttl, access_ttl),
                             &caller,
                             &code,
                             &redirect_uri,
@@ -125,7 +135,7 @@ pub async fn token(
         }
     };
     let grant = match outcome {
-        Outcome::Granted(grant) => grant,
+        Outcome::Granted(grant) => *grant,
         Outcome::Refused(code, description) => return Err(AppError::bad_request(code, description)),
         Outcome::Revoked(description) => return Err(invalid_grant(description)),
     };
@@ -133,6 +143,10 @@ pub async fn token(
         touch_client_later(state, grant.client_id.clone(), now);
     }
     let access_token = mint_access_token(state, settings, &grant, now)?;
+    let id_token = match &grant.id_token {
+        Some(inputs) => Some(mint_id_token(state, settings, &grant, inputs, now)?),
+        None => None,
+    };
     state.metrics.tokens_issued.with_label_values(&[grant_type]).inc();
     Ok(TokenResponse {
         access_token,
@@ -140,6 +154,7 @@ pub async fn token(
         expires_in: settings.tokens.access_token_ttl_secs,
         scope: (!grant.scope.is_empty()).then(|| grant.scope.clone()),
         refresh_token: grant.refresh_token,
+        id_token,
     })
 }
 
@@ -168,17 +183,75 @@ fn mint_access_token(state: &AppState, settings: &Settings, grant: &Grant, now: 
         "iat": now,
         "exp": now + settings.tokens.access_token_ttl_secs as i64,
         "jti": secrets::random_token(16),
+        "grant_id": grant.grant_id,
     });
     ring.signing.sign(&claims).map_err(|e| AppError::Internal(format!("signing failed: {e}")))
+}
+
+fn mint_id_token(
+    state: &AppState,
+    settings: &Settings,
+    grant: &Grant,
+    inputs: &IdTokenInputs,
+    now: i64,
+) -> Result<String, AppError> {
+    let ring = state.keys.current().ok_or_else(|| AppError::Internal("signing keys are not loaded".into()))?;
+    let claims = id_token::claims(
+        &settings.issuer,
+        &grant.client_id,
+        &grant.scope,
+        inputs,
+        now,
+        settings.tokens.id_token_ttl_secs as i64,
+    );
+    id_token::sign(&ring, inputs.signing_alg.as_deref(), &claims)
+        .map_err(|e| AppError::Internal(format!("signing the id_token failed: {e}")))
+}
+
+/// With `openid` in the granted scope: the user's stored facts and the client's chosen
+/// algorithm, read in the grant's transaction.
+fn id_token_inputs(
+    conn: &mut DbConnection,
+    scope: &str,
+    client_id: &str,
+    user_id: &str,
+    auth_time: Option<i64>,
+    nonce: Option<String>,
+) -> Result<Option<IdTokenInputs>, DbError> {
+    if !has_scope(scope, SCOPE_OPENID) {
+        return Ok(None);
+    }
+    let Some(user) = users::find(conn, user_id)? else { return Ok(None) };
+    let signing_alg = clients::find(conn, client_id)?.and_then(|c| c.metadata.id_token_signed_response_alg);
+    Ok(Some(IdTokenInputs {
+        user: UserFacts {
+            user_id: user.user_id,
+            email: user.email,
+            email_verified: user.email_verified,
+            name: user.name,
+        },
+        signing_alg,
+        auth_time,
+        nonce,
+    }))
 }
 
 fn audit_row(event: &'static str, client_id: &str, caller: &Origin, detail: serde_json::Value) -> AuditRecord {
     AuditRecord::new(event, Actor::Client, detail).client(client_id).from(caller)
 }
 
-/// A new family (when the client may refresh) with its first token.
-fn start_family(conn: &mut DbConnection, now: i64, ttl: i64, code: &CodeRow) -> QueryResultOf<String> {
+/// The grant of a code exchange (SPEC §10): a refresh family, with its first refresh token when
+/// the client may refresh (`refresh_ttl`), else without tokens, living as long as its access
+/// token (`access_ttl`). Returns the grant id and the refresh token.
+fn start_grant(
+    conn: &mut DbConnection,
+    now: i64,
+    (refresh_ttl, access_ttl): (i64, i64),
+    code: &CodeRow,
+    refreshable: bool,
+) -> QueryResultOf<(String, Option<String>)> {
     let family_id = secrets::random_token(16);
+    let ttl = if refreshable { refresh_ttl } else { access_ttl };
     refresh::insert_family(
         conn,
         &FamilyRow {
@@ -191,12 +264,16 @@ fn start_family(conn: &mut DbConnection, now: i64, ttl: i64, code: &CodeRow) -> 
             expires_at: now + ttl,
             revoked_at: None,
             revoked_reason: None,
+            auth_time: code.auth_time,
         },
     )?;
+    codes::set_family(conn, &code.code_hash, &family_id)?;
+    if !refreshable {
+        return Ok((family_id, None));
+    }
     let token = secrets::random_token(REFRESH_TOKEN_BYTES);
     refresh::insert_token(conn, &secrets::digest(&token), &family_id, now)?;
-    codes::set_family(conn, &code.code_hash, &family_id)?;
-    Ok(token)
+    Ok((family_id, Some(token)))
 }
 
 type QueryResultOf<T> = Result<T, diesel::result::Error>;
@@ -223,7 +300,7 @@ fn code_replayed(conn: &mut DbConnection, now: i64, caller: &Origin, code_hash: 
 fn redeem_code(
     conn: &mut DbConnection,
     now: i64,
-    refresh_ttl: i64,
+    ttls: (i64, i64),
     caller: &Origin,
     code: &str,
     redirect_uri: &str,
@@ -266,16 +343,18 @@ fn redeem_code(
     if !codes::mark_used(conn, &hash, now)? {
         return code_replayed(conn, now, caller, &hash);
     }
-    let refresh_token =
-        if allows_refresh(&context.client_metadata) { Some(start_family(conn, now, refresh_ttl, &row)?) } else { None };
-    Ok(Outcome::Granted(Grant {
+    let (grant_id, refresh_token) = start_grant(conn, now, ttls, &row, allows_refresh(&context.client_metadata))?;
+    let id_token = id_token_inputs(conn, &row.scope, &row.client_id, &row.user_id, row.auth_time, row.nonce.clone())?;
+    Ok(Outcome::Granted(Box::new(Grant {
         client_id: row.client_id,
         user_id: row.user_id,
         scope: row.scope,
         resource: row.resource,
         refresh_token,
+        grant_id,
+        id_token,
         seen_long_ago: clients::seen_long_ago(context.client_last_seen_at, now),
-    }))
+    })))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -345,12 +424,16 @@ fn rotate_refresh(
     }
     let next = secrets::random_token(REFRESH_TOKEN_BYTES);
     refresh::insert_token(conn, &secrets::digest(&next), &family.family_id, now)?;
-    Ok(Outcome::Granted(Grant {
+    // A refreshed id_token keeps the original auth_time and carries no nonce.
+    let id_token = id_token_inputs(conn, &granted_scope, &family.client_id, &family.user_id, family.auth_time, None)?;
+    Ok(Outcome::Granted(Box::new(Grant {
         client_id: family.client_id,
         user_id: family.user_id,
         scope: granted_scope,
         resource: family.resource,
         refresh_token: Some(next),
+        grant_id: family.family_id,
+        id_token,
         seen_long_ago: clients::seen_long_ago(context.client_last_seen_at, now),
-    }))
+    })))
 }

@@ -116,6 +116,13 @@ pub fn parse_revocation_request(content_type: Option<&str>, body: &[u8]) -> Resu
     Ok(RevocationRequest { token: required(&fields, "token")?, client_id: fields.get("client_id").cloned() })
 }
 
+/// `POST /introspect` (RFC 7662 §2.1): the `token`; `token_type_hint` is optional and, like any
+/// other parameter, ignored.
+pub fn parse_introspection_request(content_type: Option<&str>, body: &[u8]) -> Result<String, OAuthError> {
+    let fields = parse_form(content_type, body)?;
+    required(&fields, "token")
+}
+
 /// Scopes asked for on refresh must be within the grant; returns the granted list.
 pub fn narrow_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthError> {
     let Some(requested) = requested else { return Ok(granted.to_string()) };

@@ -20,6 +20,8 @@ use gatehouse::store::keys::{self, KeyRow};
 const REDIRECT: &str = "https://app.example/callback";
 /// The DER of the ecPublicKey algorithm OID (1.2.840.10045.2.1), in every EC PKCS#8 document.
 const EC_PUBLIC_KEY_OID: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// The DER of the rsaEncryption OID (1.2.840.113549.1.1.1), in every RSA PKCS#8 document.
+const RSA_ENCRYPTION_OID: [u8; 11] = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 
 async fn key_rows(app: &TestApp) -> Vec<KeyRow> {
     app.with_db(|conn| Ok(keys::all(conn)?)).await
@@ -44,13 +46,25 @@ fn assert_encrypted(row: &KeyRow, cipher: &KeyCipher) {
     assert!(STANDARD.decode(stored).is_err(), "the stored value is not plain base64");
     let payload = STANDARD.decode(&stored[3..]).expect("base64 after v1:");
     assert!(!contains(&payload, &EC_PUBLIC_KEY_OID), "no PKCS#8 structure in the stored bytes");
+    assert!(!contains(&payload, &RSA_ENCRYPTION_OID), "no PKCS#8 structure in the stored bytes");
     assert!(!payload.starts_with(&[0x30]), "not a DER SEQUENCE");
     let der = cipher.open(&row.kid, stored).expect("opens with the configured key");
-    assert!(contains(&der, &EC_PUBLIC_KEY_OID), "decrypts to an EC PKCS#8 key");
     assert!(!stored.contains(&STANDARD.encode(&der)), "the plaintext is not beside the ciphertext");
-    let key = gatehouse::keys::jwt::SigningKey::from_pkcs8(&row.kid, &der).expect("a P-256 key");
     let published: Value = serde_json::from_str(&row.public_jwk).unwrap();
-    assert_eq!(key.public_jwk().unwrap(), published, "the row's own key");
+    match row.algorithm.as_str() {
+        "ES256" => {
+            assert!(contains(&der, &EC_PUBLIC_KEY_OID), "decrypts to an EC PKCS#8 key");
+            let key = gatehouse::keys::jwt::SigningKey::from_pkcs8(&row.kid, &der).expect("a P-256 key");
+            assert_eq!(key.public_jwk().unwrap(), published, "the row's own key");
+        }
+        "RS256" => {
+            assert!(contains(&der, &RSA_ENCRYPTION_OID), "decrypts to an RSA PKCS#8 key");
+            gatehouse::keys::jwt::RsaSigningKey::from_pkcs8(&row.kid, &der).expect("an RSA key");
+            assert_eq!(published["kty"], "RSA");
+            assert_eq!(published["kid"], row.kid.as_str());
+        }
+        other => panic!("unexpected algorithm {other}"),
+    }
 }
 
 #[actix_web::test]
@@ -65,7 +79,7 @@ async fn signing_keys_are_stored_encrypted() {
     })
     .await;
     let rows = key_rows(&app).await;
-    assert_eq!(rows.len(), 2, "the first key and a rotated one");
+    assert_eq!(rows.len(), 4, "the first key of each algorithm and a rotated one of each");
     for row in &rows {
         assert_encrypted(row, &cipher);
     }
@@ -97,8 +111,8 @@ async fn plaintext_keys_from_an_earlier_version_are_encrypted_at_start() {
         keys::insert(&mut opened.get().unwrap(), &row).unwrap();
     }
     let app = TestApp::spawn_on(db.url(), "", |_| {}).await;
-    let rows = key_rows(&app).await;
-    assert_eq!(rows.len(), 1, "the old key is kept, no new one made");
+    let rows: Vec<KeyRow> = key_rows(&app).await.into_iter().filter(|r| r.algorithm == "ES256").collect();
+    assert_eq!(rows.len(), 1, "the old key is kept, no new one made (an RS256 key is added beside it)");
     assert_eq!(rows[0].kid, row.kid);
     assert_encrypted(&rows[0], &app.state.key_cipher);
     assert_eq!(app.state.key_cipher.open(&row.kid, &rows[0].private_key).unwrap(), der, "the same key");
@@ -167,11 +181,11 @@ async fn a_missing_key_file_beside_encrypted_keys_stops_start_up() {
     std::fs::remove_file(&key_file).unwrap();
     let stderr = failed_start(db.url(), &env);
     assert!(stderr.contains(&format!("keys.encryption_key_file {}", key_file.display())), "{stderr}");
-    assert!(stderr.contains("does not exist, but the database holds 1 signing key(s) encrypted"), "{stderr}");
+    assert!(stderr.contains("does not exist, but the database holds 2 signing key(s) encrypted"), "{stderr}");
     assert!(!key_file.exists(), "no new key file in place of the lost one");
     assert_eq!(
         rows_of(db.url()).iter().map(|r| r.private_key.clone()).collect::<Vec<_>>(),
-        vec![before[0].private_key.clone()]
+        before.iter().map(|r| r.private_key.clone()).collect::<Vec<_>>()
     );
 }
 

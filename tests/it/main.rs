@@ -22,6 +22,8 @@ mod hostile_input;
 mod keys_at_rest;
 mod metadata;
 mod migrations;
+mod oidc;
+mod oidc_rp;
 mod operator;
 mod policy;
 mod rate_limit;

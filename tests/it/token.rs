@@ -480,13 +480,15 @@ async fn key_rotation_publishes_first_and_signs_after_the_delay() {
 
     let now = f.app.clock.now();
     let cipher = f.app.state.key_cipher.clone();
-    let new_key = f
+    let new_keys = f
         .app
         .with_db(move |c| {
             gatehouse::keys::rotate(c, now, gatehouse::store::audit::Actor::Cli, &cipher)
                 .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
         })
         .await;
+    let new_key = new_keys.iter().find(|k| k.algorithm == "ES256").expect("a new ES256 key");
+    assert_eq!(new_keys.len(), 2, "a new key of each algorithm");
     assert!(f.app.state.reload_keys().await);
     let jwks: Value = f.app.http.get(f.app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
@@ -515,8 +517,10 @@ async fn two_replicas_starting_on_an_empty_database_create_one_key() {
     let (a, b) = futures::join!(TestApp::spawn_on(db.url(), "", |_| {}), TestApp::spawn_on(db.url(), "", |_| {}));
     let ja: Value = a.http.get(a.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     let jb: Value = b.http.get(b.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(ja["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(ja["keys"].as_array().unwrap().len(), 2, "one ES256 and one RS256 key");
     assert_eq!(ja, jb);
     let rows = a.with_db(|c| Ok(gatehouse::store::keys::all(c)?)).await;
-    assert_eq!(rows.len(), 1);
+    let mut algorithms: Vec<&str> = rows.iter().map(|r| r.algorithm.as_str()).collect();
+    algorithms.sort();
+    assert_eq!(algorithms, ["ES256", "RS256"]);
 }
