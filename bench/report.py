@@ -54,7 +54,7 @@ for op, source, goal in goals:
     ratio = ours[0] / peer[0]
     sqlite = table.get(("sqlite", op, source))
     extra = f"   (SQLite {sqlite[0] / peer[0]:.2f}×)" if sqlite else ""
-    print(f"{op:<9} {source:<5} {ours[0]:>7.0f} vs peer {peer[0]:>7.0f} per CPU-s = {ratio:>5.2f}×"
+    print(f"{op:<9} {source:<5} {ours[0]:>7.0f} vs peer {peer[0]:>7.0f} per CPU-s = {ratio:>6.3f}×"
           f"  goal ≥ {goal:g}×  {'met' if ratio >= goal else 'SHORT'}{extra}")
 for op, source, name in [("register", "many", "register-many"), ("register", "one", "register-one"),
                          ("refresh", "many", "refresh")]:
