@@ -1,18 +1,36 @@
-//! Load generator for the benchmark (`scripts/bench`): N concurrent connections, each running
-//! one kind of operation in a loop for a fixed time, then throughput and latency percentiles as
-//! one JSON line. Modes:
+//! Load generator for the benchmark (`scripts/bench`, SPEC §13): N concurrent workers, each
+//! running one kind of operation in a loop for a fixed time, then throughput and latency
+//! percentiles as one JSON line. The same driver loads Gatehouse and the peer
+//! (node-oidc-provider, `bench/peer`): `--server gatehouse|peer` only changes endpoint paths and
+//! the authorization request's extra parameters; the pages are driven by their forms.
+//! Modes:
 //!   register  POST /register with distinct metadata
-//!   flow      a full authorization-code flow with an existing session: /authorize → consent → /token
+//!   flow      a full authorization-code flow with a live session: authorize → consent → token
 //!   refresh   refresh-token rotation
+//!   metadata  GET the authorization server metadata document
 //!   signin-flood  N browsers from N networks post a wrong password at once (one round; SPEC §11)
-//! `flow` and `refresh` need a user: --email / --password (created beforehand with `gatehouse users add`).
+//! `--source many` (the default) gives each worker its own loopback address (127.0.0.2, .3, …),
+//! as registrants have in real life; `--source one` sends everything from 127.0.0.1.
+//! Every phase starts with `--warmup` seconds (default 1) of unmeasured load. `--cpu-pid PID` and
+//! `--cpu-tree POSTMASTER` add the servers' CPU seconds over the measured window (from `/proc`).
+//! Each worker is one browser: in `flow` and `refresh` it signs in once (not measured), then
+//! consents on every flow. `flow` and `refresh` need a user: --email / --password (created
+//! beforehand with `gatehouse users add`).
 //!
 //!   cargo run --release --example loadgen -- --issuer http://127.0.0.1:8080 --mode register \
-//!       --concurrency 32 --seconds 10
+//!       --concurrency 16 --seconds 10
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Server {
+    Gatehouse,
+    /// node-oidc-provider (`bench/peer/server.js`).
+    Peer,
+}
 
 #[derive(Clone)]
 struct Options {
@@ -22,16 +40,29 @@ struct Options {
     seconds: u64,
     email: String,
     password: String,
+    server: Server,
+    many_sources: bool,
+    /// Seconds of load before the measured window (`--warmup`).
+    warmup: u64,
+    /// Server processes whose CPU time the run reports (`--cpu-pid`, repeatable).
+    cpu_pids: Vec<u32>,
+    /// A postmaster: its CPU, its children's, and its reaped children's (`--cpu-tree`).
+    cpu_trees: Vec<u32>,
 }
 
 fn options() -> Options {
     let mut options = Options {
         issuer: "http://127.0.0.1:8080".into(),
         mode: "register".into(),
-        concurrency: 32,
+        concurrency: 16,
         seconds: 10,
         email: "bench@example.com".into(),
         password: "bench password".into(),
+        server: Server::Gatehouse,
+        many_sources: true,
+        warmup: 1,
+        cpu_pids: Vec::new(),
+        cpu_trees: Vec::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -43,55 +74,95 @@ fn options() -> Options {
             "--seconds" => options.seconds = value.parse().expect("--seconds N"),
             "--email" => options.email = value,
             "--password" => options.password = value,
+            "--server" => {
+                options.server = match value.as_str() {
+                    "gatehouse" => Server::Gatehouse,
+                    "peer" => Server::Peer,
+                    other => panic!("--server gatehouse|peer, not {other}"),
+                }
+            }
+            "--source" => {
+                options.many_sources = match value.as_str() {
+                    "many" => true,
+                    "one" => false,
+                    other => panic!("--source many|one, not {other}"),
+                }
+            }
+            "--warmup" => options.warmup = value.parse().expect("--warmup SECONDS"),
+            "--cpu-pid" => options.cpu_pids.push(value.parse().expect("--cpu-pid PID")),
+            "--cpu-tree" => options.cpu_trees.push(value.parse().expect("--cpu-tree PID")),
             other => panic!("unknown option {other}"),
         }
     }
+    assert!(options.concurrency <= 250, "--concurrency at most 250 (one loopback address each)");
     options
 }
 
 fn main() {
     let options = options();
+    if options.mode == "cpu" {
+        // For scripts/bench's pgbench floors: the CPU seconds of the given processes so far.
+        return println!("{:.3}", cpu_seconds(&options.cpu_pids, &options.cpu_trees));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(run(options));
+}
+
+/// One browser: its own cookies, its own source address, redirects not followed.
+fn browser(address: IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(address)
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap()
+}
+
+fn source_address(options: &Options, worker: usize) -> IpAddr {
+    if options.many_sources {
+        format!("127.0.0.{}", 2 + worker).parse().unwrap()
+    } else {
+        "127.0.0.1".parse().unwrap()
+    }
 }
 
 async fn run(options: Options) {
     if options.mode == "signin-flood" {
         return signin_flood(&options).await;
     }
-    let client = reqwest::Client::builder().pool_max_idle_per_host(options.concurrency).build().unwrap();
+    let needs_client = options.mode == "flow" || options.mode == "refresh";
     let shared_client_id =
-        if options.mode == "register" { String::new() } else { register_client(&client, &options).await };
-    // Set-up is not measured: one sign-in whose session every worker shares (one browser, many
-    // tabs), then a first grant per worker for the refresh mode.
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let browser = reqwest::Client::builder()
-        .cookie_provider(jar)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(options.concurrency)
-        .build()
-        .unwrap();
-    if options.mode != "register" {
-        sign_in_and_authorize(&browser, &options, &shared_client_id).await.expect("set-up sign-in");
-    }
+        if needs_client { register_client(&reqwest::Client::new(), &options).await } else { String::new() };
+    // Set-up is not measured: each worker (one browser) signs in once, and gets a first grant
+    // for the refresh mode.
     let mut workers = Vec::new();
-    for _ in 0..options.concurrency {
+    for worker in 0..options.concurrency {
+        let browser = browser(source_address(&options, worker));
         let mut refresh_token = String::new();
-        if options.mode == "refresh" {
+        if needs_client {
             let (code, verifier) =
-                authorize_with_session(&browser, &options, &shared_client_id).await.expect("set-up flow");
-            refresh_token =
-                exchange(&browser, &options, &shared_client_id, &code, &verifier).await.expect("set-up exchange");
+                authorize(&browser, &options, &shared_client_id).await.expect("set-up sign-in and consent");
+            let first = exchange(&browser, &options, &shared_client_id, &code, &verifier).await;
+            refresh_token = first.expect("set-up exchange");
         }
-        workers.push((browser.clone(), refresh_token));
+        workers.push((browser, refresh_token));
     }
     let counter = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(options.seconds);
-    let started = Instant::now();
+    // A warm-up first (JIT, caches, pool), not measured: the window starts after it.
+    let started = Instant::now() + Duration::from_secs(options.warmup);
+    let deadline = started + Duration::from_secs(options.seconds);
+    let sampler = {
+        let options = options.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(started.into()).await;
+            let servers: Vec<f64> = options.cpu_pids.iter().map(|pid| cpu_seconds(&[*pid], &[])).collect();
+            (servers, cpu_seconds(&[], &options.cpu_trees))
+        })
+    };
     let mut tasks = Vec::new();
     for (worker, (browser, mut refresh_token)) in workers.into_iter().enumerate() {
-        let client = client.clone();
         let options = options.clone();
         let client_id = shared_client_id.clone();
         let counter = counter.clone();
@@ -102,8 +173,9 @@ async fn run(options: Options) {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let began = Instant::now();
                 let ok = match options.mode.as_str() {
-                    "register" => register(&client, &options.issuer, worker, n).await,
-                    "flow" => match authorize_with_session(&browser, &options, &client_id).await {
+                    "register" => register(&browser, &options, worker, n).await,
+                    "metadata" => metadata(&browser, &options).await,
+                    "flow" => match authorize(&browser, &options, &client_id).await {
                         Some((code, verifier)) => {
                             exchange(&browser, &options, &client_id, &code, &verifier).await.is_some()
                         }
@@ -118,6 +190,9 @@ async fn run(options: Options) {
                     },
                     other => panic!("unknown mode {other}"),
                 };
+                if began < started {
+                    continue;
+                }
                 latencies.push(began.elapsed());
                 if !ok {
                     errors.fetch_add(1, Ordering::Relaxed);
@@ -131,6 +206,10 @@ async fn run(options: Options) {
         latencies.extend(task.await.unwrap());
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let (cpu_before, db_before) = sampler.await.unwrap();
+    let server_cpu: f64 =
+        options.cpu_pids.iter().zip(&cpu_before).map(|(pid, before)| cpu_seconds(&[*pid], &[]) - before).sum();
+    let db_cpu = cpu_seconds(&[], &options.cpu_trees) - db_before;
     latencies.sort();
     let percentile = |p: f64| -> f64 {
         if latencies.is_empty() {
@@ -140,7 +219,7 @@ async fn run(options: Options) {
         latencies[index].as_secs_f64() * 1000.0
     };
     println!(
-        "{{\"mode\":\"{}\",\"concurrency\":{},\"requests\":{},\"errors\":{},\"seconds\":{:.2},\"per_second\":{:.0},\"p50_ms\":{:.2},\"p99_ms\":{:.2}}}",
+        "{{\"mode\":\"{}\",\"concurrency\":{},\"requests\":{},\"errors\":{},\"seconds\":{:.2},\"per_second\":{:.0},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"server_cpu_s\":{:.3},\"db_cpu_s\":{:.3}}}",
         options.mode,
         options.concurrency,
         latencies.len(),
@@ -148,15 +227,56 @@ async fn run(options: Options) {
         elapsed,
         latencies.len() as f64 / elapsed,
         percentile(0.50),
-        percentile(0.99)
+        percentile(0.99),
+        server_cpu,
+        db_cpu
     );
 }
 
-async fn register(client: &reqwest::Client, issuer: &str, worker: usize, n: u64) -> bool {
+/// CPU seconds (user + system) from `/proc`: each of `pids` (all its threads), and for each of
+/// `trees` the process, its live children, and the children it has already reaped (`cutime`,
+/// `cstime`: PostgreSQL's backends that exited). A process that ends between two readings moves
+/// from the children's sum into its parent's reaped time, so differences stay right.
+fn cpu_seconds(pids: &[u32], trees: &[u32]) -> f64 {
+    // Fields after the command name (which may hold spaces): state is field 3, ppid 4,
+    // utime 14, stime 15, cutime 16, cstime 17.
+    fn fields(pid: u32) -> Option<Vec<u64>> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 2..];
+        Some(rest.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect())
+    }
+    let mut ticks = 0u64;
+    for pid in pids {
+        if let Some(f) = fields(*pid) {
+            ticks += f[10] + f[11];
+        }
+    }
+    for root in trees {
+        let Some(f) = fields(*root) else { continue };
+        ticks += f[10] + f[11] + f[12] + f[13];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if let Some(f) = fields(pid).filter(|f| f[0] == *root as u64) {
+                ticks += f[10] + f[11];
+            }
+        }
+    }
+    // USER_HZ is 100 on Linux.
+    ticks as f64 / 100.0
+}
+
+fn register_url(options: &Options) -> String {
+    match options.server {
+        Server::Gatehouse => format!("{}{}", options.issuer, gatehouse::paths::REGISTER),
+        Server::Peer => format!("{}/reg", options.issuer),
+    }
+}
+
+async fn register(client: &reqwest::Client, options: &Options, worker: usize, n: u64) -> bool {
     let body = format!(
         r#"{{"client_name":"bench {worker}-{n}","redirect_uris":["https://bench.example/cb/{n}","http://127.0.0.1/"],"grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"none"}}"#
     );
-    match client.post(format!("{issuer}/register")).header("content-type", "application/json").body(body).send().await {
+    match client.post(register_url(options)).header("content-type", "application/json").body(body).send().await {
         Ok(response) => {
             let ok = response.status() == 201;
             let _ = response.bytes().await;
@@ -166,12 +286,31 @@ async fn register(client: &reqwest::Client, issuer: &str, worker: usize, n: u64)
     }
 }
 
+async fn metadata(client: &reqwest::Client, options: &Options) -> bool {
+    let url = match options.server {
+        Server::Gatehouse => {
+            let path = gatehouse::config::issuer_path(&options.issuer);
+            format!("{}{}{path}", root(options), gatehouse::paths::METADATA)
+        }
+        Server::Peer => format!("{}/.well-known/openid-configuration", options.issuer),
+    };
+    match client.get(url).send().await {
+        Ok(response) => {
+            let ok = response.status() == 200;
+            ok && response.bytes().await.is_ok_and(|body| !body.is_empty())
+        }
+        Err(_) => false,
+    }
+}
+
 const REDIRECT: &str = "https://bench.example/callback";
 
 async fn register_client(client: &reqwest::Client, options: &Options) -> String {
-    let body = format!(r#"{{"client_name":"bench flows","redirect_uris":["{REDIRECT}"]}}"#);
+    let body = format!(
+        r#"{{"client_name":"bench flows","redirect_uris":["{REDIRECT}"],"grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"none"}}"#
+    );
     let response = client
-        .post(format!("{}/register", options.issuer))
+        .post(register_url(options))
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -185,16 +324,56 @@ fn location(response: &reqwest::Response) -> Option<String> {
     response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-fn input_value(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
+fn attribute(html: &str, marker: &str) -> Option<String> {
+    let start = html.find(marker)? + marker.len();
     let end = html[start..].find('"')?;
-    Some(html[start..start + end].to_string())
+    Some(html[start..start + end].replace("&amp;", "&"))
+}
+
+fn input_value(html: &str, name: &str) -> Option<String> {
+    attribute(html, &format!("name=\"{name}\" value=\""))
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+fn absolute(options: &Options, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        location.to_string()
+    } else {
+        format!("{}{location}", root(options))
+    }
+}
+
+/// One authorization: the request, then redirects and pages (a sign-in form when the browser
+/// has no session, a consent form every time) until the redirect to the client with its code.
+async fn authorize(browser: &reqwest::Client, options: &Options, client_id: &str) -> Option<(String, String)> {
+    let (mut next, verifier) = start_authorization(browser, options, client_id).await?;
+    for _ in 0..10 {
+        if next.starts_with(REDIRECT) {
+            return Some((query_param(&next, "code")?, verifier));
+        }
+        let response = browser.get(absolute(options, &next)).send().await.ok()?;
+        if response.status().is_redirection() {
+            next = location(&response)?;
+            continue;
+        }
+        let html = response.text().await.ok()?;
+        let mut fields =
+            vec![("request_id", input_value(&html, "request_id")?), ("csrf_token", input_value(&html, "csrf_token")?)];
+        if html.contains("name=\"password\"") {
+            fields.push(("email", options.email.clone()));
+            fields.push(("password", options.password.clone()));
+        } else {
+            fields.push(("decision", "allow".to_string()));
+        }
+        let action = attribute(&html, "action=\"")?;
+        let response = browser.post(absolute(options, &action)).form(&fields).send().await.ok()?;
+        next = location(&response)?;
+    }
+    None
 }
 
 /// `--mode signin-flood`: `concurrency` browsers, each from its own network (127.2.0.0/16 up),
@@ -271,61 +450,9 @@ async fn start_authorization(
 ) -> Option<(String, String)> {
     let verifier = gatehouse::secrets::random_token(32);
     let challenge = gatehouse::oauth::pkce::s256_challenge(&verifier);
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("state", "bench")
-        .finish();
-    let response = browser.get(format!("{}/authorize?{query}", options.issuer)).send().await.ok()?;
+    let url = authorization_url(options, client_id, &challenge);
+    let response = browser.get(url).send().await.ok()?;
     Some((location(&response)?, verifier))
-}
-
-/// Consent page → allow → the code from the 302.
-async fn consent(browser: &reqwest::Client, options: &Options, consent_location: &str) -> Option<String> {
-    let root = root(options);
-    let html = browser.get(format!("{root}{consent_location}")).send().await.ok()?.text().await.ok()?;
-    let fields = [
-        ("request_id", input_value(&html, "request_id")?),
-        ("csrf_token", input_value(&html, "csrf_token")?),
-        ("decision", "allow".to_string()),
-    ];
-    let path = gatehouse::config::issuer_path(&options.issuer);
-    let response = browser.post(format!("{root}{path}/consent")).form(&fields).send().await.ok()?;
-    query_param(&location(&response)?, "code")
-}
-
-/// The first flow of a worker: sign in, then consent.
-async fn sign_in_and_authorize(
-    browser: &reqwest::Client,
-    options: &Options,
-    client_id: &str,
-) -> Option<(String, String)> {
-    let (login_location, verifier) = start_authorization(browser, options, client_id).await?;
-    let root = root(options);
-    let html = browser.get(format!("{root}{login_location}")).send().await.ok()?.text().await.ok()?;
-    let fields = [
-        ("request_id", input_value(&html, "request_id")?),
-        ("csrf_token", input_value(&html, "csrf_token")?),
-        ("email", options.email.clone()),
-        ("password", options.password.clone()),
-    ];
-    let path = gatehouse::config::issuer_path(&options.issuer);
-    let response = browser.post(format!("{root}{path}/login")).form(&fields).send().await.ok()?;
-    let consent_location = location(&response)?;
-    Some((consent(browser, options, &consent_location).await?, verifier))
-}
-
-/// A flow with a live session: authorize → consent → code.
-async fn authorize_with_session(
-    browser: &reqwest::Client,
-    options: &Options,
-    client_id: &str,
-) -> Option<(String, String)> {
-    let (consent_location, verifier) = start_authorization(browser, options, client_id).await?;
-    Some((consent(browser, options, &consent_location).await?, verifier))
 }
 
 async fn token_request(browser: &reqwest::Client, options: &Options, fields: &[(&str, &str)]) -> Option<String> {
@@ -357,4 +484,26 @@ async fn exchange(
 async fn refresh(browser: &reqwest::Client, options: &Options, client_id: &str, token: &str) -> Option<String> {
     let fields = [("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client_id)];
     token_request(browser, options, &fields).await
+}
+
+/// The authorization request's URL (built outside the async fn: the serializer is not `Send`).
+fn authorization_url(options: &Options, client_id: &str, challenge: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", "bench");
+    let endpoint = match options.server {
+        Server::Gatehouse => gatehouse::paths::AUTHORIZE,
+        // The peer issues a refresh token for `offline_access`, which it grants only with an
+        // explicit consent prompt: consent each time, as Gatehouse asks.
+        Server::Peer => {
+            query.append_pair("scope", "offline_access").append_pair("prompt", "consent");
+            "/auth"
+        }
+    };
+    format!("{}{endpoint}?{}", options.issuer, query.finish())
 }

@@ -7,5 +7,8 @@ use clap::Parser;
 use gatehouse::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    cli::run(Cli::parse())
+    let code = cli::run(Cli::parse());
+    // Log lines at INFO and below are written in batches: the last ones go out now.
+    gatehouse::logging::flush();
+    code
 }

@@ -122,17 +122,16 @@ pub fn record(conn: &mut DbConnection, at: i64, record: &AuditRecord) -> QueryRe
     let client_id = record.client_id.as_deref().map(storable);
     let address = record.address.as_deref().map(storable);
     let user_agent = record.user_agent.as_deref().map(storable);
-    diesel::insert_into(audit_events::table)
-        .values(NewAuditRow {
-            at,
-            event: record.event,
-            actor: record.actor.as_str(),
-            client_id: client_id.as_deref(),
-            address: address.as_deref(),
-            user_agent: user_agent.as_deref(),
-            detail: without_nulls(record.detail.clone()).to_string(),
-        })
-        .execute(conn)?;
+    let row = NewAuditRow {
+        at,
+        event: record.event,
+        actor: record.actor.as_str(),
+        client_id: client_id.as_deref(),
+        address: address.as_deref(),
+        user_agent: user_agent.as_deref(),
+        detail: without_nulls(record.detail.clone()).to_string(),
+    };
+    crate::per_backend!(conn, |c| diesel::insert_into(audit_events::table).values(&row).execute(c))?;
     Ok(())
 }
 

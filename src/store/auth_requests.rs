@@ -33,19 +33,19 @@ pub struct AuthRequestRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &AuthRequestRow) -> QueryResult<()> {
-    diesel::insert_into(auth_requests::table).values(row).execute(conn)?;
+    crate::per_backend!(conn, |c| diesel::insert_into(auth_requests::table).values(row).execute(c))?;
     Ok(())
 }
 
 /// A request that is neither expired nor consumed.
 pub fn find_open(conn: &mut DbConnection, request_id: &str, now: i64) -> QueryResult<Option<AuthRequestRow>> {
-    auth_requests::table
+    crate::per_backend!(conn, |c| auth_requests::table
         .find(request_id)
         .filter(auth_requests::expires_at.gt(now))
         .filter(auth_requests::consumed.eq(false))
         .select(auth_requests::all_columns)
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn set_user(conn: &mut DbConnection, request_id: &str, user_id: &str) -> QueryResult<()> {
@@ -55,9 +55,11 @@ pub fn set_user(conn: &mut DbConnection, request_id: &str, user_id: &str) -> Que
 
 /// Mark consumed; true only for the one caller that did it (a replayed consent gets false).
 pub fn consume(conn: &mut DbConnection, request_id: &str) -> QueryResult<bool> {
-    let changed = diesel::update(auth_requests::table.find(request_id).filter(auth_requests::consumed.eq(false)))
-        .set(auth_requests::consumed.eq(true))
-        .execute(conn)?;
+    let changed = crate::per_backend!(conn, |c| diesel::update(
+        auth_requests::table.find(request_id).filter(auth_requests::consumed.eq(false))
+    )
+    .set(auth_requests::consumed.eq(true))
+    .execute(c))?;
     Ok(changed == 1)
 }
 

@@ -195,12 +195,17 @@ fn decode(row: Option<ClientRow>) -> QueryResult<Option<Client>> {
 }
 
 pub fn insert(conn: &mut DbConnection, client: &Client) -> QueryResult<()> {
-    diesel::insert_into(clients::table).values(&ClientRow::of(client)?).execute(conn)?;
+    let row = ClientRow::of(client)?;
+    crate::per_backend!(conn, |c| diesel::insert_into(clients::table).values(&row).execute(c))?;
     Ok(())
 }
 
 pub fn find(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<Client>> {
-    decode(clients::table.find(client_id).select(ClientRow::as_select()).first(conn).optional()?)
+    decode(crate::per_backend!(conn, |c| clients::table
+        .find(client_id)
+        .select(ClientRow::as_select())
+        .first(c)
+        .optional())?)
 }
 
 /// Find and lock the client row for the rest of the transaction (`FOR UPDATE` on Postgres;
@@ -215,13 +220,11 @@ pub fn find_for_update(conn: &mut DbConnection, client_id: &str) -> QueryResult<
 }
 
 pub fn find_by_fingerprint(conn: &mut DbConnection, fingerprint: &str) -> QueryResult<Option<Client>> {
-    decode(
-        clients::table
-            .filter(clients::fingerprint.eq(fingerprint))
-            .select(ClientRow::as_select())
-            .first(conn)
-            .optional()?,
-    )
+    decode(crate::per_backend!(conn, |c| clients::table
+        .filter(clients::fingerprint.eq(fingerprint))
+        .select(ClientRow::as_select())
+        .first(c)
+        .optional())?)
 }
 
 /// Set the status; returns false when no such client exists.

@@ -30,28 +30,33 @@ pub struct CodeRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &CodeRow) -> QueryResult<()> {
-    diesel::insert_into(authorization_codes::table).values(row).execute(conn)?;
+    crate::per_backend!(conn, |c| diesel::insert_into(authorization_codes::table).values(row).execute(c))?;
     Ok(())
 }
 
 pub fn find(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option<CodeRow>> {
-    authorization_codes::table.find(code_hash).select(authorization_codes::all_columns).first(conn).optional()
+    crate::per_backend!(conn, |c| authorization_codes::table
+        .find(code_hash)
+        .select(authorization_codes::all_columns)
+        .first(c)
+        .optional())
 }
 
 /// Mark the code used; true only for the one redemption that did it (a conditional update, so
 /// two parallel redemptions cannot both win).
 pub fn mark_used(conn: &mut DbConnection, code_hash: &str, now: i64) -> QueryResult<bool> {
-    let changed =
-        diesel::update(authorization_codes::table.find(code_hash).filter(authorization_codes::used_at.is_null()))
-            .set(authorization_codes::used_at.eq(now))
-            .execute(conn)?;
+    let changed = crate::per_backend!(conn, |c| diesel::update(
+        authorization_codes::table.find(code_hash).filter(authorization_codes::used_at.is_null())
+    )
+    .set(authorization_codes::used_at.eq(now))
+    .execute(c))?;
     Ok(changed == 1)
 }
 
 pub fn set_family(conn: &mut DbConnection, code_hash: &str, family_id: &str) -> QueryResult<()> {
-    diesel::update(authorization_codes::table.find(code_hash))
+    crate::per_backend!(conn, |c| diesel::update(authorization_codes::table.find(code_hash))
         .set(authorization_codes::family_id.eq(family_id))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -76,13 +81,14 @@ pub struct CodeContext {
 }
 
 pub fn find_context(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option<CodeContext>> {
-    let row: Option<(CodeRow, String, String, Option<i64>, String)> = authorization_codes::table
-        .inner_join(clients::table)
-        .inner_join(users::table)
-        .filter(authorization_codes::code_hash.eq(code_hash))
-        .select((CodeRow::as_select(), clients::status, clients::metadata, clients::last_seen_at, users::status))
-        .first(conn)
-        .optional()?;
+    let row: Option<(CodeRow, String, String, Option<i64>, String)> =
+        crate::per_backend!(conn, |c| authorization_codes::table
+            .inner_join(clients::table)
+            .inner_join(users::table)
+            .filter(authorization_codes::code_hash.eq(code_hash))
+            .select((CodeRow::as_select(), clients::status, clients::metadata, clients::last_seen_at, users::status))
+            .first(c)
+            .optional())?;
     let Some((code, client_status, client_metadata, client_last_seen_at, user_status)) = row else { return Ok(None) };
     Ok(Some(CodeContext {
         client_status: decode_status(&code.client_id, &client_status)?,

@@ -37,14 +37,14 @@ pub struct TokenRow {
 }
 
 pub fn insert_family(conn: &mut DbConnection, row: &FamilyRow) -> QueryResult<()> {
-    diesel::insert_into(f::table).values(row).execute(conn)?;
+    crate::per_backend!(conn, |c| diesel::insert_into(f::table).values(row).execute(c))?;
     Ok(())
 }
 
 pub fn insert_token(conn: &mut DbConnection, token_hash: &str, family_id: &str, now: i64) -> QueryResult<()> {
-    diesel::insert_into(t::table)
+    crate::per_backend!(conn, |c| diesel::insert_into(t::table)
         .values((t::token_hash.eq(token_hash), t::family_id.eq(family_id), t::created_at.eq(now)))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -76,9 +76,10 @@ pub fn lock_family_of(conn: &mut DbConnection, token_hash: &str) -> QueryResult<
 
 /// Rotate the live head; true only for the one request that did it.
 pub fn rotate(conn: &mut DbConnection, token_hash: &str, now: i64) -> QueryResult<bool> {
-    let changed = diesel::update(t::table.find(token_hash).filter(t::rotated_at.is_null()))
-        .set(t::rotated_at.eq(now))
-        .execute(conn)?;
+    let changed =
+        crate::per_backend!(conn, |c| diesel::update(t::table.find(token_hash).filter(t::rotated_at.is_null()))
+            .set(t::rotated_at.eq(now))
+            .execute(c))?;
     Ok(changed == 1)
 }
 
@@ -124,12 +125,12 @@ pub struct TokenContext {
 }
 
 pub fn find_token_context(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<TokenContext>> {
-    let row: Option<(TokenRow, FamilyRow, String, Option<i64>, String)> = t::table
+    let row: Option<(TokenRow, FamilyRow, String, Option<i64>, String)> = crate::per_backend!(conn, |c| t::table
         .inner_join(f::table.inner_join(clients::table).inner_join(users::table))
         .filter(t::token_hash.eq(token_hash))
         .select((TokenRow::as_select(), FamilyRow::as_select(), clients::status, clients::last_seen_at, users::status))
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     let Some((token, family, client_status, client_last_seen_at, user_status)) = row else { return Ok(None) };
     Ok(Some(TokenContext {
         client_status: decode_status(&family.client_id, &client_status)?,

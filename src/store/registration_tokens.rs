@@ -6,13 +6,13 @@ use crate::db::schema::registration_tokens;
 use crate::db::DbConnection;
 
 pub fn insert(conn: &mut DbConnection, token_hash: &str, client_id: &str, now: i64) -> QueryResult<()> {
-    diesel::insert_into(registration_tokens::table)
+    crate::per_backend!(conn, |c| diesel::insert_into(registration_tokens::table)
         .values((
             registration_tokens::token_hash.eq(token_hash),
             registration_tokens::client_id.eq(client_id),
             registration_tokens::created_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 

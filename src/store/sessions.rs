@@ -35,12 +35,12 @@ pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> QueryResult<()> {
 
 /// The session, when it exists and has not expired.
 pub fn find_live(conn: &mut DbConnection, session_hash: &str, now: i64) -> QueryResult<Option<SessionRow>> {
-    sessions::table
+    crate::per_backend!(conn, |c| sessions::table
         .find(session_hash)
         .filter(sessions::expires_at.gt(now))
         .select(sessions::all_columns)
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn delete(conn: &mut DbConnection, session_hash: &str) -> QueryResult<bool> {

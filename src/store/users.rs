@@ -66,7 +66,7 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option
 }
 
 pub fn find(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<UserRow>> {
-    users::table.find(user_id).select(users::all_columns).first(conn).optional()
+    crate::per_backend!(conn, |c| users::table.find(user_id).select(users::all_columns).first(c).optional())
 }
 
 pub fn set_status(conn: &mut DbConnection, user_id: &str, status: &str, now: i64) -> QueryResult<bool> {
