@@ -198,17 +198,8 @@ impl IntrospectionClient {
         if set != 1 {
             return Err("set exactly one of secret, secret_file, secret_env".into());
         }
-        let secret = if !self.secret.is_empty() {
-            self.secret.clone()
-        } else if !self.secret_file.is_empty() {
-            std::fs::read_to_string(&self.secret_file)
-                .map_err(|e| format!("secret_file {:?} cannot be read: {e}", self.secret_file))?
-                .trim_end_matches(['\r', '\n'])
-                .to_string()
-        } else {
-            std::env::var(&self.secret_env)
-                .map_err(|_| format!("secret_env: the environment variable {:?} is not set", self.secret_env))?
-        };
+        let secret =
+            read_secret("secret", &self.secret, &self.secret_file, &self.secret_env, &|name| std::env::var(name).ok())?;
         if secret.chars().count() < MIN_INTROSPECTION_SECRET_CHARS {
             return Err(format!("the secret must be at least {MIN_INTROSPECTION_SECRET_CHARS} characters"));
         }
@@ -298,15 +289,17 @@ impl std::fmt::Debug for AppLoginSettings {
 
 /// A secret given inline, in a file (its first line) or in an environment variable (SPEC §9:
 /// arrays of tables cannot be set from `GATEHOUSE__…`, hence the file and variable forms).
-/// `key` is the inline key's full name; the others are `{key}_file` and `{key}_env`. Nothing
-/// set is `Ok("")`; the caller says whether that is allowed. A problem is one line naming the
-/// key.
+/// `key` is the inline key's full name; the others are `{key}_file` and `{key}_env`; `env`
+/// looks a variable up (the settings' environment at load, the process's at use). Nothing set
+/// is `Ok("")`; the caller says whether that is allowed. A problem is one line naming the key.
+/// The one reader of such secrets: the app's API key, providers' client secrets, introspection
+/// clients' secrets.
 pub fn read_secret(
     key: &str,
     inline: &str,
     file: &str,
     env_name: &str,
-    env: &HashMap<String, String>,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
     let set = [inline, file, env_name].iter().filter(|value| !value.is_empty()).count();
     if set > 1 {
@@ -317,8 +310,7 @@ pub fn read_secret(
         return Ok(text.lines().next().unwrap_or("").trim().to_string());
     }
     if !env_name.is_empty() {
-        return env
-            .get(env_name)
+        return env(env_name)
             .map(|value| value.trim().to_string())
             .ok_or_else(|| format!("{key}_env: the environment variable {env_name:?} is not set"));
     }
@@ -923,7 +915,8 @@ impl Settings {
     fn read_secrets(&mut self, env: &HashMap<String, String>) -> Vec<String> {
         let mut problems = Vec::new();
         let app = &mut self.login.app;
-        match read_secret("login.app.api_key", &app.api_key, &app.api_key_file, &app.api_key_env, env) {
+        let env = |name: &str| env.get(name).cloned();
+        match read_secret("login.app.api_key", &app.api_key, &app.api_key_file, &app.api_key_env, &env) {
             Ok(key) => app.resolved_api_key = key,
             Err(problem) => problems.push(problem),
         }

@@ -550,17 +550,13 @@ async fn github_account(
 
 /// The provider's client secret: the value, the file's content or the environment variable's.
 pub fn client_secret(provider: &ProviderSettings) -> Result<String, String> {
-    if !provider.client_secret.is_empty() {
-        return Ok(provider.client_secret.clone());
-    }
-    if !provider.client_secret_file.is_empty() {
-        return std::fs::read_to_string(&provider.client_secret_file)
-            .map(|s| s.trim().to_string())
-            .map_err(|e| format!("client_secret_file {:?}: {e}", provider.client_secret_file));
-    }
-    std::env::var(&provider.client_secret_env)
-        .map(|s| s.trim().to_string())
-        .map_err(|_| format!("the environment variable {} is not set", provider.client_secret_env))
+    crate::config::read_secret(
+        "client_secret",
+        &provider.client_secret,
+        &provider.client_secret_file,
+        &provider.client_secret_env,
+        &|name| std::env::var(name).ok(),
+    )
 }
 
 /// `POST /consent/sign-out` ("Not you? Sign out"): end the session, mark the pending request
