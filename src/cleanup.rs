@@ -187,7 +187,7 @@ fn remove_stale_clients(
                     now,
                     &AuditRecord::new(
                         event::CLIENT_CLEANUP_REMOVED,
-                        actor,
+                        actor.clone(),
                         json!({"reason": removed.reason, "client_name": removed.client_name, "source": removed.source}),
                     )
                     .client(&client.client_id),

@@ -36,6 +36,20 @@ pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const METRICS: &str = "/metrics";
 pub const ADMIN_API: &str = "/admin/api";
+/// The operator dashboard (SPEC §12), on the public listener: its pages and its actions (POST).
+pub const ADMIN: &str = "/admin";
+pub const ADMIN_CLIENTS: &str = "/admin/clients";
+/// One client's page (`?id=`: a CIMD client's id is a URL, so it travels in the query).
+pub const ADMIN_CLIENT: &str = "/admin/client";
+/// `disable`, `enable`, `revoke`, `delete`: GET the confirmation (`?id=`), POST the action.
+pub const ADMIN_CLIENT_ACTION: &str = "/admin/client/{action}";
+pub const ADMIN_AUDIT: &str = "/admin/audit";
+pub const ADMIN_USERS: &str = "/admin/users";
+/// `disable`, `enable`, `role` (POST, with `user_id`).
+pub const ADMIN_USER_ACTION: &str = "/admin/users/{action}";
+pub const ADMIN_KEYS: &str = "/admin/keys";
+pub const ADMIN_KEYS_ROTATE: &str = "/admin/keys/rotate";
+pub const ADMIN_CONFIG: &str = "/admin/config";
 /// The icon browsers ask for by themselves; also served at the root (SPEC §11).
 pub const FAVICON: &str = "/favicon.ico";
 /// The pages' stylesheet, served by Gatehouse so the pages' CSP allows only its own styles.

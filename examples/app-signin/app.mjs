@@ -56,7 +56,7 @@ createServer(async (req, res) => {
     const signedIn = sessions.get(cookie(req));
     // Signed in here already, and no fresh sign-in asked for: say so to Gatehouse at once.
     if (signedIn && request.prompt !== "login") return accept(res, challenge, signedIn);
-    return page(res, 200, `<h1>Sign in to the example app</h1><p>to continue to ${escape(request.client_name)}</p>
+    return page(res, 200, `<h1>Sign in to the example app</h1><p>to continue to ${escape(request.purpose === 'admin' ? 'the operator dashboard' : request.client_name)}</p>
 <form method="post" action="/login"><input type="hidden" name="login_challenge" value="${escape(challenge)}">
 <label>Username <input name="username" autocomplete="username"></label>
 <label>Password <input name="password" type="password" autocomplete="current-password"></label>

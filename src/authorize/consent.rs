@@ -4,7 +4,7 @@
 use super::pending::{open_request, pending_request};
 use super::rules::session_answers_request;
 use super::session::session_user;
-use super::{expired_request, Browser, ErrorPage};
+use super::{expired_request, Browser, ErrorPage, Requester};
 use crate::cimd;
 use crate::config::Settings;
 use crate::db::{write_tx, DbError};
@@ -76,7 +76,10 @@ pub async fn consent_form(
 ) -> Result<ConsentOutcome, AppError> {
     let now = state.clock.now();
     let login = format!("{}{}?request_id={request_id}", settings.issuer_path(), paths::LOGIN);
-    let Some((pending, client)) = pending_request(state, settings, request_id, browser, None).await? else {
+    // The dashboard's sign-in (purpose `admin`) has no consent.
+    let Some((pending, Requester::Client(client))) =
+        pending_request(state, settings, request_id, browser, None).await?
+    else {
         return Ok(ConsentOutcome::Page(expired_request()));
     };
     let session_token = browser.session_token.clone();

@@ -76,7 +76,7 @@ pub async fn login_form(
     request_id: String,
     browser: &Browser,
 ) -> Result<LoginOutcome, AppError> {
-    let Some((pending, client)) = pending_request(state, settings, request_id, browser, None).await? else {
+    let Some((pending, requester)) = pending_request(state, settings, request_id, browser, None).await? else {
         return Ok(LoginOutcome::Page(expired_request()));
     };
     if let Some(source) = identity::auto_redirect_target(&settings.login) {
@@ -90,8 +90,8 @@ pub async fn login_form(
     Ok(LoginOutcome::Form(LoginView {
         request_id: pending.request_id,
         csrf_token: pending.csrf_token,
-        unverified: !client.is_manual(),
-        client_name: client.client_name().to_string(),
+        unverified: requester.unverified(),
+        client_name: requester.name(),
         email: String::new(),
         error: None,
         status: 200,
@@ -159,7 +159,7 @@ pub async fn login_submit(
     let network_key = throttle::account_network_key(&form.email, &browser.origin.network_key);
     let email = form.email.trim().to_string();
     let (request_id, csrf) = (form.request_id.clone(), form.csrf_token.clone());
-    let Some((pending, client)) = pending_request(state, settings, request_id, browser, Some(csrf)).await? else {
+    let Some((pending, requester)) = pending_request(state, settings, request_id, browser, Some(csrf)).await? else {
         return Ok(LoginOutcome::Page(expired_request()));
     };
     let device_hash = browser.device_token.as_deref().map(secrets::digest);
@@ -191,8 +191,8 @@ pub async fn login_submit(
         password_enabled,
         request_id: pending.request_id.clone(),
         csrf_token: pending.csrf_token.clone(),
-        client_name: client.client_name().to_string(),
-        unverified: !client.is_manual(),
+        client_name: requester.name(),
+        unverified: requester.unverified(),
         email: email.clone(),
         error: Some(error.to_string()),
         status,
@@ -220,9 +220,11 @@ pub async fn login_submit(
     let trusted = seen.trusted;
     let user = seen.user.filter(|u| verified && u.password_hash.is_some() && u.is_active());
 
-    let audit_base = AuditRecord::new(event::USER_LOGIN_FAILED, Actor::Anonymous, json!({}))
-        .client(&client.client_id)
-        .from(&browser.origin);
+    let audit_base = AuditRecord::new(event::USER_LOGIN_FAILED, Actor::Anonymous, json!({})).from(&browser.origin);
+    let audit_base = match requester.client_id() {
+        Some(client_id) => audit_base.client(client_id),
+        None => audit_base,
+    };
     match user {
         None => {
             let mut record = audit_base;
@@ -250,15 +252,8 @@ pub async fn login_submit(
             Ok(LoginOutcome::Form(view("Incorrect email or password.", 401)))
         }
         Some(user) => {
-            let sign_in = SignIn::new(
-                settings.login.session_ttl_secs,
-                &pending.request_id,
-                &client.client_id,
-                &user.user_id,
-                sessions::METHOD_PASSWORD,
-                &browser.origin,
-                now,
-            );
+            let sign_in =
+                SignIn::new(settings, &pending, &user.user_id, sessions::METHOD_PASSWORD, &browser.origin, now);
             let device_token = (!trusted).then(|| secrets::random_token(32));
             let new_device = device_token.as_ref().map(|token| DeviceRow {
                 token_hash: secrets::digest(token),
@@ -282,7 +277,7 @@ pub async fn login_submit(
                     })
                 })
                 .await?;
-            let location = sign_in.consent_location(&settings.issuer_path());
+            let location = sign_in.next_location(settings);
             let session_token = sign_in.session_token;
             Ok(LoginOutcome::SignedIn { session_token, device_token, location })
         }

@@ -6,6 +6,7 @@
 //! them to sign in at another source), `consent` records their decision, `pending` finds the
 //! request a browser started, `session` the signed-in user.
 
+pub mod admin_sign_in;
 pub mod consent;
 pub mod handoff;
 pub mod login;
@@ -27,6 +28,35 @@ pub struct Browser {
     /// The device cookie: this browser signed in before (SPEC §11).
     pub device_token: Option<String>,
     pub origin: Origin,
+}
+
+/// Who a pending request signs in for: a client, or the dashboard (purpose `admin`).
+#[derive(Debug, Clone)]
+pub enum Requester {
+    Client(Box<Client>),
+    Dashboard,
+}
+
+impl Requester {
+    /// The name the sign-in page shows ("to continue to …").
+    pub fn name(&self) -> String {
+        match self {
+            Requester::Client(client) => client.client_name().to_string(),
+            Requester::Dashboard => "the operator dashboard".to_string(),
+        }
+    }
+
+    /// A self-registered client, named by itself.
+    pub fn unverified(&self) -> bool {
+        matches!(self, Requester::Client(client) if !client.is_manual())
+    }
+
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Requester::Client(client) => Some(&client.client_id),
+            Requester::Dashboard => None,
+        }
+    }
 }
 
 /// An error shown as a page, naming the client and where its redirect goes when they are known.

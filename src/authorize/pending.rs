@@ -1,7 +1,7 @@
 //! The pending authorization request a browser started (SPEC §5): found by its id, bound to
 //! the browser that started it and, on form posts, to the form's CSRF token.
 
-use super::Browser;
+use super::{Browser, Requester};
 use crate::cimd::{self, Lookup};
 use crate::config::Settings;
 use crate::db::{DbConnection, DbError};
@@ -44,14 +44,15 @@ pub(super) fn open_request(
     }
 }
 
-/// The pending request and its client — stored, or (CIMD) described by its document.
+/// The pending request and its client — stored, or (CIMD) described by its document — or the
+/// dashboard for a request of purpose `admin`.
 pub(crate) async fn pending_request(
     state: &AppState,
     settings: &Settings,
     request_id: String,
     browser: &Browser,
     csrf_token: Option<String>,
-) -> Result<Option<(AuthRequestRow, Client)>, AppError> {
+) -> Result<Option<(AuthRequestRow, Requester)>, AppError> {
     let now = state.clock.now();
     let for_db = browser.clone();
     let pending = state
@@ -59,8 +60,11 @@ pub(crate) async fn pending_request(
         .run_idempotent(move |conn| open_pending(conn, &request_id, &for_db, csrf_token.as_deref(), now))
         .await?;
     let Some(pending) = pending else { return Ok(None) };
+    if pending.is_admin() {
+        return Ok(Some((pending, Requester::Dashboard)));
+    }
     match cimd::lookup_client(state, settings, &pending.client_id, &browser.origin).await? {
-        Lookup::Found(client) if client.is_active() => Ok(Some((pending, *client))),
+        Lookup::Found(client) if client.is_active() => Ok(Some((pending, Requester::Client(client)))),
         _ => Ok(None),
     }
 }

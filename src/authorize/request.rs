@@ -23,9 +23,9 @@ use crate::store::clients;
 use crate::store::rate_limits;
 
 /// How long a pending authorization request may take to reach consent.
-const REQUEST_TTL_SECS: i64 = 600;
+pub(super) const REQUEST_TTL_SECS: i64 = 600;
 /// The window `server.pending_requests_per_minute` counts in.
-const PENDING_WINDOW_SECS: u64 = 60;
+pub(super) const PENDING_WINDOW_SECS: u64 = 60;
 const MAX_CLIENT_ID_CHARS: usize = 2000;
 
 pub enum AuthorizeOutcome {
@@ -178,6 +178,7 @@ pub async fn authorize(
         nonce: validated.nonce.clone(),
         prompt: validated.prompt.clone(),
         max_age: validated.max_age,
+        purpose: auth_requests::PURPOSE_AUTHORIZE.into(),
     };
     let (prompt_none, prompt_login, max_age) = (validated.prompt_none, validated.prompt_login, validated.max_age);
     let request_id = pending.request_id.clone();

@@ -52,3 +52,30 @@ pub async fn logout(state: &AppState, csrf_token: String, browser: &Browser) -> 
         .await
         .map_err(AppError::from)
 }
+
+/// Who is asking for the dashboard (SPEC §12), read from the database on every request: the
+/// live session's user and that user's role now, so a demoted admin's next request is refused.
+#[derive(Debug, Clone)]
+pub enum DashboardAccess {
+    /// No live session of an active user: sign in first.
+    SignedOut,
+    /// Signed in, without the `admin` role.
+    NotAdmin,
+    /// An admin; `csrf_token` is the session's, which every dashboard form carries.
+    Admin { user_id: String, email: Option<String>, csrf_token: String },
+}
+
+/// Any live session will do, whichever source made it (the app's included: the dashboard's own
+/// sign-in through the app makes one).
+pub async fn dashboard_access(state: &AppState, browser: &Browser) -> Result<DashboardAccess, AppError> {
+    let now = state.clock.now();
+    let token = browser.session_token.clone();
+    let found = state.db.run_idempotent(move |conn| session_user(conn, token.as_deref(), now)).await?;
+    Ok(match found {
+        None => DashboardAccess::SignedOut,
+        Some((_, user)) if user.role != users::ROLE_ADMIN => DashboardAccess::NotAdmin,
+        Some((session, user)) => {
+            DashboardAccess::Admin { user_id: user.user_id, email: user.email, csrf_token: session.csrf_token }
+        }
+    })
+}

@@ -86,7 +86,7 @@ pub fn list(
     let retention = settings.dcr.stale_client_retention_days;
     let all = with_connection(settings, |conn| {
         let mut request =
-            ClientListRequest { source, status, stale, cursor: None, limit: Some(operator::MAX_PAGE_SIZE) };
+            ClientListRequest { source, status, stale, limit: Some(operator::MAX_PAGE_SIZE), ..Default::default() };
         let mut all = Vec::new();
         loop {
             let page = operator::list_clients(conn, &request, retention, now())?;

@@ -133,6 +133,7 @@ diesel::table! {
         nonce -> Nullable<Text>,
         prompt -> Nullable<Text>,
         max_age -> Nullable<BigInt>,
+        purpose -> Text,
     }
 }
 

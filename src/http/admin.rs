@@ -187,6 +187,7 @@ pub async fn list_clients(
         stale: query.flag("stale")?,
         cursor: query.value("cursor"),
         limit: query.limit()?,
+        search: query.value("search"),
     };
     let now = state.clock.now();
     let retention = settings.dcr.stale_client_retention_days;

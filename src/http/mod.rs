@@ -4,6 +4,7 @@
 mod admin;
 mod assets;
 mod browser;
+mod dashboard;
 mod health;
 mod icon;
 mod login_api;
@@ -100,7 +101,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, with_admin: bool)
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)))
         .service(web::resource(paths::FAVICON).route(web::get().to(icon::favicon)))
         .service(web::resource(paths::STYLESHEET).route(web::get().to(assets::stylesheet)))
-        .service(web::resource(paths::LOGO).route(web::get().to(assets::logo)));
+        .service(web::resource(paths::LOGO).route(web::get().to(assets::logo)))
+        // The dashboard (SPEC §12): always here, on the public listener beside the sign-in pages.
+        .configure(dashboard::routes);
     // On the public listener `/metrics` asks for the admin token (SPEC §11); on `admin.bind`
     // (`start_admin`) it is open.
     let scoped = if with_admin {

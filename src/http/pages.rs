@@ -71,6 +71,15 @@ fn stylesheet_version(branding: &BrandingSettings) -> String {
 
 /// The one page shell: head, the brand (logo and name), the page's own body, the help link.
 fn layout(settings: &Settings, title: &str, body: &str) -> String {
+    shell(settings, title, body, "<main>")
+}
+
+/// A dashboard page (SPEC §12): the same shell and headers, a wider column.
+pub fn dashboard_page(settings: &Settings, status: u16, title: &str, body: &str) -> HttpResponse {
+    page_response(status).body(shell(settings, title, body, "<main class=\"wide\">"))
+}
+
+fn shell(settings: &Settings, title: &str, body: &str, main: &str) -> String {
     let branding = &settings.branding;
     let base = settings.issuer_path();
     let product = escape(&branding.product_name);
@@ -104,7 +113,7 @@ fn layout(settings: &Settings, title: &str, body: &str) -> String {
 <title>{title}</title>
 <link rel="stylesheet" href="{style}">
 {icon}</head><body>
-<main>
+{main}
 <header class="brand">{logo}<span>{product}</span></header>
 {body}
 {footer}</main>

@@ -89,10 +89,14 @@ pub async fn authenticate(
 /// context and honour a requested fresh sign-in.
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestInfo {
+    /// `authorize` (a client's request) or `admin` (the dashboard's sign-in: no client fields).
     pub purpose: &'static str,
-    pub client_id: String,
-    pub client_name: String,
-    pub client_source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_source: Option<String>,
     pub scopes: Vec<String>,
     pub resource: Option<String>,
     /// `"login"` when the person must sign in afresh (`prompt=login`, "Not you?").
@@ -121,15 +125,28 @@ pub async fn request_info(
         })
         .await?;
     let Some(pending) = found else { return Err(not_found()) };
+    if pending.is_admin() {
+        return Ok(RequestInfo {
+            purpose: auth_requests::PURPOSE_ADMIN,
+            client_id: None,
+            client_name: None,
+            client_source: None,
+            scopes: Vec::new(),
+            resource: None,
+            prompt: pending.fresh_sign_in.then_some("login"),
+            max_age: None,
+            expires_at: rfc3339(pending.expires_at),
+        });
+    }
     let client = match crate::cimd::lookup_client(state, settings, &pending.client_id, origin).await? {
         crate::cimd::Lookup::Found(client) => client,
         _ => return Err(not_found()),
     };
     Ok(RequestInfo {
-        purpose: "authorize",
-        client_id: client.client_id.clone(),
-        client_name: client.client_name().to_string(),
-        client_source: client.source.to_string(),
+        purpose: auth_requests::PURPOSE_AUTHORIZE,
+        client_id: Some(client.client_id.clone()),
+        client_name: Some(client.client_name().to_string()),
+        client_source: Some(client.source.to_string()),
         scopes: pending.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         resource: pending.resource.clone(),
         prompt: pending.fresh_sign_in.then_some("login"),
@@ -324,7 +341,8 @@ fn upsert_user(
             return Err(AnswerError::Refused(Refusal::EmailInUse));
         }
     }
-    let client_id = auth_requests::find_open(conn, &login.request_id, now)?.map(|p| p.client_id);
+    let client_id =
+        auth_requests::find_open(conn, &login.request_id, now)?.and_then(|p| p.client_id().map(str::to_string));
     let record = |event: &'static str, detail: Value| {
         let record = AuditRecord::new(event, Actor::App, detail).from(origin);
         match &client_id {
@@ -420,9 +438,8 @@ pub async fn finish(
     let now = state.clock.now();
     let verifier_hash = secrets::digest(verifier);
     let browser_hash = browser_token.map(secrets::digest);
-    let session_ttl_secs = settings.login.session_ttl_secs;
+    let settings = settings.clone();
     let origin = origin.clone();
-    let issuer_path = settings.issuer_path();
     let expired = || {
         refused(
             400,
@@ -438,9 +455,11 @@ pub async fn finish(
                 let Some(pending) = auth_requests::find_open(conn, &login.request_id, now)? else {
                     return Ok(expired());
                 };
-                let audit_base = AuditRecord::new(event::USER_LOGIN_DENIED, Actor::Anonymous, json!({}))
-                    .client(&pending.client_id)
-                    .from(&origin);
+                let audit_base = AuditRecord::new(event::USER_LOGIN_DENIED, Actor::Anonymous, json!({})).from(&origin);
+                let audit_base = match pending.client_id() {
+                    Some(client_id) => audit_base.client(client_id),
+                    None => audit_base,
+                };
                 let same_browser =
                     browser_hash.as_deref().is_some_and(|hash| secrets::constant_time_eq(hash, &login.browser_hash));
                 if !same_browser {
@@ -475,20 +494,12 @@ pub async fn finish(
                     Some(user) if user.is_active() => {}
                     _ => return Ok(refused(403, "Account disabled", "This account is disabled.")),
                 }
-                let sign_in = SignIn::new(
-                    session_ttl_secs,
-                    &pending.request_id,
-                    &pending.client_id,
-                    &user_id,
-                    sessions::METHOD_APP,
-                    &origin,
-                    now,
-                )
-                .authenticated_at(auth_time)
-                // App sessions end with the request: every authorization goes back through the app.
-                .expiring_at(pending.expires_at);
+                let sign_in = SignIn::new(&settings, &pending, &user_id, sessions::METHOD_APP, &origin, now)
+                    .authenticated_at(auth_time)
+                    // App sessions end with the request: every authorization goes back through the app.
+                    .expiring_at(pending.expires_at);
                 sign_in.record(conn, now)?;
-                let location = sign_in.consent_location(&issuer_path);
+                let location = sign_in.next_location(&settings);
                 Ok::<_, DbError>(Returned::SignedIn { session_token: sign_in.session_token, location })
             })
         })

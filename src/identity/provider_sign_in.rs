@@ -247,7 +247,7 @@ pub async fn callback(
         )
         .await;
     };
-    let client_id = pending.as_ref().map(|p| p.client_id.clone());
+    let client_id = pending.as_ref().and_then(|p| p.client_id().map(str::to_string));
     // The mix-up defence: the state was issued for the provider whose callback this is.
     if row.provider != provider_id {
         return deny(
@@ -359,18 +359,10 @@ pub async fn callback(
         }
     };
 
-    let sign_in = SignIn::new(
-        settings.login.session_ttl_secs,
-        &pending.request_id,
-        &pending.client_id,
-        "",
-        &provider.id,
-        &browser.origin,
-        now,
-    );
+    let sign_in = SignIn::new(settings, &pending, "", &provider.id, &browser.origin, now);
     // The user is known once the linking rules have run, in the same transaction.
     let for_db = provider.clone();
-    let (origin, client) = (browser.origin.clone(), pending.client_id.clone());
+    let (origin, client) = (browser.origin.clone(), pending.client_id().map(str::to_string));
     let outcome = state
         .db
         .run(move |conn| {
@@ -381,7 +373,12 @@ pub async fn callback(
                 };
                 let sign_in = sign_in.for_user(&linked.user.user_id);
                 for record in &linked.records {
-                    audit::record(conn, now, &record.clone().client(&client).from(&origin))?;
+                    let record = record.clone().from(&origin);
+                    let record = match &client {
+                        Some(client_id) => record.client(client_id),
+                        None => record,
+                    };
+                    audit::record(conn, now, &record)?;
                 }
                 sign_in.record(conn, now)?;
                 Ok(Ok(sign_in))
@@ -390,7 +387,7 @@ pub async fn callback(
         .await?;
     match outcome {
         Ok(sign_in) => {
-            let location = sign_in.consent_location(&settings.issuer_path());
+            let location = sign_in.next_location(settings);
             Ok(ProviderOutcome::SignedIn { session_token: sign_in.session_token, location })
         }
         Err(refusal) => {

@@ -125,6 +125,8 @@ pub struct ClientListRequest {
     pub stale: bool,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
+    /// Part of the name or id (the dashboard's search), matched literally.
+    pub search: Option<String>,
 }
 
 fn parse_client_cursor(cursor: &str) -> Result<(i64, String)> {
@@ -160,6 +162,7 @@ pub fn list_clients(
         now,
         after: request.cursor.as_deref().map(parse_client_cursor).transpose()?,
         limit: limit + 1,
+        search: request.search.clone().filter(|s| !s.trim().is_empty()),
     };
     let rows = clients::list(conn, &query)?;
     Ok(Page::of(rows, limit, |row| format!("{}.{}", row.created_at, row.client_id), |row| ClientSummary::of(&row, now)))

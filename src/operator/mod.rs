@@ -14,6 +14,8 @@ use crate::store::audit::{Actor, AuditRecord};
 mod audit;
 mod clients;
 mod keys;
+mod overview;
+mod settings;
 mod users;
 
 pub use audit::{parse_since, query_audit, AuditEntry, AuditRequest};
@@ -22,6 +24,8 @@ pub use clients::{
     show_client, ClientDetail, ClientListRequest, ClientSummary, Disabled, DocumentCache, DEFAULT_DISABLE_REASON,
 };
 pub use keys::{list_keys, rotate_key};
+pub use overview::{overview, per_day, Day, Overview, CHART_DAYS};
+pub use settings::{describe, describe_sign_in};
 pub use users::{
     add_user, check_email, disable_user, enable_user, list_users, list_users_page, set_password, set_role, show_user,
     unlink_identity, IdentityDetail, NewUser, PasswordChanged, Role, Unlinked, UserDetail, UserRef, UserSummary,

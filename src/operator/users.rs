@@ -433,7 +433,7 @@ pub fn set_password(
             conn,
             now,
             event::USER_PASSWORD_CHANGED,
-            actor,
+            actor.clone(),
             None,
             json!({"user_id": user.user_id, "email": user.email}),
         )?;

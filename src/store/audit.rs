@@ -45,7 +45,7 @@ pub mod event {
     pub const KEYS_ROTATED: &str = "keys.rotated";
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Anonymous,
     Client,
@@ -54,18 +54,21 @@ pub enum Actor {
     System,
     /// The app beside Gatehouse, through the login API (SPEC §9.2).
     App,
+    /// An admin user on the dashboard (SPEC §12), by user id: written `admin:{user_id}`.
+    Admin(String),
 }
 
 impl Actor {
-    pub fn as_str(&self) -> &'static str {
-        match self {
+    pub fn as_str(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Actor::Anonymous => "anonymous",
             Actor::Client => "client",
             Actor::Cli => "cli",
             Actor::AdminApi => "admin_api",
             Actor::System => "system",
             Actor::App => "app",
-        }
+            Actor::Admin(user_id) => return Cow::Owned(format!("admin:{user_id}")),
+        })
     }
 }
 
@@ -122,10 +125,11 @@ pub fn record(conn: &mut DbConnection, at: i64, record: &AuditRecord) -> QueryRe
     let client_id = record.client_id.as_deref().map(storable);
     let address = record.address.as_deref().map(storable);
     let user_agent = record.user_agent.as_deref().map(storable);
+    let actor = record.actor.as_str();
     let row = NewAuditRow {
         at,
         event: record.event,
-        actor: record.actor.as_str(),
+        actor: &actor,
         client_id: client_id.as_deref(),
         address: address.as_deref(),
         user_agent: user_agent.as_deref(),
@@ -180,6 +184,15 @@ pub fn list(conn: &mut DbConnection, filter: &AuditFilter, limit: i64) -> QueryR
         query = query.filter(audit_events::id.lt(before));
     }
     query.order(audit_events::id.desc()).limit(limit).load(conn)
+}
+
+/// The times of the events named, since `since` (the dashboard's chart counts them per day).
+pub fn times_of(conn: &mut DbConnection, events: &[&str], since: i64) -> QueryResult<Vec<(String, i64)>> {
+    audit_events::table
+        .filter(audit_events::event.eq_any(events.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
+        .filter(audit_events::at.ge(since))
+        .select((audit_events::event, audit_events::at))
+        .load(conn)
 }
 
 /// Drop `null` members (recursively): audit details are served by the admin API, whose JSON

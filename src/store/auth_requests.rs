@@ -30,6 +30,24 @@ pub struct AuthRequestRow {
     pub prompt: Option<String>,
     /// OpenID Connect `max_age`, in seconds.
     pub max_age: Option<i64>,
+    /// `authorize` (a client's request) or `admin` (the dashboard's sign-in, no client).
+    pub purpose: String,
+}
+
+/// An OAuth authorization request of a client.
+pub const PURPOSE_AUTHORIZE: &str = "authorize";
+/// The dashboard's sign-in (SPEC §12): no client, no consent; it returns to `/admin`.
+pub const PURPOSE_ADMIN: &str = "admin";
+
+impl AuthRequestRow {
+    pub fn is_admin(&self) -> bool {
+        self.purpose == PURPOSE_ADMIN
+    }
+
+    /// The client the request is for; none for the dashboard's sign-in.
+    pub fn client_id(&self) -> Option<&str> {
+        (!self.is_admin()).then_some(self.client_id.as_str())
+    }
 }
 
 pub fn insert(conn: &mut DbConnection, row: &AuthRequestRow) -> QueryResult<()> {

@@ -307,6 +307,26 @@ pub struct ClientQuery {
     /// Cursor: rows strictly after this (created_at, client_id), newest first.
     pub after: Option<(i64, String)>,
     pub limit: i64,
+    /// Part of the name or id, any case (matched literally: `%` and `_` are not wildcards).
+    pub search: Option<String>,
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, the same on both backends for ASCII.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A `LIKE` pattern that matches `text` anywhere, literally (escape character `\`).
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Newest first.
@@ -320,6 +340,15 @@ pub fn list(conn: &mut DbConnection, query: &ClientQuery) -> QueryResult<Vec<Cli
     }
     if let Some(before) = query.stale_before {
         q = q.filter(stale(before, query.now));
+    }
+    if let Some(search) = &query.search {
+        let pattern = contains_pattern(search);
+        q = q.filter(
+            lower(clients::client_name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(clients::client_id).like(pattern).escape('\\')),
+        );
     }
     if let Some((created_at, client_id)) = &query.after {
         q = q.filter(
@@ -368,4 +397,42 @@ pub fn update_document(conn: &mut DbConnection, client: &Client) -> QueryResult<
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// How many clients there are of each (source, status), as stored.
+pub fn counts(conn: &mut DbConnection) -> QueryResult<Vec<(String, String, i64)>> {
+    clients::table
+        .group_by((clients::source, clients::status))
+        .select((clients::source, clients::status, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// CIMD clients whose last document fetch failed (the cached document is being served).
+pub fn failing_documents(conn: &mut DbConnection) -> QueryResult<i64> {
+    clients::table
+        .filter(clients::source.eq(Source::Cimd.as_str()))
+        .filter(clients::cimd_failed_at.is_not_null())
+        .count()
+        .get_result(conn)
+}
+
+/// Live refresh families of every client: the live grants.
+pub fn live_grants(conn: &mut DbConnection, now: i64) -> QueryResult<i64> {
+    refresh_families::table
+        .filter(refresh_families::revoked_at.is_null())
+        .filter(refresh_families::expires_at.gt(now))
+        .count()
+        .get_result(conn)
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn like_wildcards_and_the_escape_character_are_taken_literally() {
+        assert_eq!(contains_pattern("Notes"), "%notes%");
+        assert_eq!(contains_pattern("100%_off\\"), "%100\\%\\_off\\\\%");
+        assert_eq!(contains_pattern("' OR '1'='1"), "%' or '1'='1%");
+    }
 }

@@ -15,6 +15,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const CHROMIUM = '/usr/bin/chromium';
 export const EMAIL = 'pat@example.com';
 export const PASSWORD = 'correct horse battery staple';
+/// A user with the admin role (SPEC §12), for the dashboard; same password.
+export const ADMIN_EMAIL = 'ops@example.com';
 export const APP_NAME = 'Acme Workspace';
 export const BRAND = { product_name: 'Acme Cloud', accent_color: '#0f766e', support_url: 'https://help.acme.example/' };
 
@@ -66,6 +68,7 @@ name = "${APP_NAME}"
   writeFileSync(join(dir, 'gatehouse.toml'), config);
   gatehouse(binary, dir, ['migrate']);
   gatehouse(binary, dir, ['users', 'add', EMAIL, '--password-stdin'], `${PASSWORD}\n`);
+  gatehouse(binary, dir, ['users', 'add', ADMIN_EMAIL, '--admin', '--password-stdin'], `${PASSWORD}\n`);
   const log = [];
   const child = spawn(binary, ['--config', join(dir, 'gatehouse.toml'), 'serve'], {
     cwd: dir, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'],
@@ -131,3 +134,17 @@ export const VIEWPORTS = [
   { name: 'phone', width: 375, height: 740 },
 ];
 export const SCHEMES = ['light', 'dark'];
+
+/// Console errors and warnings, uncaught exceptions and failed subresources of a page, as
+/// `{ text, url }` entries pushed to the returned array.
+export function watch(page) {
+  const seen = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') {
+      seen.push({ text: `console ${message.type()}: ${message.text()}`, url: message.location()?.url ?? '' });
+    }
+  });
+  page.on('pageerror', (error) => seen.push({ text: `page error: ${error.message}`, url: '' }));
+  page.on('requestfailed', (request) => seen.push({ text: `request failed: ${request.url()} ${request.failure()?.errorText}`, url: request.url() }));
+  return seen;
+}

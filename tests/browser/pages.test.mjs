@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { startGatehouse, launchChromium, VIEWPORTS, SCHEMES, EMAIL, PASSWORD, BRAND, APP_NAME } from './harness.mjs';
+import { startGatehouse, launchChromium, watch, VIEWPORTS, SCHEMES, EMAIL, PASSWORD, BRAND, APP_NAME } from './harness.mjs';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
@@ -22,20 +22,6 @@ if (!binary) {
 function rgb(hex) {
   const n = (i) => parseInt(hex.slice(i, i + 2), 16);
   return `rgb(${n(1)}, ${n(3)}, ${n(5)})`;
-}
-
-/// Console errors, uncaught exceptions and failed subresources of a page, as text; `expected`
-/// is the document's own non-2xx status line Chromium logs for an error page.
-function watch(page) {
-  const seen = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') {
-      seen.push({ text: `console ${message.type()}: ${message.text()}`, url: message.location()?.url ?? '' });
-    }
-  });
-  page.on('pageerror', (error) => seen.push({ text: `page error: ${error.message}`, url: '' }));
-  page.on('requestfailed', (request) => seen.push({ text: `request failed: ${request.url()} ${request.failure()?.errorText}`, url: request.url() }));
-  return seen;
 }
 
 /// The checks every page gets; returns the problems found (empty = pass).

@@ -3,7 +3,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startGatehouse, launchChromium, EMAIL, PASSWORD } from './harness.mjs';
+import { startGatehouse, launchChromium, EMAIL, PASSWORD, ADMIN_EMAIL } from './harness.mjs';
 
 const [binary, out] = process.argv.slice(2);
 if (!binary || !out) {
@@ -34,6 +34,23 @@ try {
   await page.goto(gatehouse.authorizeUrl());
   await page.screenshot({ path: join(out, 'sign-in-phone-dark.png'), fullPage: true });
   await phone.close();
+  // The operator dashboard (SPEC §12): the overview, a client and the audit log, after a disable.
+  const admin = await browser.newContext({ viewport: { width: 1100, height: 700 }, colorScheme: 'light' });
+  const dash = await admin.newPage();
+  await dash.goto(`${gatehouse.issuer}/admin`);
+  await dash.fill('#email', ADMIN_EMAIL);
+  await dash.fill('#password', PASSWORD);
+  await Promise.all([dash.waitForURL(`${gatehouse.issuer}/admin`, { timeout: 60_000 }), dash.getByRole('button', { name: 'Sign in' }).click()]);
+  await dash.screenshot({ path: join(out, 'dashboard-overview.png'), fullPage: true });
+  await dash.goto(`${gatehouse.issuer}/admin/clients?q=example`);
+  await dash.getByRole('link', { name: 'Example Notes' }).click();
+  await dash.getByRole('link', { name: 'Disable', exact: true }).click();
+  await dash.fill('#reason', 'registered from an unknown address');
+  await Promise.all([dash.waitForURL(/done=disable/), dash.getByRole('button', { name: 'Disable', exact: true }).click()]);
+  await dash.screenshot({ path: join(out, 'dashboard-client.png'), fullPage: true });
+  await dash.goto(`${gatehouse.issuer}/admin/audit`);
+  await dash.screenshot({ path: join(out, 'dashboard-audit.png'), fullPage: true });
+  await admin.close();
 } finally {
   await browser.close();
   await gatehouse.stop();

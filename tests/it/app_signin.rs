@@ -451,3 +451,51 @@ async fn the_app_as_the_only_source_is_gone_to_straight_from_authorize() {
     let (status, _) = login_api(&app, reqwest::Method::GET, &challenge_of(&to), API_KEY, None).await;
     assert_eq!(status, 200, "a live challenge");
 }
+
+/// The dashboard's sign-in through the app (SPEC §12, §9.2): the request info says
+/// `purpose: "admin"` without client fields; the return goes to `/admin`, where the role decides.
+#[actix_web::test]
+async fn the_dashboards_sign_in_through_the_app_has_purpose_admin_and_returns_to_admin() {
+    let app = app_with_app_login("https://app.example/login").await;
+    let person = browser();
+    let start = app.get_with(&person, "/admin").await;
+    assert_eq!(start.status(), 303);
+    let login = app.get_with(&person, &location(&start)).await.text().await.unwrap();
+    assert!(login.contains("the operator dashboard") && login.contains("Continue with Example app"), "{login}");
+    let fields = [
+        ("request_id", input_value(&login, "request_id").unwrap()),
+        ("csrf_token", input_value(&login, "csrf_token").unwrap()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let handed = app.post_form_with(&person, "/login/app", &fields).await;
+    assert_eq!(handed.status(), 303);
+    let challenge = challenge_of(&location(&handed));
+
+    let (status, info) = login_api(&app, reqwest::Method::GET, &challenge, API_KEY, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["purpose"], "admin");
+    for absent in ["client_id", "client_name", "client_source"] {
+        assert!(info.get(absent).is_none(), "{absent} in {info}");
+    }
+
+    let (_, answered) = accept(&app, &challenge, json!({"subject": "ops-1", "email": "ops@example.com"})).await;
+    let back = app.get_with(&person, answered["redirect_to"].as_str().unwrap()).await;
+    assert_eq!(back.status(), 303);
+    assert_eq!(location(&back), "/admin");
+    // Signed in, but without the admin role.
+    assert_eq!(app.get_with(&person, "/admin").await.status(), 403);
+    let now = app.clock_now();
+    app.with_db(move |conn| {
+        gatehouse::operator::set_role(
+            conn,
+            &gatehouse::operator::UserRef::Id("ops-1".into()),
+            gatehouse::operator::Role::Admin,
+            gatehouse::store::audit::Actor::Cli,
+            now,
+        )
+        .map(|_| ())
+        .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
+    })
+    .await;
+    assert_eq!(app.get_with(&person, "/admin").await.status(), 200, "the role is read on every request");
+}

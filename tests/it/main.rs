@@ -14,6 +14,7 @@ mod cleanup;
 mod cli;
 mod config;
 mod container;
+mod dashboard;
 mod db_faults;
 mod end_to_end;
 mod hardening;

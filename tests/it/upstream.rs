@@ -378,3 +378,40 @@ async fn not_you_after_a_password_sign_in_goes_back_to_the_login_page() {
     let page = app.get_with(&b, &location(&out)).await;
     assert_eq!(page.status(), 200);
 }
+
+/// The dashboard's sign-in through a provider (SPEC §12): "Continue with" on the sign-in page
+/// that names the dashboard, back from the provider straight to `/admin` (no consent), where the
+/// linked user's role decides.
+#[actix_web::test]
+async fn the_dashboards_sign_in_through_a_provider_returns_to_admin() {
+    let (app, _) = app_with_idp(|_| {}).await;
+    let b = browser();
+    let start = app.get_with(&b, "/admin").await;
+    assert_eq!(start.status(), 303);
+    let login_page = app.get_with(&b, &location(&start)).await.text().await.unwrap();
+    assert!(login_page.contains("the operator dashboard"), "{login_page}");
+    let upstream = press_continue(&app, &b, &login_page, "acme").await;
+    let callback = at_provider(&app, &b, &upstream, "alice", false).await;
+    let back = app.get_with(&b, &callback).await;
+    assert_eq!(back.status(), 303, "{}", back.text().await.unwrap());
+    assert_eq!(location(&back), "/admin");
+    assert_eq!(app.get_with(&b, "/admin").await.status(), 403, "alice is not an admin");
+
+    let user_id = linked_user(&app, "alice").await.expect("the identity is linked");
+    let now = app.clock_now();
+    app.with_db(move |conn| {
+        gatehouse::operator::set_role(
+            conn,
+            &gatehouse::operator::UserRef::Id(user_id),
+            gatehouse::operator::Role::Admin,
+            gatehouse::store::audit::Actor::Cli,
+            now,
+        )
+        .map(|_| ())
+        .map_err(|e| gatehouse::db::DbError::Unavailable(e.to_string()))
+    })
+    .await;
+    let overview = app.get_with(&b, "/admin").await;
+    assert_eq!(overview.status(), 200);
+    assert!(overview.text().await.unwrap().contains("<svg class=\"chart\""));
+}
