@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::request::{bearer_token, origin, read_body, BodyError};
+use super::request::{bearer_token, json_object, origin};
 use crate::clock::Window;
 use crate::config::Settings;
 use crate::error::AppError;
@@ -147,33 +147,6 @@ fn client_id(id: web::Path<String>) -> Result<String, AppError> {
     Ok(id)
 }
 
-/// A JSON object body (empty allowed when `optional`).
-async fn json_body(
-    request: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-    optional: bool,
-) -> Result<Value, AppError> {
-    let body = read_body(request, payload, limit).await.map_err(|e| match e {
-        BodyError::TooLarge => {
-            AppError::oauth(StatusCode::PAYLOAD_TOO_LARGE.as_u16(), ErrorCode::InvalidRequest, "body too large")
-        }
-        BodyError::Broken => AppError::bad_request(ErrorCode::InvalidRequest, "the body could not be read"),
-    })?;
-    if body.iter().all(u8::is_ascii_whitespace) && optional {
-        return Ok(json!({}));
-    }
-    let value = match serde_json::from_slice::<Value>(&body) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "the body must be a JSON object")),
-    };
-    // Refused before anything is stored or looked up (PostgreSQL text cannot hold U+0000).
-    if let Some(path) = text::json_control_path(&value) {
-        return Err(AppError::bad_request(ErrorCode::InvalidRequest, format!("{path} contains a control character")));
-    }
-    Ok(value)
-}
-
 pub async fn list_clients(
     _admin: Admin,
     request: HttpRequest,
@@ -213,7 +186,7 @@ pub async fn add_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let body = json_body(&request, payload, settings.server.max_body_bytes, false).await?;
+    let body = json_object(&request, payload, settings.server.max_body_bytes, false).await?;
     let name = body["name"].as_str().or(body["client_name"].as_str()).unwrap_or("").to_string();
     let uris: Vec<String> = match body.get("redirect_uris") {
         Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
@@ -238,7 +211,7 @@ pub async fn disable_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let body = json_body(&request, payload, settings.server.max_body_bytes, true).await?;
+    let body = json_object(&request, payload, settings.server.max_body_bytes, true).await?;
     let reason = match body.get("reason") {
         None | Some(Value::Null) => None,
         Some(Value::String(reason)) => Some(reason.clone()),
@@ -342,7 +315,7 @@ pub async fn set_user_role(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.current();
-    let body = json_body(&request, payload, settings.server.max_body_bytes, false).await?;
+    let body = json_object(&request, payload, settings.server.max_body_bytes, false).await?;
     let role = match body.get("role") {
         Some(Value::String(role)) => operator::Role::parse(role)?,
         _ => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "role must be \"admin\" or \"user\"")),

@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
-use super::request::{bearer_token, origin, read_body, BodyError};
+use super::request::{bearer_token, json_object, origin};
 use crate::error::AppError;
 use crate::identity::app;
 use crate::oauth::error::ErrorCode;
@@ -32,30 +32,6 @@ async fn authenticated_challenge(
         return Err(AppError::protocol(ErrorCode::NotFound, "no such login challenge"));
     }
     Ok(challenge)
-}
-
-/// A JSON object body; empty allowed when `optional`. Control characters anywhere are refused.
-async fn json_object(
-    request: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-    optional: bool,
-) -> Result<Value, AppError> {
-    let body = read_body(request, payload, limit).await.map_err(|e| match e {
-        BodyError::TooLarge => AppError::oauth(413, ErrorCode::InvalidRequest, "body too large"),
-        BodyError::Broken => AppError::bad_request(ErrorCode::InvalidRequest, "the body could not be read"),
-    })?;
-    if optional && body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Default::default()));
-    }
-    let value = match serde_json::from_slice::<Value>(&body) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "the body must be a JSON object")),
-    };
-    if let Some(path) = text::json_control_path(&value) {
-        return Err(AppError::bad_request(ErrorCode::InvalidRequest, format!("{path} contains a control character")));
-    }
-    Ok(value)
 }
 
 /// `GET /login/app/requests/{challenge}`.

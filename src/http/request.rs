@@ -6,8 +6,11 @@ use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 
 use crate::config::{parsed_cidrs, Settings};
+use crate::error::AppError;
 use crate::net;
+use crate::oauth::error::ErrorCode;
 use crate::origin::Origin;
+use crate::text;
 
 /// Where the request came from, once per request.
 pub fn origin(request: &HttpRequest, settings: &Settings) -> Origin {
@@ -70,4 +73,31 @@ pub fn is_json_content_type(request: &HttpRequest) -> bool {
     };
     let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A server-to-server API's body (the admin API, the login API): a JSON object of at most
+/// `limit` bytes — an empty body reads as `{}` when `optional` — with no control character
+/// anywhere, refused before anything is stored or looked up (PostgreSQL text cannot hold U+0000).
+pub async fn json_object(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    optional: bool,
+) -> Result<serde_json::Value, AppError> {
+    use serde_json::Value;
+    let body = read_body(request, payload, limit).await.map_err(|e| match e {
+        BodyError::TooLarge => AppError::oauth(413, ErrorCode::InvalidRequest, "body too large"),
+        BodyError::Broken => AppError::bad_request(ErrorCode::InvalidRequest, "the body could not be read"),
+    })?;
+    if optional && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    let value = match serde_json::from_slice::<Value>(&body) {
+        Ok(value @ Value::Object(_)) => value,
+        _ => return Err(AppError::bad_request(ErrorCode::InvalidRequest, "the body must be a JSON object")),
+    };
+    if let Some(path) = text::json_control_path(&value) {
+        return Err(AppError::bad_request(ErrorCode::InvalidRequest, format!("{path} contains a control character")));
+    }
+    Ok(value)
 }
