@@ -63,6 +63,26 @@ fn unreachable_page(provider: &ProviderSettings) -> ErrorPage {
     )
 }
 
+/// The provider's discovery document — GitHub has none: its endpoints follow from
+/// `web_base_url` — or, when it cannot be had, the "could not be reached" page.
+async fn discover(
+    state: &AppState,
+    settings: &Settings,
+    provider: &ProviderSettings,
+    now: i64,
+) -> Result<Option<Discovery>, ErrorPage> {
+    match provider.kind {
+        ProviderKind::Oidc => match state.upstream.discovery(provider, timeout(settings), now).await {
+            Ok(discovery) => Ok(Some(discovery)),
+            Err(error) => {
+                tracing::warn!(provider = %provider.id, %error, "provider discovery failed");
+                Err(unreachable_page(provider))
+            }
+        },
+        ProviderKind::Github => Ok(None),
+    }
+}
+
 fn not_completed(message: &str) -> ErrorPage {
     ErrorPage::new(400, "Sign-in not completed", format!("{message} Go back to the application and start again."))
 }
@@ -123,16 +143,9 @@ pub async fn go_upstream(
     pending: &AuthRequestRow,
 ) -> Result<ProviderOutcome, AppError> {
     let now = state.clock.now();
-    // GitHub has no discovery: its endpoints follow from web_base_url.
-    let discovery = match provider.kind {
-        ProviderKind::Oidc => match state.upstream.discovery(provider, timeout(settings), now).await {
-            Ok(discovery) => Some(discovery),
-            Err(error) => {
-                tracing::warn!(provider = %provider.id, %error, "provider discovery failed");
-                return Ok(ProviderOutcome::Page(unreachable_page(provider)));
-            }
-        },
-        ProviderKind::Github => None,
+    let discovery = match discover(state, settings, provider, now).await {
+        Ok(discovery) => discovery,
+        Err(page) => return Ok(ProviderOutcome::Page(page)),
     };
     let upstream_state = secrets::random_token(32);
     // Stored for every kind, sent only to OpenID Providers (GitHub has no id_token to carry it).
@@ -299,15 +312,9 @@ pub async fn callback(
         };
         return deny(state, provider_id, "upstream_error", client_id, browser, not_completed(&message)).await;
     }
-    let discovery = match provider.kind {
-        ProviderKind::Oidc => match state.upstream.discovery(provider, timeout(settings), now).await {
-            Ok(discovery) => Some(discovery),
-            Err(error) => {
-                tracing::warn!(provider = %provider.id, %error, "provider discovery failed");
-                return Ok(ProviderOutcome::Page(unreachable_page(provider)));
-            }
-        },
-        ProviderKind::Github => None,
+    let discovery = match discover(state, settings, provider, now).await {
+        Ok(discovery) => discovery,
+        Err(page) => return Ok(ProviderOutcome::Page(page)),
     };
     let issuer_checked = match &discovery {
         Some(discovery) => oidc::check_callback_issuer(param("iss").as_deref(), provider, discovery),
